@@ -1,0 +1,12 @@
+"""tic: text-guided image colorization (TIC, Ghosh et al.), at full resolution, on CPU or GPU.
+
+>>> from tic import Colorizer
+>>> colorizer = Colorizer.from_pretrained()          # the model shipped with tic
+>>> colorizer("old_photo.jpg", "blue sky, red car").save("colorized.png")
+"""
+
+__version__ = "0.1.0"
+
+from tic.pipeline import Colorizer  # noqa: E402
+
+__all__ = ["Colorizer", "__version__"]

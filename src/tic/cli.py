@@ -1,0 +1,211 @@
+"""The ``tic`` command. Each subcommand parses its arguments here and calls the library.
+
+Errors the user can fix (``TicError``) print as one line ``tic: error: ...`` and exit non-zero,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from tic.errors import TicError
+from tic.imageio import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, read_photo, save_image
+
+log = logging.getLogger("tic")
+
+
+# --- tic colorize ---------------------------------------------------------------------------------
+
+
+def add_colorize(sub) -> None:
+    p = sub.add_parser(
+        "colorize",
+        help="colorize gray photos guided by a text",
+        description="Colorize image files or folders of images at their full resolution.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    p.add_argument(
+        "--text",
+        default=None,
+        help="colour description for every input (default: a sidecar IMAGE.txt, else empty)",
+    )
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default ./colorized/), or a file name when there is one input",
+    )
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--batch-size", type=_positive_int, default=4, help="images per network pass")
+    p.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_colorize)
+
+
+def collect_inputs(inputs: list[str]) -> list[Path]:
+    """Expand files and folders (their image files, sorted, not recursive) into image paths."""
+    paths: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not found:
+                raise TicError(f"{path}: folder has no image files ({', '.join(IMAGE_SUFFIXES)})")
+            paths += found
+        elif path.exists():
+            paths.append(path)
+        else:
+            raise TicError(f"{path}: no such file or folder")
+    return paths
+
+
+def sidecar_text(image: Path) -> str:
+    """The text in ``photo.txt`` (or ``photo.jpg.txt``) beside ``photo.jpg``; else ``""``."""
+    for candidate in (image.with_suffix(".txt"), image.with_name(image.name + ".txt")):
+        if candidate.is_file():
+            try:
+                return candidate.read_text(encoding="utf-8").strip()
+            except UnicodeDecodeError:
+                raise TicError(f"{candidate}: caption file is not UTF-8 text") from None
+    return ""
+
+
+def plan_outputs(paths: list[Path], out: str | None) -> dict[Path, Path]:
+    """Map each input to its output path; never onto an input, never two inputs onto one file."""
+    if len(paths) == 1 and out and Path(out).suffix.lower() in IMAGE_SUFFIXES:
+        targets = {paths[0]: Path(out)}
+    else:
+        folder = Path(out or "colorized")
+        targets, used = {}, set()
+        for p in paths:
+            target = folder / f"{p.stem}.png"
+            n = 2
+            while target in used:  # two inputs with the same stem (a.jpg, a.png)
+                target = folder / f"{p.stem}-{n}.png"
+                n += 1
+            used.add(target)
+            targets[p] = target
+    inputs = {p.resolve() for p in paths}
+    for src, dst in targets.items():
+        if dst.resolve() in inputs:
+            raise TicError(f"{dst}: refusing to overwrite an input file; choose another --out")
+    return targets
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TicError(f"{folder}: cannot create output folder ({e.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise TicError(f"{folder}: output folder is not writable")
+
+
+def run_colorize(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from tic.pipeline import Colorizer
+
+    start = time.perf_counter()
+    paths = collect_inputs(args.inputs)
+    targets = plan_outputs(paths, args.out)
+    for folder in sorted({t.parent for t in targets.values()}):
+        _check_writable(folder)
+    colorizer = Colorizer.from_pretrained(args.model, device=args.device, max_pixels=args.max_pixels)
+
+    failures: list[str] = []
+    done = 0
+    bar = tqdm(total=len(paths), unit="img", disable=args.quiet or len(paths) < 2, file=sys.stderr)
+    for i in range(0, len(paths), args.batch_size):
+        batch, photos, texts = [], [], []
+        for path in paths[i : i + args.batch_size]:
+            try:
+                text = args.text if args.text is not None else sidecar_text(path)
+                photos.append(read_photo(path, args.max_pixels))
+                texts.append(text)
+                batch.append(path)
+            except TicError as e:
+                failures.append(str(e))
+                bar.update(1)
+        if batch:
+            try:
+                images = colorizer.colorize_photos(photos, texts)
+            except (TicError, RuntimeError) as e:  # e.g. out of memory on a huge batch
+                failures += [f"{p}: colorization failed ({str(e).splitlines()[0]})" for p in batch]
+                bar.update(len(batch))
+                continue
+            for path, image in zip(batch, images, strict=True):
+                try:
+                    save_image(image, targets[path])
+                    done += 1
+                except TicError as e:
+                    failures.append(str(e))
+                bar.update(1)
+    bar.close()
+
+    for message in failures:
+        print(f"tic: error: {message}", file=sys.stderr)
+    seconds = time.perf_counter() - start
+    where = targets[paths[0]] if len(paths) == 1 else targets[paths[0]].parent
+    summary = f"colorized {done} of {len(paths)} image(s) into {where} in {seconds:.1f} s"
+    if failures:
+        summary += f"; {len(failures)} failed"
+    print(summary, file=sys.stderr)
+    return 1 if failures else 0
+
+
+# --- entry point ----------------------------------------------------------------------------------
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tic import __version__
+
+    parser = argparse.ArgumentParser(prog="tic", description="Text-guided image colorization.")
+    parser.add_argument("--version", action="version", version=f"tic {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_colorize(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="tic: %(levelname)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except TicError as e:
+        print(f"tic: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tic: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Text encoders: a list of texts -> sentence vectors ``(B, D)``.
+
+Every encoder shares one interface (``TextEncoder``): ``encode(texts) -> (B, dim)``, ``save(dir)``
+into a model folder and ``load(dir, cfg)`` back. ``build_text_encoder`` picks one from a
+``TextEncoderConfig`` through a small dict literal.
+
+``Word2VecEncoder`` is the paper's: gensim Word2Vec (256-d) fitted on the training texts; the
+sentence vector is the mean of the vectors of the words it knows. Unknown words are counted
+(``unknown_words``) and reported through the ``tic`` logger, never dropped silently. The empty text
+(or a text with no known word) is the zero vector.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import logging
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+from torch import Tensor
+
+from tic.config import TextEncoderConfig
+
+log = logging.getLogger("tic")
+
+# Words are runs of letters/digits in any script; underscores and hyphens split words, so CUB
+# attribute text such as "breast_color red" gives ["breast", "color", "red"].
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased words of ``text``; punctuation, underscores and hyphens separate words."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return _WORD.findall(text.lower())
+
+
+class TextEncoder(abc.ABC):
+    """Interface shared by all text encoders."""
+
+    kind: str
+    dim: int
+
+    @abc.abstractmethod
+    def encode(self, texts: list[str]) -> Tensor:
+        """``texts`` (B strings) -> float32 ``(B, dim)`` on the CPU."""
+
+    @abc.abstractmethod
+    def save(self, folder: str | Path) -> None:
+        """Write the encoder's assets into a model folder (may write nothing)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def load(cls, folder: str | Path | None, cfg: TextEncoderConfig) -> TextEncoder:
+        """Rebuild the encoder from a model folder written by ``save``."""
+
+
+class Word2VecEncoder(TextEncoder):
+    """The paper's encoder: the mean of word2vec vectors of the words of a text.
+
+    Build one with ``fit(texts, cfg)``; assets are ``text_encoder.safetensors`` (the vectors) and
+    ``text_encoder_vocab.json`` (the words, in row order), so loading needs neither gensim nor
+    pickle.
+    """
+
+    kind = "word2vec"
+    VECTORS = "text_encoder.safetensors"
+    VOCAB = "text_encoder_vocab.json"
+
+    def __init__(self, words: list[str], vectors: np.ndarray):
+        if vectors.ndim != 2 or vectors.shape[0] != len(words):
+            raise ValueError(f"{len(words)} words but vectors of shape {vectors.shape}")
+        self.words = list(words)
+        self.index = {w: i for i, w in enumerate(self.words)}
+        self.vectors = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+        self.dim = int(vectors.shape[1])
+        self.unknown_words: Counter[str] = Counter()
+
+    @classmethod
+    def fit(cls, texts: list[str], cfg: TextEncoderConfig) -> Word2VecEncoder:
+        """Fit word2vec on ``texts`` (deterministic for a given ``cfg.seed``)."""
+        from gensim.models import Word2Vec  # only needed for fitting
+
+        sentences = [tokenize(t) for t in texts]
+        sentences = [s for s in sentences if s]
+        if not sentences:
+            raise ValueError("cannot fit word2vec: the texts contain no words")
+        model = Word2Vec(
+            sentences=sentences,
+            vector_size=cfg.dim,
+            window=cfg.window,
+            min_count=cfg.min_count,
+            epochs=cfg.epochs,
+            seed=cfg.seed,
+            workers=1,  # more than one worker makes gensim non-deterministic
+            sg=1,
+        )
+        words = list(model.wv.index_to_key)
+        return cls(words, model.wv.vectors[[model.wv.key_to_index[w] for w in words]])
+
+    def encode(self, texts: list[str]) -> Tensor:
+        if isinstance(texts, str):
+            raise TypeError("encode takes a list of texts, not a single str")
+        out = torch.zeros(len(texts), self.dim)
+        for i, text in enumerate(texts):
+            ids, unknown = [], []
+            for w in tokenize(text):
+                if w in self.index:
+                    ids.append(self.index[w])
+                else:
+                    unknown.append(w)
+            if unknown:
+                self.unknown_words.update(unknown)
+                log.warning(
+                    "text %r: %d unknown word(s) ignored: %s",
+                    _short(text), len(unknown), ", ".join(sorted(set(unknown))[:10]),
+                )
+            if ids:
+                out[i] = self.vectors[ids].mean(0)
+        return out
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        save_file({"vectors": self.vectors.numpy()}, str(folder / self.VECTORS))
+        (folder / self.VOCAB).write_text(json.dumps(self.words, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: str | Path, cfg: TextEncoderConfig) -> Word2VecEncoder:
+        folder = Path(folder)
+        for name in (cls.VECTORS, cls.VOCAB):
+            if not (folder / name).is_file():
+                raise FileNotFoundError(f"{folder}: text-encoder file {name} is missing")
+        vectors = load_file(str(folder / cls.VECTORS))["vectors"]
+        words = json.loads((folder / cls.VOCAB).read_text())
+        enc = cls(words, vectors)
+        if enc.dim != cfg.dim:
+            raise ValueError(f"{folder}: word vectors are {enc.dim}-d but config says {cfg.dim}")
+        return enc
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+ENCODERS: dict[str, type[TextEncoder]] = {"word2vec": Word2VecEncoder}
+
+
+def load_text_encoder(folder: str | Path, cfg: TextEncoderConfig) -> TextEncoder:
+    """Load the encoder ``cfg.kind`` from a model folder."""
+    if cfg.kind not in ENCODERS:
+        raise ValueError(f"unknown text encoder {cfg.kind!r}; choose from {sorted(ENCODERS)}")
+    return ENCODERS[cfg.kind].load(folder, cfg)
+
+
+def fit_text_encoder(texts: list[str], cfg: TextEncoderConfig) -> TextEncoder:
+    """Build the encoder ``cfg.kind``, fitting it on ``texts`` where it learns from data."""
+    if cfg.kind == "word2vec":
+        return Word2VecEncoder.fit(texts, cfg)
+    if cfg.kind not in ENCODERS:
+        raise ValueError(f"unknown text encoder {cfg.kind!r}; choose from {sorted(ENCODERS)}")
+    return ENCODERS[cfg.kind].load(None, cfg)  # pretrained encoders ignore the texts
