@@ -98,7 +98,7 @@ def plan_outputs(paths: list[Path], out: str | None) -> dict[Path, Path]:
             used.add(target)
             targets[p] = target
     inputs = {p.resolve() for p in paths}
-    for src, dst in targets.items():
+    for dst in targets.values():
         if dst.resolve() in inputs:
             raise TicError(f"{dst}: refusing to overwrite an input file; choose another --out")
     return targets
@@ -123,7 +123,9 @@ def run_colorize(args: argparse.Namespace) -> int:
     targets = plan_outputs(paths, args.out)
     for folder in sorted({t.parent for t in targets.values()}):
         _check_writable(folder)
-    colorizer = Colorizer.from_pretrained(args.model, device=args.device, max_pixels=args.max_pixels)
+    colorizer = Colorizer.from_pretrained(
+        args.model, device=args.device, max_pixels=args.max_pixels
+    )
 
     failures: list[str] = []
     done = 0
@@ -166,6 +168,51 @@ def run_colorize(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+# --- tic train ------------------------------------------------------------------------------------
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model (the paper's GAN recipe)",
+        description="Train G and D from a YAML config; checkpoints, TensorBoard and the final "
+        "model go into the run folder. Under torchrun, trains on every process (DDP).",
+    )
+    p.add_argument("config", metavar="CONFIG.yaml", help="training config (see configs/)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set steps=1000 --set model.image_size=128",
+    )
+    p.add_argument("--out", default=None, help="run folder (default runs/<config name>)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run folder's last checkpoint"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from tic.train import train
+    from tic.train_config import load_train_config
+
+    cfg = load_train_config(args.config, args.overrides)
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    result = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    if result.interrupted:
+        print(
+            f"tic: interrupted at step {result.step}; checkpoint {result.last_checkpoint}; "
+            f"continue with: tic train {args.config} --out {out} --resume",
+            file=sys.stderr,
+        )
+        return 130
+    print(f"trained {result.step} steps; model folder: {out / 'model'}", file=sys.stderr)
+    return 0
+
+
 # --- entry point ----------------------------------------------------------------------------------
 
 
@@ -187,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_colorize(sub)
+    add_train(sub)
     return parser
 
 

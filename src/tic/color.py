@@ -24,6 +24,12 @@ _XYZ_FROM_RGB = (
     (0.212671, 0.715160, 0.072169),
     (0.019334, 0.119193, 0.950227),
 )
+# XYZ -> linear sRGB: the exact inverse of the matrix above.
+_RGB_FROM_XYZ = (
+    (3.2404813432005266, -1.5371515162713185, -0.4985363261688878),
+    (-0.9692549499965682, 1.8759900014898907, 0.0415559265582928),
+    (0.0556466391351772, -0.2040413383665112, 1.0573110696453443),
+)
 # D65 white point, 2 degree observer (skimage.color.xyz_tristimulus_values("D65", "2")).
 _WHITE_D65 = (0.95047, 1.0, 1.08883)
 
@@ -40,9 +46,7 @@ def _check_image(x: Tensor, channels: int, name: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 4 or x.shape[1] != channels:
-        raise ValueError(
-            f"{name} must have shape (B, {channels}, H, W), got {tuple(x.shape)}"
-        )
+        raise ValueError(f"{name} must have shape (B, {channels}, H, W), got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {x.dtype}")
 
@@ -105,6 +109,18 @@ def gray_to_l(gray: Tensor) -> Tensor:
     return 116 * _f(srgb_to_linear(gray)) - 16
 
 
+def _lab_to_linear(L: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """L, a, b (same shapes) -> linear-light RGB stacked on a new dim 1 (not clipped)."""
+    fy = (L + 16) / 116
+    fx = a / 500 + fy
+    fz = (fy - b / 200).clamp_min(0)  # skimage clips negative Z to zero
+    x = _f_inv(fx) * _WHITE_D65[0]
+    y = _f_inv(fy) * _WHITE_D65[1]
+    z = _f_inv(fz) * _WHITE_D65[2]
+    m = _RGB_FROM_XYZ
+    return torch.stack([m[i][0] * x + m[i][1] * y + m[i][2] * z for i in range(3)], dim=1)
+
+
 def lab_to_rgb(lab: Tensor, clip: bool = True) -> Tensor:
     """Lab ``(B, 3, H, W)`` -> sRGB ``(B, 3, H, W)``, clipped to [0, 1] unless ``clip=False``.
 
@@ -112,47 +128,39 @@ def lab_to_rgb(lab: Tensor, clip: bool = True) -> Tensor:
     lightness); use ``lab_to_rgb_in_gamut`` to keep L exact.
     """
     _check_image(lab, 3, "lab")
-    L, a, b = lab.unbind(1)
-    fy = (L + 16) / 116
-    fx = a / 500 + fy
-    fz = (fy - b / 200).clamp_min(0)  # skimage clips negative Z to zero
-    white = torch.tensor(_WHITE_D65, dtype=lab.dtype, device=lab.device).view(1, 3, 1, 1)
-    xyz = _f_inv(torch.stack([fx, fy, fz], dim=1)) * white
-    inv = torch.linalg.inv(torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64))
-    lin = _matrix(inv.to(lab.dtype).tolist(), xyz)
-    rgb = linear_to_srgb(lin)
+    rgb = linear_to_srgb(_lab_to_linear(*lab.unbind(1)))
     return rgb.clamp(0, 1) if clip else rgb
 
 
-def lab_to_rgb_in_gamut(lab: Tensor, steps: int = 10) -> Tensor:
+def lab_to_rgb_in_gamut(lab: Tensor, steps: int = 8) -> Tensor:
     """Lab -> sRGB in [0, 1], reducing the chroma of out-of-gamut colours instead of clipping them.
 
     Clipping R, G, B separately changes a colour's lightness; here each out-of-gamut pixel keeps its
-    L and hue and gets the largest chroma factor in [0, 1] (found by ``steps`` bisections) that fits
-    sRGB. This keeps the photo's own L (its detail) in the colorized output. Not differentiable
-    through the bisection; meant for inference.
+    L and hue and gets the largest chroma factor in [0, 1] (to ``2**-steps``, by bisection) that
+    fits sRGB. This keeps the photo's own L (its detail) in the colorized output. The gamut test is
+    done on linear RGB (the sRGB curve is monotonic), which skips the costly power function. Not
+    differentiable through the bisection; meant for inference.
     """
     _check_image(lab, 3, "lab")
-    rgb = lab_to_rgb(lab, clip=False)
-    tol = 1e-4
-    bad = ((rgb < -tol) | (rgb > 1 + tol)).any(1)  # (B, H, W)
-    if not bool(bad.any()):
-        return rgb.clamp(0, 1)
-    # work on the offending pixels only: (N, 3, 1, 1)
-    px = lab.permute(0, 2, 3, 1)[bad].reshape(-1, 3, 1, 1)
-    lo = torch.zeros(px.shape[0], 1, 1, 1, dtype=lab.dtype, device=lab.device)
-    hi = torch.ones_like(lo)
-    for _ in range(steps):
-        mid = (lo + hi) / 2
-        trial = torch.cat([px[:, :1], px[:, 1:] * mid], dim=1)
-        t = lab_to_rgb(trial, clip=False)
-        ok = ((t >= -tol) & (t <= 1 + tol)).all(1, keepdim=True)
-        lo = torch.where(ok, mid, lo)
-        hi = torch.where(ok, hi, mid)
-    fixed = lab_to_rgb(torch.cat([px[:, :1], px[:, 1:] * lo], dim=1), clip=True)
-    out = rgb.permute(0, 2, 3, 1).clone()
-    out[bad] = fixed.reshape(-1, 3)
-    return out.permute(0, 3, 1, 2).clamp(0, 1)
+    L, a, b = lab.unbind(1)
+    lin = _lab_to_linear(L, a, b)
+    tol = 1e-5
+    bad = ((lin < -tol) | (lin > 1 + tol)).any(1)  # (B, H, W)
+    if bool(bad.any()):
+        Lb, ab_bad = L[bad], b[bad]
+        aa = a[bad]
+        lo = torch.zeros_like(Lb)
+        hi = torch.ones_like(Lb)
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            t = _lab_to_linear(Lb, aa * mid, ab_bad * mid)
+            ok = ((t >= -tol) & (t <= 1 + tol)).all(1)
+            lo = torch.where(ok, mid, lo)
+            hi = torch.where(ok, hi, mid)
+        lin = lin.permute(0, 2, 3, 1).clone()
+        lin[bad] = _lab_to_linear(Lb, aa * lo, ab_bad * lo)
+        lin = lin.permute(0, 3, 1, 2)
+    return linear_to_srgb(lin.clamp(0, 1))
 
 
 # --- normalisation used by the models -------------------------------------------------------
@@ -206,7 +214,9 @@ def srgb8_to_l(pixels) -> Tensor:
     import numpy as np
 
     if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3):
-        raise ValueError(f"expected uint8 (H, W) or (H, W, 3) pixels, got {pixels.dtype} {pixels.shape}")
+        raise ValueError(
+            f"expected uint8 (H, W) or (H, W, 3) pixels, got {pixels.dtype} {pixels.shape}"
+        )
     codes = torch.arange(256, dtype=torch.float64) / 255
     if pixels.ndim == 2:
         lut = gray_to_l(codes).float().numpy()

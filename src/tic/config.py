@@ -100,7 +100,9 @@ class ModelConfig:
             if getattr(g, name) < (0 if name == "num_rrdb" else 1):
                 raise ConfigError(f"generator.{name} must be positive, got {getattr(g, name)}")
         if g.text_fusion not in ("multiply", "film"):
-            raise ConfigError(f"generator.text_fusion must be 'multiply' or 'film', got {g.text_fusion!r}")
+            raise ConfigError(
+                f"generator.text_fusion must be 'multiply' or 'film', got {g.text_fusion!r}"
+            )
         return self
 
 
@@ -111,7 +113,12 @@ def model_preset(name: str) -> ModelConfig:
         "tiny": lambda: ModelConfig(
             image_size=32,
             generator=GeneratorConfig(
-                width=8, depth=2, num_rrdb=1, rrdb_growth=4, text_dim=16, text_hidden=16,
+                width=8,
+                depth=2,
+                num_rrdb=1,
+                rrdb_growth=4,
+                text_dim=16,
+                text_hidden=16,
                 text_map=8,
             ),
             text_encoder=TextEncoderConfig(dim=16, epochs=20),

@@ -86,7 +86,9 @@ def open_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
     return img
 
 
-def to_photo(img: Image.Image, max_pixels: int | None = DEFAULT_MAX_PIXELS, name: str = "image") -> Photo:
+def to_photo(
+    img: Image.Image, max_pixels: int | None = DEFAULT_MAX_PIXELS, name: str = "image"
+) -> Photo:
     """Turn a decoded PIL image of any mode into a ``Photo`` (full-resolution L plus alpha)."""
     w, h = img.size
     if w < 1 or h < 1:

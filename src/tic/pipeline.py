@@ -130,7 +130,9 @@ class Colorizer:
         try:
             state = load_file(str(weights))
         except (SafetensorError, OSError, ValueError) as e:
-            raise TicError(f"{weights}: unreadable weight file ({str(e).splitlines()[0]})") from None
+            raise TicError(
+                f"{weights}: unreadable weight file ({str(e).splitlines()[0]})"
+            ) from None
         generator = Generator(config.generator)
         _load_state(generator, state, weights)
         try:
@@ -182,7 +184,9 @@ class Colorizer:
         s = self.config.image_size
         small = torch.cat(
             [
-                F.interpolate(p.L, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+                F.interpolate(
+                    p.L, size=(s, s), mode="bilinear", antialias=True, align_corners=False
+                )
                 for p in photos
             ]
         )  # (B, 1, s, s), L in [0, 100]
@@ -196,11 +200,15 @@ class Colorizer:
             return read_photo(image, self.max_pixels)
         if isinstance(image, np.ndarray):
             if image.dtype != np.uint8 or image.ndim not in (2, 3):
-                raise TicError(f"numpy images must be uint8 (H, W) or (H, W, 3), got {image.dtype} {image.shape}")
+                raise TicError(
+                    f"numpy images must be uint8 (H, W) or (H, W, 3), got {image.dtype} {image.shape}"
+                )
             image = Image.fromarray(image)
         if isinstance(image, Image.Image):
             return to_photo(image, self.max_pixels)
-        raise TypeError(f"image must be a path, PIL.Image or numpy array, got {type(image).__name__}")
+        raise TypeError(
+            f"image must be a path, PIL.Image or numpy array, got {type(image).__name__}"
+        )
 
 
 def compose(photo: Photo, ab: Tensor) -> Image.Image:
@@ -230,7 +238,9 @@ def load_model_config(folder: Path) -> ModelConfig:
     if not folder.exists():
         raise TicError(f"{folder}: model folder does not exist")
     if not folder.is_dir():
-        raise TicError(f"{folder}: is not a folder (a model folder holds {CONFIG_NAME} and {WEIGHTS_NAME})")
+        raise TicError(
+            f"{folder}: is not a folder (a model folder holds {CONFIG_NAME} and {WEIGHTS_NAME})"
+        )
     path = folder / CONFIG_NAME
     if not path.is_file():
         raise TicError(f"{folder}: not a model folder (no {CONFIG_NAME})")
@@ -239,7 +249,7 @@ def load_model_config(folder: Path) -> ModelConfig:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise TicError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, dict) or data.pop("format", None) != FORMAT:
-        raise TicError(f"{path}: not a tic model config (expected \"format\": \"{FORMAT}\")")
+        raise TicError(f'{path}: not a tic model config (expected "format": "{FORMAT}")')
     data.pop("tic_version", None)
     try:
         return from_dict(ModelConfig, data).validate()

@@ -118,7 +118,9 @@ class Word2VecEncoder(TextEncoder):
                 self.unknown_words.update(unknown)
                 log.warning(
                     "text %r: %d unknown word(s) ignored: %s",
-                    _short(text), len(unknown), ", ".join(sorted(set(unknown))[:10]),
+                    _short(text),
+                    len(unknown),
+                    ", ".join(sorted(set(unknown))[:10]),
                 )
             if ids:
                 out[i] = self.vectors[ids].mean(0)

@@ -55,12 +55,12 @@ def read_manifest(
             except json.JSONDecodeError as e:
                 raise TicError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
             if not isinstance(obj, dict) or not isinstance(obj.get("image"), str):
-                raise TicError(f"{path}:{lineno}: each line must be an object with an \"image\" path")
+                raise TicError(f'{path}:{lineno}: each line must be an object with an "image" path')
             text = obj.pop("text", "")
             if text is None:
                 text = ""
             if not isinstance(text, str):
-                raise TicError(f"{path}:{lineno}: \"text\" must be a string")
+                raise TicError(f'{path}:{lineno}: "text" must be a string')
             mask = obj.pop("mask", None)
             rec = Record(
                 image=root / obj.pop("image"),
@@ -82,7 +82,9 @@ def read_manifest(
                 "use --skip-missing to leave them out"
             )
         if missing:
-            logging.getLogger("tic").warning("%s: skipped %d record(s) with missing files", path, len(missing))
+            logging.getLogger("tic").warning(
+                "%s: skipped %d record(s) with missing files", path, len(missing)
+            )
             records = [r for r in records if r not in missing]
     return records
 

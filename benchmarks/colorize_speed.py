@@ -1,0 +1,130 @@
+"""Speed and peak memory of full-resolution colorization with the paper architecture on this machine.
+
+For a 1024x768 and a 4000x3000 photo it measures, each in a fresh process:
+- ``per_image_s``: read the file, colorize (network at 256x256 + full-resolution composition), write
+  the PNG, inside a running process with the model loaded (what each image of a batch costs);
+  median of ``--repeats`` runs after one warm-up;
+- ``command_s``: the whole ``tic colorize`` command (Python start, imports, model load, one image);
+- ``peak_rss_mb``: the process's peak resident memory.
+
+Random weights are fine for timing. Run: ``python benchmarks/colorize_speed.py`` (writes
+``benchmarks/results/colorize_speed.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTO = ROOT.parent / "shared" / "data" / "photos" / "images" / "mate__dune.jpg"
+
+WORKER = r"""
+import json, resource, statistics, sys, time
+from tic import Colorizer
+from tic.imageio import read_photo, save_image
+model, src, out, repeats = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+colorizer = Colorizer.from_pretrained(model, device="cpu")
+times = []
+for i in range(repeats + 1):
+    t0 = time.perf_counter()
+    image = colorizer.colorize_photos([read_photo(src)], ["a blue sky over green trees"])[0]
+    save_image(image, out)
+    times.append(time.perf_counter() - t0)
+print(json.dumps({"per_image_s": statistics.median(times[1:]), "runs_s": times[1:],
+                  "bf16": colorizer.use_bf16,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--out", default=str(ROOT / "benchmarks" / "results" / "colorize_speed.json")
+    )
+    args = parser.parse_args()
+
+    from tic import Colorizer
+    from tic.config import model_preset
+
+    tmp = Path(tempfile.mkdtemp())
+    Colorizer.from_config(model_preset("paper"), ["a blue sky over green trees"]).save_pretrained(
+        tmp / "paper"
+    )
+    source = (
+        Image.open(PHOTO)
+        if PHOTO.exists()
+        else Image.effect_mandelbrot((512, 384), (-2, -1, 1, 1), 64)
+    )
+    results = {
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {platform.processor()}",
+        "torch": torch.__version__,
+        "model": "paper preset (random weights), working size 256",
+        "cases": {},
+    }
+    for w, h in [(1024, 768), (4000, 3000)]:
+        src = tmp / f"photo_{w}x{h}.jpg"
+        source.convert("L").resize((w, h), Image.BICUBIC).save(src, quality=90)
+        out = tmp / f"out_{w}x{h}.png"
+        worker = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                WORKER,
+                str(tmp / "paper"),
+                str(src),
+                str(out),
+                str(args.repeats),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        case = json.loads(worker.stdout.strip().splitlines()[-1])
+        commands = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tic.cli",
+                    "colorize",
+                    str(src),
+                    "--model",
+                    str(tmp / "paper"),
+                    "--out",
+                    str(out),
+                    "--device",
+                    "cpu",
+                    "--text",
+                    "a blue sky over green trees",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            commands.append(time.perf_counter() - t0)
+        case["command_s"] = statistics.median(commands)
+        assert Image.open(out).size == (w, h)
+        results["cases"][f"{w}x{h}"] = case
+        print(
+            f"{w}x{h}: per image {case['per_image_s']:.3f} s (median of {args.repeats}), "
+            f"whole command {case['command_s']:.2f} s, peak RSS {case['peak_rss_mb']:.0f} MB"
+        )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
