@@ -106,11 +106,18 @@ class Colorizer:
     def from_config(
         cls, config: ModelConfig, texts: list[str], seed: int = 0, **kwargs
     ) -> Colorizer:
-        """A new, untrained colorizer: random generator weights, text encoder fitted on ``texts``."""
+        """A new, untrained colorizer: random generator weights, text encoder fitted on ``texts``.
+
+        The generator's text pathway takes its input size from the built encoder: ``config``'s
+        ``text_encoder.dim`` and ``generator.text_dim`` are set to ``encoder.dim`` (384 for
+        minilm).
+        """
+        text_encoder = fit_text_encoder(texts, config.text_encoder)
+        config.text_encoder.dim = config.generator.text_dim = text_encoder.dim
         config.validate()
         torch.manual_seed(seed)
         generator = Generator(config.generator)
-        return cls(generator, fit_text_encoder(texts, config.text_encoder), config, **kwargs)
+        return cls(generator, text_encoder, config, **kwargs)
 
     @classmethod
     def from_pretrained(

@@ -149,7 +149,10 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-ENCODERS: dict[str, type[TextEncoder]] = {"word2vec": Word2VecEncoder}
+# MiniLM's module imports TextEncoder from here; its heavy packages are imported only on load.
+from tic.text_minilm import MiniLMEncoder  # noqa: E402
+
+ENCODERS: dict[str, type[TextEncoder]] = {"word2vec": Word2VecEncoder, "minilm": MiniLMEncoder}
 
 
 def load_text_encoder(folder: str | Path, cfg: TextEncoderConfig) -> TextEncoder:

