@@ -15,7 +15,11 @@ All functions are pure, batched, differentiable and run on whatever device the i
 
 from __future__ import annotations
 
+import functools
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 # sRGB (linear) -> XYZ, as in skimage.color.colorconv.xyz_from_rgb.
@@ -132,14 +136,14 @@ def lab_to_rgb(lab: Tensor, clip: bool = True) -> Tensor:
     return rgb.clamp(0, 1) if clip else rgb
 
 
-def lab_to_rgb_in_gamut(lab: Tensor, steps: int = 8) -> Tensor:
+def lab_to_rgb_in_gamut(lab: Tensor) -> Tensor:
     """Lab -> sRGB in [0, 1], reducing the chroma of out-of-gamut colours instead of clipping them.
 
-    Clipping R, G, B separately changes a colour's lightness; here each out-of-gamut pixel keeps its
-    L and hue and gets the largest chroma factor in [0, 1] (to ``2**-steps``, by bisection) that
-    fits sRGB. This keeps the photo's own L (its detail) in the colorized output. The gamut test is
-    done on linear RGB (the sRGB curve is monotonic), which skips the costly power function. Not
-    differentiable through the bisection; meant for inference.
+    Clipping R, G, B separately changes a colour's lightness; here an out-of-gamut pixel keeps its
+    L and hue and its chroma is cut to the largest that fits sRGB at that L and hue. That limit
+    comes from a table over (L, hue) (``_chroma_limits``, computed once by bisection), so a
+    12-megapixel photo costs one table look-up per out-of-gamut pixel. This keeps the photo's own L
+    (its detail) in the colorized output. Meant for inference (not differentiable in the limit).
     """
     _check_image(lab, 3, "lab")
     L, a, b = lab.unbind(1)
@@ -147,20 +151,42 @@ def lab_to_rgb_in_gamut(lab: Tensor, steps: int = 8) -> Tensor:
     tol = 1e-5
     bad = ((lin < -tol) | (lin > 1 + tol)).any(1)  # (B, H, W)
     if bool(bad.any()):
-        Lb, ab_bad = L[bad], b[bad]
-        aa = a[bad]
-        lo = torch.zeros_like(Lb)
-        hi = torch.ones_like(Lb)
-        for _ in range(steps):
-            mid = (lo + hi) / 2
-            t = _lab_to_linear(Lb, aa * mid, ab_bad * mid)
-            ok = ((t >= -tol) & (t <= 1 + tol)).all(1)
-            lo = torch.where(ok, mid, lo)
-            hi = torch.where(ok, hi, mid)
+        Lb, ab_a, ab_b = L[bad], a[bad], b[bad]
+        chroma = torch.hypot(ab_a, ab_b)
+        hue = torch.atan2(ab_b, ab_a)  # [-pi, pi]
+        table = _chroma_limits(lab.device)
+        # bilinear look-up: x = hue in [-1, 1] over [-pi, pi], y = L in [-1, 1] over [0, 100]
+        grid = torch.stack([hue / math.pi, Lb.clamp(0, 100) / 50 - 1], dim=-1).view(1, 1, -1, 2)
+        limit = F.grid_sample(table, grid.float(), mode="bilinear", align_corners=True).view(-1)
+        scale = (limit.to(lab.dtype) / chroma.clamp_min(1e-6)).clamp(max=1.0)
         lin = lin.permute(0, 2, 3, 1).clone()
-        lin[bad] = _lab_to_linear(Lb, aa * lo, ab_bad * lo)
+        lin[bad] = _lab_to_linear(Lb, ab_a * scale, ab_b * scale)
         lin = lin.permute(0, 3, 1, 2)
     return linear_to_srgb(lin.clamp(0, 1))
+
+
+@functools.lru_cache(maxsize=4)
+def _chroma_limits(device: torch.device, n_l: int = 256, n_hue: int = 721) -> Tensor:
+    """``(1, 1, n_l, n_hue)`` table of the largest in-sRGB chroma at L in [0, 100], hue in [-pi, pi].
+
+    Each entry is the minimum over its cell's neighbourhood, so bilinear look-ups stay (nearly)
+    inside the gamut between grid points.
+    """
+    L = torch.linspace(0, 100, n_l, dtype=torch.float64).view(-1, 1).expand(n_l, n_hue)
+    h = torch.linspace(-math.pi, math.pi, n_hue, dtype=torch.float64).view(1, -1).expand(n_l, n_hue)
+    lo = torch.zeros_like(L)
+    hi = torch.full_like(L, 200.0)
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        t = _lab_to_linear(L, mid * torch.cos(h), mid * torch.sin(h))
+        ok = ((t >= 0) & (t <= 1)).all(1)
+        lo = torch.where(ok, mid, lo)
+        hi = torch.where(ok, hi, mid)
+    # conservative: each grid value becomes the minimum of its 3x3 neighbourhood (hue wraps)
+    padded = torch.cat([lo[:, -2:-1], lo, lo[:, 1:2]], dim=1)[None, None]
+    padded = F.pad(padded, (0, 0, 1, 1), mode="replicate")
+    table = -F.max_pool2d(-padded, 3, stride=1)
+    return table.float().to(device)
 
 
 # --- normalisation used by the models -------------------------------------------------------
