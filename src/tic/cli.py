@@ -213,6 +213,155 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- tic evaluate / tic report ------------------------------------------------------------------
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="SSIM, PSNR, LPIPS, colourfulness, text colour accuracy of models on a manifest",
+        description="Evaluate models (and the gray baseline) on a manifest at each image's own "
+        "resolution; writes metrics.json, metrics.md, metrics.jsonl and grid.png.",
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="model folder; repeat for several models in one table (default: the shipped model)",
+    )
+    p.add_argument("--data", required=True, metavar="MANIFEST", help="manifest to evaluate on")
+    p.add_argument("--out", default="evaluation", help="output folder (default ./evaluation/)")
+    texts = p.add_mutually_exclusive_group()
+    texts.add_argument("--no-text", action="store_true", help="give the models the empty text")
+    texts.add_argument(
+        "--text-from",
+        metavar="OTHER_MANIFEST",
+        default=None,
+        help="recolorization: texts of another manifest's records, judged against the new text",
+    )
+    p.add_argument("--baseline", choices=["gray"], default=None, help="add the ab = 0 baseline")
+    p.add_argument(
+        "--squeezenet",
+        metavar="PTH",
+        default=None,
+        help="torchvision SqueezeNet 1.1 weights for LPIPS(sqz) (else reported as n/a)",
+    )
+    p.add_argument("--fid", action="store_true", help="also FID (needs the extra 'fid')")
+    p.add_argument("--split", default=None, help="only records of this split")
+    p.add_argument("--limit", type=_positive_int, default=None, help="only the first N records")
+    p.add_argument("--skip-missing", action="store_true", help="leave out records with missing files")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--batch-size", type=_positive_int, default=4, help="images per network pass")
+    p.add_argument("--grid-rows", type=int, default=8, help="rows of grid.png (default 8)")
+    p.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_evaluate)
+
+
+def _read_records(args: argparse.Namespace):
+    from tic.data.manifest import read_manifest
+
+    records = read_manifest(args.data, split=args.split, skip_missing=args.skip_missing)
+    if args.limit:
+        records = records[: args.limit]
+    if not records:
+        raise TicError(f"{args.data}: no records to use" + (f" in split {args.split!r}" if args.split else ""))
+    return records
+
+
+def _load_models(paths: list[str | None], args: argparse.Namespace):
+    from tic.pipeline import Colorizer
+
+    models, names = [], []
+    for path in paths:
+        name = Path(path).name if path else "tic (shipped)"
+        if name in names:
+            name = f"{name} ({len(names) + 1})"
+        names.append(name)
+        models.append(
+            (name, Colorizer.from_pretrained(path, device=args.device, max_pixels=args.max_pixels))
+        )
+    return models
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from tic.evaluate import Run, evaluate, other_texts
+    from tic.pipeline import resolve_device
+
+    records = _read_records(args)
+    texts_from = other_texts(Path(args.text_from), Path(args.data)) if args.text_from else None
+    runs = [Run(name, colorizer) for name, colorizer in _load_models(args.model or [None], args)]
+    if args.baseline == "gray":
+        runs.append(Run("gray (ab = 0)"))
+    device = runs[0].colorizer.device if runs[0].colorizer is not None else resolve_device(args.device)
+    result = evaluate(
+        records,
+        runs,
+        args.out,
+        root=Path(args.data).parent,
+        text_mode="from" if args.text_from else "none" if args.no_text else "own",
+        texts_from=texts_from,
+        device=device,
+        batch_size=args.batch_size,
+        squeezenet=args.squeezenet,
+        fid=args.fid,
+        grid_rows=args.grid_rows,
+        max_pixels=args.max_pixels,
+        progress=not args.quiet,
+    )
+    print((Path(args.out) / "metrics.md").read_text(), end="")
+    for message in result["failed"]:
+        print(f"tic: error: {message}", file=sys.stderr)
+    summary = (
+        f"evaluated {result['n']} of {len(records)} image(s) in {result['seconds']:.1f} s "
+        f"({result['images_per_s']} images/s); results in {args.out}"
+    )
+    if result["failed"]:
+        summary += f"; {len(result['failed'])} failed"
+    print(summary, file=sys.stderr)
+    return 1 if result["failed"] else 0
+
+
+def add_report(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="figures of the paper's kinds (PNG) for a manifest",
+        description="Write rows.png (gray | truth | ours), text_ablation.png (without / with "
+        "text) and recolor.png (one gray image under several texts).",
+    )
+    p.add_argument("--data", required=True, metavar="MANIFEST")
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--out", default="report", help="output folder (default ./report/)")
+    p.add_argument("--n", type=_positive_int, default=6, help="images in the figures (default 6)")
+    p.add_argument(
+        "--text",
+        action="append",
+        default=None,
+        help="a text for recolor.png; repeat (default: texts of other records)",
+    )
+    p.add_argument("--split", default=None, help="only records of this split")
+    p.add_argument("--skip-missing", action="store_true", help="leave out records with missing files")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--cell", type=_positive_int, default=192, help="cell size in pixels")
+    p.set_defaults(func=run_report, limit=None, max_pixels=DEFAULT_MAX_PIXELS)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from tic.report import make_report
+
+    records = _read_records(args)
+    ((_, colorizer),) = _load_models([args.model], args)
+    written = make_report(colorizer, records, args.out, n=args.n, texts=args.text, cell=args.cell)
+    print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    return 0
+
+
 # --- entry point ----------------------------------------------------------------------------------
 
 
@@ -235,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_colorize(sub)
     add_train(sub)
+    add_evaluate(sub)
+    add_report(sub)
     return parser
 
 

@@ -222,7 +222,7 @@ class ColorJudgement:
     """One colour the text names: where it was judged, what the output shows there, and the verdict."""
 
     term: str
-    region: str  # "object", "background" or "image"
+    region: str  # "object", "background", "image", or a region's name ("circle")
     leading: list[str]  # the region's leading colour terms (as many as colours named there)
     correct: bool
 
@@ -275,6 +275,57 @@ def judge_text_colors(rgb: Tensor, text: str, mask: Tensor | None = None) -> lis
         region_mask = region_mask.cpu() if region_mask is not None else None
         leading = _leading_terms(rgb, region_mask, len(terms))
         out += [ColorJudgement(t, region, leading, t in leading) for t in terms]
+    return out
+
+
+def judge_regions(rgb: Tensor, regions: list[tuple]) -> list[ColorJudgement]:
+    """Judge known regions: ``[(mask (H, W) bool, term[, name]), ...]`` for ``rgb`` ``(3, H, W)``.
+
+    A region is correct when its dominant colour term is ``term`` (the colour the text names for
+    it, e.g. from a manifest's ``regions``). Regions whose mask selects no pixel are skipped.
+    """
+    _check_images(rgb[None], "rgb")
+    rgb = rgb.float().clamp(0, 1).cpu()
+    out = []
+    for mask, term, *name in regions:
+        mask = torch.as_tensor(mask).bool().cpu()
+        if mask.shape != rgb.shape[1:]:
+            raise ValueError(f"mask must have shape {tuple(rgb.shape[1:])}, got {tuple(mask.shape)}")
+        if not mask.any():
+            continue
+        leading = _leading_terms(rgb, mask, 1)
+        out.append(ColorJudgement(term, name[0] if name else "region", leading, term in leading))
+    return out
+
+
+_SKIP_BEFORE_NAME = {"a", "an", "the", "light", "dark", "bright", "pale", "deep", "vivid"}
+
+
+def colors_for_names(text: str, names: list[str]) -> dict[str, str]:
+    """The colour a text gives each named thing: the colour words just before the name.
+
+    ``colors_for_names("a red circle and a light blue square on a green background",
+    ["circle", "square", "background", "triangle"])`` -> ``{"circle": "red", "square": "blue",
+    "background": "green"}`` (names the text does not colour are left out; with two colours before
+    a name, the one nearest to it).
+    """
+    from tic.data.captions import colors_in_text
+
+    words = re.findall(r"[a-z_]+", text.lower())
+    out: dict[str, str] = {}
+    for name in names:
+        for i, w in enumerate(words):
+            if w != name and w != name + "s":
+                continue
+            j = i - 1
+            while j >= 0 and (words[j] in _SKIP_BEFORE_NAME or colors_in_text(words[j])):
+                term = colors_in_text(words[j])
+                if term:
+                    out[name] = term[0]
+                    break
+                j -= 1
+            if name in out:
+                break
     return out
 
 

@@ -1,0 +1,397 @@
+"""``tic evaluate``: the paper's metrics over a manifest, for one or more models and the gray baseline.
+
+Evaluation happens at each image's own resolution, the way users get the output: the model sees L
+at its working size, ``Colorizer`` upsamples the predicted ab and keeps the photo's full-resolution
+L (``tic.pipeline.compose``), and that 8-bit output is compared with the 8-bit ground truth of the
+same size. The gray baseline (``--baseline gray``) is the same photo with a = b = 0.
+
+Texts: the record's own text (default); the empty text (``--no-text``, the paper's ablation, Fig.
+9; the output is still judged against the record's own text); or, with ``--text-from OTHER``, the
+texts of another manifest's records (recolorization, Fig. 10: record ``i`` gets text
+``i mod len(OTHER)``, or ``i + 1`` when OTHER is the evaluated manifest itself, so that every image
+gets another image's text) and the output is judged against that NEW text.
+
+Text colour accuracy (``tic.metrics``): with a manifest's ``regions`` (``[{"mask", "color",
+"shape"}]``, e.g. the isoluminant set) each region is judged on its own; with the record's own text
+against the region's ``color``, with a new text against the colour that text puts before the
+region's name ("a red circle"). Otherwise ``judge_text_colors`` on the record's object mask (its
+``mask``, else the image's alpha channel) or the whole image. The data set's value is the share of
+all judged (image, colour) pairs that are right.
+
+Outputs in ``--out``: ``metrics.json`` (the first run's metrics under DESIGN.md's keys, and every
+run under ``"runs"``), ``metrics.md`` (the paper's Table 1 form), ``metrics.jsonl`` (one line per
+image and run) and ``grid.png`` (gray | ground truth | each run's output). All are written
+atomically; ``metrics.jsonl`` grows in a temporary file and is renamed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from tic import metrics
+from tic.data.manifest import Record
+from tic.errors import TicError
+from tic.imageio import DEFAULT_MAX_PIXELS, Photo, atomic_path, open_image, save_image, to_photo
+
+log = logging.getLogger("tic")
+
+GRAY = "gray"
+METRIC_KEYS = ("psnr", "ssim", "lpips_vgg", "lpips_alex", "lpips_squeeze", "colorfulness")
+
+
+@dataclass
+class Run:
+    """One row of the table: a model (``colorizer``) or the gray baseline (``colorizer=None``)."""
+
+    name: str
+    colorizer: object | None = None
+    rows: list[dict] = field(default_factory=list)
+    correct: int = 0
+    judged: int = 0
+    fid: object | None = None
+
+
+@dataclass
+class Sample:
+    """One manifest record, loaded: ``truth`` ``(1, 3, H, W)`` in [0, 1], masks ``(H, W)`` bool."""
+
+    record: Record
+    truth: Tensor
+    photo: Photo
+    mask: Tensor | None
+    regions: list[tuple[Tensor, str, str]]  # (mask, colour term, name)
+    text_in: str = ""
+    text_judged: str = ""
+    own_text: bool = True
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def load_truth(path: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[Tensor, Image.Image]:
+    """The ground-truth image as ``(1, 3, H, W)`` float in [0, 1] (EXIF orientation applied)."""
+    from tic.report import load_rgb
+
+    img = load_rgb(path, max_pixels)
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise TicError(f"{path}: image contains NaN or infinite values")
+        rgb = np.repeat(np.clip(arr, 0, 1)[..., None], 3, axis=2)
+    elif img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.float32) / 65535.0
+        rgb = np.repeat(np.clip(arr, 0, 1)[..., None], 3, axis=2)
+    else:
+        rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(rgb).permute(2, 0, 1)[None].contiguous(), img
+
+
+def _read_mask(path: Path, size: tuple[int, int]) -> Tensor:
+    m = open_image(path).convert("L")
+    if m.size != size:
+        m = m.resize(size, Image.NEAREST)
+    return torch.from_numpy(np.asarray(m) > 127)
+
+
+def load_sample(record: Record, root: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Sample:
+    truth, img = load_truth(record.image, max_pixels)
+    photo = to_photo(img, max_pixels, name=str(record.image))
+    W, H = photo.size
+    if truth.shape[-2:] != (H, W):  # cannot happen for one decoded image; guards the contract
+        raise TicError(f"{record.image}: truth {truth.shape[-1]}x{truth.shape[-2]} != input {W}x{H}")
+    mask = None
+    if record.mask is not None:
+        mask = _read_mask(record.mask, (W, H))
+    elif photo.alpha is not None:
+        mask = torch.from_numpy(photo.alpha > 0)
+    regions = []
+    for k, region in enumerate(record.extra.get("regions") or []):
+        if not isinstance(region, dict) or "mask" not in region or "color" not in region:
+            raise TicError(f"{record.image}: regions[{k}] needs \"mask\" and \"color\"")
+        regions.append(
+            (_read_mask(root / region["mask"], (W, H)), str(region["color"]), str(region.get("shape", "")))
+        )
+    return Sample(record, truth, photo, mask, regions)
+
+
+def other_texts(path: Path, data_path: Path) -> tuple[list[str], int]:
+    """Texts of ``--text-from``'s manifest and the shift to apply (1 when it is the same file)."""
+    from tic.data.manifest import read_manifest
+
+    texts = [r.text for r in read_manifest(path, check_files=False) if r.text.strip()]
+    if not texts:
+        raise TicError(f"{path}: no record has a text; --text-from needs a manifest with texts")
+    same = Path(path).resolve() == Path(data_path).resolve()
+    return texts, 1 if same else 0
+
+
+# --- scoring ------------------------------------------------------------------------------------
+
+
+def to_tensor(img: Image.Image) -> Tensor:
+    """8-bit PIL output -> ``(1, 3, H, W)`` float in [0, 1] (alpha dropped)."""
+    return torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+
+
+def judge(sample: Sample, rgb: Tensor) -> list[metrics.ColorJudgement]:
+    """The text colour judgements for one output ``rgb`` ``(3, H, W)`` (see the module docstring)."""
+    text = sample.text_judged
+    if sample.regions:
+        if sample.own_text:
+            return metrics.judge_regions(rgb, sample.regions)
+        named = metrics.colors_for_names(text, [n for _, _, n in sample.regions if n])
+        picked = [(m, named[n], n) for m, _, n in sample.regions if n in named]
+        if picked:
+            return metrics.judge_regions(rgb, picked)
+    return metrics.judge_text_colors(rgb, text, sample.mask)
+
+
+def score_image(
+    pred: Tensor,
+    truth: Tensor,
+    name: str,
+    lpips_models: dict[str, metrics.LPIPS],
+) -> dict[str, float | None]:
+    """Image metrics of one prediction ``(1, 3, H, W)`` against its truth of the same size."""
+    if pred.shape != truth.shape:
+        raise TicError(
+            f"{name}: prediction is {pred.shape[-1]}x{pred.shape[-2]} but the truth is "
+            f"{truth.shape[-1]}x{truth.shape[-2]}; they must have the same size"
+        )
+    for what, t in (("prediction", pred), ("truth", truth)):
+        if not torch.isfinite(t).all():
+            raise TicError(f"{name}: {what} contains NaN or infinite values")
+    out: dict[str, float | None] = {
+        "psnr": metrics.psnr(pred, truth).item(),
+        "ssim": metrics.ssim(pred, truth).item() if min(pred.shape[-2:]) >= 11 else None,
+    }
+    with torch.no_grad():
+        for net in ("vgg", "alex", "squeeze"):
+            model = lpips_models.get(net)
+            out[f"lpips_{net}"] = model(pred, truth).item() if model is not None else None
+    out["colorfulness"] = metrics.colorfulness(pred).item()
+    return out
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    if not vals or len(vals) < len(values):
+        return None  # unavailable for some image: no mean over a different set
+    m = float(np.mean(vals))
+    return m if math.isfinite(m) else None
+
+
+def summarize(run: Run) -> dict:
+    summary: dict = {"name": run.name, "n": len(run.rows)}
+    for key in METRIC_KEYS:
+        summary[key] = _mean([r[key] for r in run.rows]) if run.rows else None
+    summary["text_color_accuracy"] = run.correct / run.judged if run.judged else None
+    summary["text_colors_judged"] = run.judged
+    summary["fid"] = run.fid.compute() if run.fid is not None and len(run.rows) >= 2 else None
+    return summary
+
+
+# --- the loop -----------------------------------------------------------------------------------
+
+
+def evaluate(
+    records: list[Record],
+    runs: list[Run],
+    out: str | Path,
+    root: Path,
+    text_mode: str = "own",
+    texts_from: tuple[list[str], int] | None = None,
+    device: str | torch.device = "cpu",
+    batch_size: int = 4,
+    squeezenet: str | Path | None = None,
+    fid: bool = False,
+    grid_rows: int = 8,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    progress: bool = True,
+) -> dict:
+    """Evaluate ``runs`` on ``records``; write the four outputs into ``out``; return metrics.json."""
+    from tqdm import tqdm
+
+    from tic.report import gray_image, image_grid
+
+    if not records:
+        raise TicError("the manifest has no records to evaluate")
+    if text_mode not in ("own", "none", "from"):
+        raise ValueError(f"text_mode must be own, none or from, got {text_mode!r}")
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TicError(f"{out}: cannot create output folder ({e.strerror})") from None
+    device = torch.device(device)
+    lpips_models = {net: metrics.LPIPS(net).to(device) for net in ("vgg", "alex")}
+    if squeezenet is not None:
+        lpips_models["squeeze"] = metrics.LPIPS("squeeze", squeezenet).to(device)
+    if fid:
+        for run in runs:
+            run.fid = metrics.FID(device)
+
+    start = time.perf_counter()
+    failures: list[str] = []
+    grid: list[list[Image.Image]] = []
+    grid_caps: list[list[str]] = []
+    truth_colorfulness: list[float] = []
+    bar = tqdm(total=len(records), unit="img", disable=not progress, file=sys.stderr)
+    with atomic_path(out / "metrics.jsonl") as tmp, tmp.open("w", encoding="utf-8") as jsonl:
+        for i0 in range(0, len(records), batch_size):
+            samples: list[Sample] = []
+            for i in range(i0, min(i0 + batch_size, len(records))):
+                rec = records[i]
+                try:
+                    s = load_sample(rec, root, max_pixels)
+                except TicError as e:
+                    failures.append(str(e))
+                    bar.update(1)
+                    continue
+                if text_mode == "from":
+                    texts, shift = texts_from
+                    s.text_in = s.text_judged = texts[(i + shift) % len(texts)]
+                    s.own_text = s.text_judged == rec.text
+                else:
+                    s.text_in = "" if text_mode == "none" else rec.text
+                    s.text_judged = rec.text
+                samples.append(s)
+            if not samples:
+                continue
+            outputs: dict[str, list[Image.Image]] = {}
+            for run in runs:
+                if run.colorizer is None:
+                    outputs[run.name] = [gray_image(s.photo) for s in samples]
+                else:
+                    outputs[run.name] = run.colorizer.colorize_photos(
+                        [s.photo for s in samples], [s.text_in for s in samples]
+                    )
+            for k, s in enumerate(samples):
+                name = str(s.record.image)
+                truth = s.truth.to(device)
+                try:
+                    rows = []
+                    for run in runs:
+                        pred = to_tensor(outputs[run.name][k]).to(device)
+                        row = score_image(pred, truth, name, lpips_models)
+                        judged = judge(s, pred[0])
+                        rows.append((run, pred, row, judged))
+                except TicError as e:
+                    failures.append(str(e))
+                    bar.update(1)
+                    continue
+                truth_colorfulness.append(metrics.colorfulness(truth).item())
+                for run, pred, row, judged in rows:
+                    run.correct += sum(j.correct for j in judged)
+                    run.judged += len(judged)
+                    row = {
+                        "image": name,
+                        "id": s.record.id,
+                        "model": run.name,
+                        "text": s.text_in,
+                        "judged_text": s.text_judged,
+                        **row,
+                        "text_color_accuracy": (
+                            sum(j.correct for j in judged) / len(judged) if judged else None
+                        ),
+                        "colors": [
+                            {"term": j.term, "region": j.region, "found": j.leading, "ok": j.correct}
+                            for j in judged
+                        ],
+                    }
+                    run.rows.append(row)
+                    jsonl.write(json.dumps(_finite(row)) + "\n")
+                    if run.fid is not None:
+                        run.fid.update(truth, pred)
+                if len(grid) < grid_rows:
+                    grid.append(
+                        [gray_image(s.photo), _to_pil(s.truth), *(outputs[r.name][k] for r in runs)]
+                    )
+                    grid_caps.append(["", "", s.text_in or "(no text)"])
+                bar.update(1)
+    bar.close()
+    seconds = time.perf_counter() - start
+
+    summaries = [summarize(run) for run in runs]
+    n = summaries[0]["n"]
+    result = {
+        **{k: v for k, v in summaries[0].items() if k != "name"},
+        "model": summaries[0]["name"],
+        "text_mode": text_mode,
+        "truth_colorfulness": float(np.mean(truth_colorfulness)) if truth_colorfulness else None,
+        "seconds": round(seconds, 3),
+        "images_per_s": round(n / seconds, 4) if seconds > 0 else None,
+        "failed": failures,
+        "runs": summaries,
+    }
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(_finite(result), indent=2) + "\n")
+    with atomic_path(out / "metrics.md") as tmp:
+        tmp.write_text(markdown_table(summaries, text_mode, result["truth_colorfulness"]))
+    if grid:
+        header = ["gray", "ground truth", *(r.name for r in runs)]
+        save_image(image_grid(grid, header, grid_caps), out / "grid.png")
+    return result
+
+
+def _to_pil(t: Tensor) -> Image.Image:
+    arr = (t[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    return Image.fromarray(arr, "RGB")
+
+
+def _finite(obj):
+    """JSON has no inf/nan: write them as null (PSNR of an exact copy is infinite)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: float | None) -> str:
+    """The paper's Table 1 columns (SSIM, PSNR, LPIPS vgg and sqz) plus ours."""
+
+    def fmt(v, digits):
+        return "n/a" if v is None else f"{v:.{digits}f}"
+
+    with_fid = any(s["fid"] is not None for s in summaries)
+    head = ["Method", "n", "SSIM ↑", "PSNR ↑", "LPIPS(vgg) ↓", "LPIPS(sqz) ↓", "LPIPS(alex) ↓",
+            "Colourfulness", "Text colour acc. ↑"]  # fmt: skip
+    if with_fid:
+        head.append("FID ↓")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in summaries:
+        cells = [
+            s["name"], str(s["n"]), fmt(s["ssim"], 4), fmt(s["psnr"], 2), fmt(s["lpips_vgg"], 4),
+            fmt(s["lpips_squeeze"], 4), fmt(s["lpips_alex"], 4), fmt(s["colorfulness"], 1),
+            "n/a" if s["text_color_accuracy"] is None
+            else f"{s['text_color_accuracy']:.3f} ({s['text_colors_judged']})",
+        ]  # fmt: skip
+        if with_fid:
+            cells.append(fmt(s["fid"], 2))
+        lines.append("| " + " | ".join(cells) + " |")
+    texts = {"own": "each record's own text", "none": "no text (ablation)",
+             "from": "texts of other records (recolorization)"}  # fmt: skip
+    notes = [
+        "",
+        f"Texts given to the models: {texts[text_mode]}. Metrics at each image's own resolution.",
+        "LPIPS(sqz) is n/a unless torchvision SqueezeNet 1.1 weights were given (--squeezenet).",
+        "Text colour accuracy: share of the colours the judged text names that the output shows "
+        "(judged pairs in brackets).",
+    ]
+    if truth_colorfulness is not None:
+        notes.append(f"Colourfulness of the ground truth: {truth_colorfulness:.1f}.")
+    return "\n".join(lines + notes) + "\n"
