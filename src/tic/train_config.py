@@ -1,0 +1,197 @@
+"""Typed training config. The defaults are the paper's recipe; YAML and ``--set`` override them.
+
+``load_train_config(path, overrides)`` reads a YAML file, applies ``key.sub=value`` overrides and
+builds a ``TrainConfig`` strictly: an unknown key or a wrong type raises ``ConfigError`` naming the
+key. The resolved config is written to the run folder as ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from tic.config import (
+    ConfigError,
+    DiscriminatorConfig,
+    ModelConfig,
+    apply_overrides,
+    from_dict,
+    model_preset,
+    to_dict,
+)
+
+
+@dataclass
+class DataConfig:
+    """Manifests (JSON Lines, see ``tic.data.manifest``) and what the loader does with them.
+
+    - ``train`` / ``val``: manifest paths (relative to the current folder; stored absolute).
+    - ``split_train`` / ``split_val``: keep only records with this ``"split"`` (None: all).
+    - ``text``: ``"keep"`` (the records' texts), or for the text ablation ``"empty"`` (every text
+      is "") or ``"shuffle"`` (texts permuted across records with ``seed``).
+    - ``workers``: DataLoader worker processes (0: load in the training process).
+    """
+
+    train: str = ""
+    val: str | None = None
+    split_train: str | None = None
+    split_val: str | None = None
+    skip_missing: bool = False
+    text: Literal["keep", "empty", "shuffle"] = "keep"
+    workers: int = 2
+
+
+@dataclass
+class LossConfig:
+    """The paper's loss: ``lambda_gan * loss_gan + lambda_perceptual * loss_perceptual +
+    lambda_l1 * loss_l1`` for G, BCE real/fake for D (on the PatchGAN's averaged map).
+
+    Deviation from the paper: the paper's perceptual loss uses VGG19 layer-4 features; VGG19
+    weights cannot be had on this project's machines, so the default is ImageNet VGG16 up to
+    ``relu4_3`` (``tic.backbones.vgg16``). ``perceptual_net: vgg19`` with ``vgg19_path`` (a
+    torchvision ``.pth``) restores the paper's choice (layer ``relu4_4``).
+
+    Cost control (our addition, off in the paper recipe): ``perceptual_size`` > 0 resizes both RGB
+    images to that size before VGG (VGG is most of a CPU training step's cost);
+    ``perceptual_every`` = k computes the perceptual term on every k-th step only (scaled by k so
+    its average weight is unchanged). ``benchmarks/train_speed.py`` measures both.
+    """
+
+    lambda_l1: float = 1.0
+    lambda_gan: float = 1.0
+    lambda_perceptual: float = 1.0
+    perceptual_net: Literal["vgg16", "vgg19"] = "vgg16"
+    perceptual_layer: str = "relu4_3"
+    vgg19_path: str | None = None
+    perceptual_pretrained: bool = True
+    perceptual_size: int = 0
+    perceptual_every: int = 1
+
+
+@dataclass
+class OptimConfig:
+    """Adam for G and D, as in the paper: lr 1e-4, betas (0.5, 0.999), no decay."""
+
+    lr: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. Defaults: the paper (350K iterations at 256x256).
+
+    - ``model``: the generator and text encoder (saved in every model folder); ``model.image_size``
+      is the working size (256 in the paper; 128 for CPU recipes).
+    - ``batch_size``: per process. The paper does not give one; the recipe uses 16 (pix2pix-style
+      GANs with BatchNorm train well at 1-32; 16 keeps BatchNorm statistics stable and fits a
+      16 GB GPU at 256x256).
+    - ``steps``: iterations (one D step + one G step each).
+    - ``log_every`` (scalars, progress), ``image_every`` (TensorBoard image grid),
+      ``eval_every`` (held-out ab L1 on ``data.val``), ``save_every`` (checkpoint), ``keep_last``
+      (checkpoints kept on disk).
+    - ``precision``: ``auto`` (bf16 autocast where the device has bf16 units), ``bf16``, ``fp32``.
+    - ``channels_last``: NHWC memory layout (faster convolutions on CPU and CUDA).
+    - ``deterministic``: ``torch.use_deterministic_algorithms`` (exact resume on CUDA too).
+    - ``max_bad_steps``: a step with a non-finite loss is skipped; this many in a row stop the run.
+    """
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    batch_size: int = 16
+    steps: int = 350_000
+    log_every: int = 50
+    image_every: int = 1000
+    eval_every: int = 5000
+    save_every: int = 5000
+    keep_last: int = 3
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    channels_last: bool = True
+    deterministic: bool = False
+    device: str = "auto"
+    seed: int = 0
+    max_bad_steps: int = 5
+
+    def validate(self) -> TrainConfig:
+        self.model.validate()
+        positive = (
+            "batch_size", "steps", "log_every", "image_every", "eval_every", "save_every",
+            "keep_last", "max_bad_steps",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.loss.perceptual_every < 1:
+            raise ConfigError(
+                f"loss.perceptual_every must be at least 1, got {self.loss.perceptual_every}"
+            )
+        if self.loss.perceptual_size < 0:
+            raise ConfigError(f"loss.perceptual_size must be >= 0, got {self.loss.perceptual_size}")
+        if self.loss.perceptual_net == "vgg19" and not self.loss.vgg19_path:
+            raise ConfigError("loss.perceptual_net vgg19 needs loss.vgg19_path (torchvision .pth)")
+        if self.data.workers < 0:
+            raise ConfigError(f"data.workers must be >= 0, got {self.data.workers}")
+        if not self.data.train:
+            raise ConfigError("data.train: a training manifest is required")
+        if self.optim.lr <= 0:
+            raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
+        return self
+
+
+def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
+    """Read ``path`` (YAML), apply the ``key.sub=value`` overrides, return a validated config.
+
+    ``model`` may name a preset (``model: tiny``, or ``model: {preset: tiny, ...}`` plus changes).
+    Relative manifest paths are taken from the current folder and stored absolute.
+    """
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of config keys")
+    _expand_preset(data)
+    apply_overrides(data, list(overrides))
+    _expand_preset(data)
+    cfg = from_dict(TrainConfig, data)
+    # absolute paths in the resolved config, so a run resumes from any folder
+    cfg.data.train = str(Path(cfg.data.train).absolute()) if cfg.data.train else ""
+    cfg.data.val = str(Path(cfg.data.val).absolute()) if cfg.data.val else None
+    return cfg.validate()
+
+
+def _expand_preset(data: dict) -> None:
+    """``model: tiny`` or ``model: {preset: tiny, image_size: 64}`` -> the preset's full mapping."""
+    model = data.get("model")
+    if isinstance(model, str):
+        data["model"] = to_dict(model_preset(model))
+    elif isinstance(model, dict) and isinstance(model.get("preset"), str):
+        rest = {k: v for k, v in model.items() if k != "preset"}
+        data["model"] = _merge(to_dict(model_preset(model["preset"])), rest)
+
+
+def _merge(base: dict, update: dict) -> dict:
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+def save_train_config(cfg: TrainConfig, path: Path) -> None:
+    from tic.imageio import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")

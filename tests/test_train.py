@@ -1,0 +1,311 @@
+"""The training loop on a tiny model and 32x32 images: run folder, exact resume, faults."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+import tic.train as train_module
+from tic import Colorizer
+from tic.cli import main
+from tic.config import ConfigError
+from tic.errors import TicError
+from tic.train import STATE_NAME, latest_checkpoint, train
+from tic.train_config import TrainConfig, load_train_config
+
+COLOURS = {"red": (200, 40, 40), "green": (40, 160, 40), "blue": (50, 70, 200), "yellow": (210, 190, 40)}
+
+
+def write_dataset(root: Path, n: int = 8, size: int = 36) -> Path:
+    """``n`` images of a coloured square on gray, texts naming the colour; returns the manifest."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(n):
+        name = list(COLOURS)[i % len(COLOURS)]
+        a = np.full((size, size, 3), 120, np.uint8)
+        a[6:30, 6:30] = COLOURS[name]
+        a = np.clip(a.astype(int) + rng.integers(-8, 9, a.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(a).save(root / f"{i}.png")
+        lines.append(json.dumps({"image": f"{i}.png", "text": f"a {name} square on gray"}))
+    (root / "train.jsonl").write_text("\n".join(lines) + "\n")
+    return root / "train.jsonl"
+
+
+def tiny_config(manifest: Path, **changes) -> TrainConfig:
+    """The tiny model, a small D, fp32 (bit-exact on CPU), no perceptual loss unless asked."""
+    overrides = [
+        "model=tiny", "discriminator.widths=[8,16,32]", f"data.train={manifest}",
+        "data.workers=0", "loss.lambda_perceptual=0", "batch_size=2", "steps=4", "log_every=1",
+        "image_every=1000", "eval_every=1000", "save_every=2", "keep_last=2", "precision=fp32",
+    ]
+    overrides += [f"{k}={v}" for k, v in changes.items()]
+    return load_train_config(None, overrides)
+
+
+@pytest.fixture
+def manifest(tmp_path) -> Path:
+    return write_dataset(tmp_path / "data")
+
+
+def read_losses(run: Path) -> dict[int, dict]:
+    rows = [json.loads(line) for line in (run / "losses.jsonl").read_text().splitlines()]
+    return {r["step"]: r for r in rows if "loss_g" in r}
+
+
+# --- config --------------------------------------------------------------------------------------
+
+
+def test_defaults_are_the_paper_recipe():
+    cfg = TrainConfig()
+    assert (cfg.optim.lr, cfg.optim.beta1, cfg.optim.beta2) == (1e-4, 0.5, 0.999)
+    assert cfg.steps == 350_000 and cfg.model.image_size == 256
+    assert cfg.model.generator.text_fusion == "multiply"
+
+
+def test_config_file_and_overrides(tmp_path, manifest):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"model": {"preset": "tiny", "image_size": 64},
+                                    "data": {"train": str(manifest)}, "batch_size": 3}))
+    cfg = load_train_config(path, ["loss.lambda_l1=0.5", "steps=7"])
+    assert cfg.model.image_size == 64 and cfg.model.generator.width == 8  # preset + change
+    assert (cfg.batch_size, cfg.steps, cfg.loss.lambda_l1) == (3, 7, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["bach_size=4"], "bach_size"),
+        (["loss.lambda_foo=1"], "loss.lambda_foo"),
+        (["steps=many"], "steps"),
+        (["optim.lr=[1]"], "optim.lr"),
+        (["precision=fp8"], "precision"),
+    ],
+)
+def test_bad_config_names_the_key(manifest, overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_train_config(None, [f"data.train={manifest}", *overrides])
+
+
+def test_cli_bad_key_exits_2_naming_it(tmp_path, manifest, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"model": "tiny", "data": {"train": str(manifest)}}))
+    assert main(["train", str(path), "--set", "loss.lamda_l1=2", "--out", str(tmp_path / "r")]) == 2
+    assert "loss.lamda_l1" in capsys.readouterr().err
+
+
+# --- a run ---------------------------------------------------------------------------------------
+
+
+def test_run_folder_checkpoints_and_model(tmp_path, manifest):
+    run = tmp_path / "run"
+    cfg = tiny_config(manifest, steps=5, image_every=5, eval_every=5,
+                      **{"data.val": str(manifest)})
+    result = train(cfg, run, progress=False)
+    assert result.step == 5 and not result.interrupted
+    # last K=2 checkpoints kept: step 4 and the final step 5
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert names == ["step-00000004", "step-00000005"]
+    assert latest_checkpoint(run) == run / "checkpoints" / "step-00000005"
+    state = torch.load(run / "checkpoints/step-00000005" / STATE_NAME, weights_only=True)
+    assert state["step"] == 5 and "discriminator" in state and "opt_g" in state
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["steps"] == 5 and saved["model"]["generator"]["width"] == 8
+    losses = read_losses(run)
+    assert sorted(losses) == [1, 2, 3, 4, 5]
+    assert all(np.isfinite(v) for r in losses.values() for k, v in r.items() if k.startswith("loss"))
+    assert any("val_ab_l1" in json.loads(x) for x in (run / "losses.jsonl").read_text().splitlines())
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    grid = Image.open(run / "samples" / "step-00000005.png")
+    assert grid.width == 3 * 128  # gray | truth | output, 32px tiles enlarged to 128
+    # the final model folder is a real model folder, with the fitted text encoder
+    colorizer = Colorizer.from_pretrained(run / "model", device="cpu")
+    out = colorizer(Image.open(manifest.parent / "0.png"), "a red square on gray")
+    assert out.size == (36, 36)
+    assert colorizer.text_encoder.encode(["red"]).abs().sum() > 0
+
+
+def test_training_lowers_the_l1_loss(tmp_path, manifest):
+    cfg = tiny_config(manifest, steps=40, save_every=40,
+                      **{"optim.lr": 2e-3, "loss.lambda_gan": 0})
+    result = train(cfg, tmp_path / "run", progress=False)
+    losses = read_losses(tmp_path / "run")
+    first = np.mean([losses[s]["loss_l1"] for s in range(1, 6)])
+    last = np.mean([losses[s]["loss_l1"] for s in range(36, 41)])
+    assert last < 0.8 * first, (first, last)
+    assert result.step == 40
+
+
+def test_perceptual_loss_runs_with_shipped_vgg16(tmp_path, manifest):
+    cfg = tiny_config(manifest, steps=2, **{"loss.lambda_perceptual": 1.0,
+                                            "loss.perceptual_size": 32, "precision": "bf16"})
+    train(cfg, tmp_path / "run", progress=False)
+    losses = read_losses(tmp_path / "run")
+    assert all(r["loss_perceptual"] > 0 for r in losses.values())
+
+
+def test_resume_after_kill_gives_the_same_losses(tmp_path, manifest):
+    """A run killed after step 5 (its last checkpoint: step 4) and resumed matches an uninterrupted
+    run step for step; 4 batches an epoch, so the resumed part crosses an epoch boundary."""
+    full = tmp_path / "full"
+    train(tiny_config(manifest, steps=9), full, progress=False)
+
+    killed = tmp_path / "killed"
+    train(tiny_config(manifest, steps=5), killed, progress=False)
+    # what a kill after step 5 leaves on disk: checkpoints up to step 4 and the log
+    import shutil
+
+    shutil.rmtree(killed / "checkpoints" / "step-00000005")
+    shutil.rmtree(killed / "model")
+    result = train(tiny_config(manifest, steps=9), killed, resume=True, progress=False)
+    assert result.step == 9
+    a, b = read_losses(full), read_losses(killed)
+    assert sorted(b) == list(range(1, 10))  # step 5 was logged again, not twice
+    for step in range(5, 10):
+        for key in ("loss_d", "loss_g", "loss_l1", "loss_gan"):
+            assert a[step][key] == b[step][key], (step, key)
+    ga = Colorizer.from_pretrained(full / "model", device="cpu").generator.state_dict()
+    gb = Colorizer.from_pretrained(killed / "model", device="cpu").generator.state_dict()
+    assert all(torch.equal(ga[k], gb[k]) for k in ga)
+
+
+def test_cli_train_and_resume(tmp_path, manifest):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "model": "tiny", "discriminator": {"widths": [8, 16, 32]},
+        "data": {"train": str(manifest), "workers": 0}, "loss": {"lambda_perceptual": 0},
+        "batch_size": 2, "steps": 2, "save_every": 2,
+    }))
+    run = tmp_path / "run"
+    assert main(["train", str(cfg), "--out", str(run), "--quiet"]) == 0
+    assert (run / "model" / "model.safetensors").is_file()
+    # the run folder has checkpoints: starting over needs --resume
+    assert main(["train", str(cfg), "--out", str(run), "--quiet"]) == 2
+    assert main(["train", str(cfg), "--out", str(run), "--quiet", "--resume",
+                 "--set", "steps=3"]) == 0
+    assert latest_checkpoint(run).name == "step-00000003"
+
+
+# --- faults --------------------------------------------------------------------------------------
+
+
+def test_empty_manifest(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(TicError, match="no records"):
+        train(tiny_config(empty), tmp_path / "run", progress=False)
+
+
+def test_too_few_records_for_a_batch(tmp_path):
+    manifest = write_dataset(tmp_path / "d", n=1)
+    with pytest.raises(TicError, match="no full batch"):
+        train(tiny_config(manifest), tmp_path / "run", progress=False)
+
+
+def test_resume_without_checkpoint(tmp_path, manifest):
+    with pytest.raises(TicError, match="no checkpoint to resume"):
+        train(tiny_config(manifest), tmp_path / "run", resume=True, progress=False)
+
+
+def test_unwritable_run_folder(tmp_path, manifest):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(TicError, match="not writable"):
+        train(tiny_config(manifest), blocker / "run", progress=False)
+
+
+def test_disk_full_while_saving_keeps_the_last_checkpoint(tmp_path, manifest, monkeypatch):
+    run = tmp_path / "run"
+    real_save = torch.save
+
+    def save(obj, path, *args, **kwargs):
+        if obj.get("step") == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(train_module.torch, "save", save)
+    with pytest.raises(TicError, match="No space left.*step-00000002"):
+        train(tiny_config(manifest), run, progress=False)
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000002"]
+    assert torch.load(run / "checkpoints/step-00000002" / STATE_NAME, weights_only=True)["step"] == 2
+
+
+def test_nan_loss_skips_steps_then_stops(tmp_path, manifest, monkeypatch, caplog):
+    """From the 4th batch on, L is NaN: those steps are skipped; after 3 in a row the run stops,
+    and the checkpoint of step 2 is intact and finite."""
+    real = train_module.batch_to_lab
+    calls = {"n": 0}
+
+    def poisoned(rgb):
+        calls["n"] += 1
+        L, ab = real(rgb)
+        return (L * float("nan"), ab) if calls["n"] >= 4 else (L, ab)
+
+    monkeypatch.setattr(train_module, "batch_to_lab", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(TicError, match="3 steps in a row.*step-00000002"):
+        train(tiny_config(manifest, steps=20, max_bad_steps=3), run, progress=False)
+    assert caplog.text.count("non-finite loss, step skipped") == 3
+    assert sorted(read_losses(run)) == [1, 2, 3]
+    ckpt = latest_checkpoint(run)
+    assert ckpt.name == "step-00000002"
+    colorizer = Colorizer.from_pretrained(ckpt, device="cpu")
+    assert all(torch.isfinite(v).all() for v in colorizer.generator.state_dict().values()
+               if v.is_floating_point())
+
+
+def test_single_nan_step_is_skipped_and_training_goes_on(tmp_path, manifest, monkeypatch):
+    real = train_module.batch_to_lab
+    calls = {"n": 0}
+
+    def poisoned(rgb):
+        calls["n"] += 1
+        L, ab = real(rgb)
+        return (L * float("nan"), ab) if calls["n"] == 2 else (L, ab)
+
+    monkeypatch.setattr(train_module, "batch_to_lab", poisoned)
+    result = train(tiny_config(manifest, steps=4), tmp_path / "run", progress=False)
+    assert result.step == 4 and calls["n"] >= 5  # 4 good steps + the skipped one
+    state = result.generator.state_dict()
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_ctrl_c_writes_a_checkpoint_then_stops(tmp_path, manifest, monkeypatch):
+    real = train_module.l1_loss
+    calls = {"n": 0}
+
+    def l1_then_ctrl_c(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C during step 3
+        return real(*args)
+
+    monkeypatch.setattr(train_module, "l1_loss", l1_then_ctrl_c)
+    run = tmp_path / "run"
+    result = train(tiny_config(manifest, steps=9, save_every=100), run, progress=False)
+    assert result.interrupted and result.step == 3
+    assert latest_checkpoint(run).name == "step-00000003"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.setattr(train_module, "l1_loss", real)
+    assert train(tiny_config(manifest, steps=4), run, resume=True, progress=False).step == 4
+
+
+def test_text_ablation_modes():
+    class Enc:
+        def encode(self, texts):
+            return torch.tensor([[float(len(t))] for t in texts])
+
+    texts = ["a", "bb", "ccc", "dddd"]
+    assert train_module._text_table(Enc(), texts, "keep", 0).flatten().tolist() == [1, 2, 3, 4]
+    assert train_module._text_table(Enc(), texts, "empty", 0).flatten().tolist() == [0, 0, 0, 0]
+    shuffled = train_module._text_table(Enc(), texts, "shuffle", 0).flatten().tolist()
+    assert sorted(shuffled) == [1, 2, 3, 4] and shuffled != [1, 2, 3, 4]
