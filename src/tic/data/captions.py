@@ -239,11 +239,12 @@ def dominant_color_term(rgb: Tensor, mask: Tensor | None = None) -> str:
     The most frequent per-pixel term, except that a chromatic term covering >= 30% of the region
     beats a more frequent black / white / gray (a red apple with dark shadows is red).
     """
-    return _top_terms(color_fractions(rgb, mask), 1)[0]
+    return top_terms(color_fractions(rgb, mask), 1)[0]
 
 
-def _top_terms(shares: dict[str, float], n: int) -> list[str]:
-    """Up to ``n`` terms for a region: the dominant one, then others covering >= 30%."""
+def top_terms(shares: dict[str, float], n: int) -> list[str]:
+    """Up to ``n`` terms for a region from its ``color_fractions``: the dominant one (as
+    ``dominant_color_term`` picks it), then others covering >= 30% of the region."""
     chromatic = [t for t in shares if t in CHROMATIC_TERMS]
     first = next(iter(shares))
     if first not in CHROMATIC_TERMS and chromatic and shares[chromatic[0]] >= _CHROMATIC_SHARE:
@@ -300,8 +301,10 @@ def caption_from_terms(
 ) -> str:
     """``(["red"], ["blue"], "apple")`` -> ``"a red apple on a blue background"``.
 
-    Without background terms: ``"a red apple"``; without a label the object is called "object"
-    when there is a background, else the caption reads ``"a photo in blue and green"``.
+    Without background terms the colours are the whole photo's: ``"a photo of an apple in red
+    and green"`` (no article before a plural-looking label: ``"a photo of camels in brown"``), or
+    without a label ``"a photo in blue and green"``. With a background but no label the object is
+    called "object".
     """
     if not object_terms:
         raise ValueError("need at least one colour term for the object")
@@ -311,7 +314,9 @@ def caption_from_terms(
         bg = _join(background_terms)
         return f"{_article(colours)} {colours} {noun} on {_article(bg)} {bg} background"
     if label:
-        return f"{_article(colours)} {colours} {label}"
+        plural = label.endswith("s") and not label.endswith("ss")
+        thing = label if plural else f"{_article(label)} {label}"
+        return f"a photo of {thing} in {colours}"
     return f"a photo in {colours}"
 
 
@@ -322,18 +327,18 @@ def caption_image(
 
     ``rgb``: ``(3, H, W)`` in [0, 1]; ``mask``: ``(H, W)`` bool object mask or None; ``label``: the
     object's name (cleaned by ``clean_label``). With a mask that leaves both object and background
-    pixels: ``"a red apple on a blue background"``; otherwise ``"a red and green apple"`` (up to
-    ``max_terms`` colours covering >= 30% each).
+    pixels: ``"a red apple on a blue background"``; otherwise ``"a photo of an apple in red and
+    green"`` (up to ``max_terms`` colours covering >= 30% each).
     """
     label = clean_label(label)
     if mask is not None:
         mask = torch.as_tensor(mask).bool()
         n_obj = int(mask.sum())
         if 0 < n_obj < mask.numel():
-            obj = _top_terms(color_fractions(rgb, mask), max_terms)
-            bg = _top_terms(color_fractions(rgb, ~mask), 1)
+            obj = top_terms(color_fractions(rgb, mask), max_terms)
+            bg = top_terms(color_fractions(rgb, ~mask), 1)
             return caption_from_terms(obj, bg, label)
-    return caption_from_terms(_top_terms(color_fractions(rgb, None), max_terms), None, label)
+    return caption_from_terms(top_terms(color_fractions(rgb, None), max_terms), None, label)
 
 
 def hue_angle(term: str) -> float:
@@ -342,3 +347,36 @@ def hue_angle(term: str) -> float:
         raise ValueError(f"{term!r} has no hue; choose from {sorted(CHROMATIC_TERMS)}")
     _, a, b = _TYPICAL_LAB[term]
     return math.degrees(math.atan2(b, a)) % 360
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def read_rgb_and_mask(image, mask=None) -> tuple[Tensor, Tensor | None]:
+    """Load ``image`` as ``rgb (3, H, W)`` float in [0, 1] and an object mask ``(H, W)`` bool.
+
+    The mask is the file ``mask`` (nonzero = object; resized to the image if needed), else the
+    image's alpha channel (alpha > 127), else None. Unreadable files raise ``TicError``.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from tic.imageio import open_image
+
+    img = open_image(image)
+    alpha = None
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        alpha = np.asarray(img.convert("RGBA").getchannel("A")) > 127
+    rgb = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
+    if mask is not None:
+        m = open_image(mask).convert("L")
+        if m.size != img.size:
+            m = m.resize(img.size, Image.NEAREST)
+        return rgb, torch.from_numpy(np.asarray(m) > 0)
+    return rgb, None if alpha is None else torch.from_numpy(alpha)
+
+
+def caption_file(image, mask=None, label: str | None = None) -> str:
+    """``caption_image`` for an image file (its mask file or alpha names object vs background)."""
+    rgb, m = read_rgb_and_mask(image, mask)
+    return caption_image(rgb, m, label)
