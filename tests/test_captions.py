@@ -166,5 +166,6 @@ def test_captions():
 def test_clean_label_drops_articles_and_colour_words():
     assert clean_label("A great blue heron.") == "great heron"
     assert clean_label("the Red Fox") == "fox"
-    assert clean_label("green") is None
+    assert clean_label("orange") == "orange"  # the fruit: nothing else would be left
+    assert clean_label("...") is None
     assert clean_label(None) is None

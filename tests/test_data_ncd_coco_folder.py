@@ -96,7 +96,7 @@ def write_coco(tmp_path, drop_key=None):
     }
     if drop_key:
         del data[drop_key]
-    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations").mkdir(parents=True)
     path = tmp_path / "annotations" / "captions_train2017.json"
     path.write_text(json.dumps(data))
     for im in ("000000000009.jpg", "000000000025.jpg", "000000000030.jpg"):

@@ -362,6 +362,186 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- tic data / tic caption -----------------------------------------------------------------------
+
+
+def add_data(sub) -> None:
+    p = sub.add_parser(
+        "data",
+        help="turn a data set on disk into a manifest (or make a synthetic one)",
+        description="Read a data set in its own on-disk layout and write a tic manifest "
+        "(JSON Lines of image + text), or generate the isoluminant set or cut-out composites.",
+    )
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND")
+    q = kinds.add_parser("cub", help="CUB-200-2011: text from the colour attributes")
+    q.add_argument("root", help="the CUB_200_2011 folder")
+    q.add_argument("--out", required=True, metavar="MANIFEST")
+    q.add_argument("--split", choices=["official", "seeded"], default="official")
+    q.add_argument("--n-train", type=int, default=5032, help="seeded split: train images (5032)")
+    q.add_argument("--n-test", type=int, default=1000, help="seeded split: test images (1000)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--min-certainty", type=int, choices=[1, 2, 3, 4], default=1)
+    q.add_argument("--visible-only", action="store_true", help="drop colours of hidden parts")
+    q = kinds.add_parser("ncd", help="Natural Color Dataset: a folder per fruit class")
+    q.add_argument("root")
+    q.add_argument("--out", required=True, metavar="MANIFEST")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--n-test", type=int, default=None, help="test images (default 130/730 of all)")
+    q.add_argument("--template", default="{color} {name}", help="text; the paper's is '{color}'")
+    q.add_argument("--color", action="append", default=[], metavar="CLASS=COLOUR")
+    q = kinds.add_parser("coco", help="MS COCO captions: images with a colour sentence")
+    q.add_argument("captions", metavar="CAPTIONS_JSON", help="e.g. captions_train2017.json")
+    q.add_argument("--images", required=True, metavar="DIR", help="e.g. train2017/")
+    q.add_argument("--out", required=True, metavar="MANIFEST")
+    q.add_argument("--split", default=None, help="split name for every record (e.g. train)")
+    q.add_argument("--skip-missing", action="store_true", help="leave out missing image files")
+    q = kinds.add_parser("folder", help="images with sidecar .txt captions")
+    q.add_argument("root")
+    q.add_argument("--out", required=True, metavar="MANIFEST")
+    q.add_argument("--require-text", action="store_true", help="leave out images without .txt")
+    q = kinds.add_parser("photos", help="the shared photo pool, captioned from its pixels")
+    q.add_argument("pool", metavar="POOL_MANIFEST", help="../shared/data/photos/manifest.jsonl")
+    q.add_argument("--out", required=True, metavar="MANIFEST")
+    q.add_argument("--test-fraction", type=float, default=0.0)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--skip-missing", action="store_true")
+    q = kinds.add_parser("synthetic", help="the isoluminant benchmark set (shapes at one L*)")
+    q.add_argument("--out", required=True, metavar="DIR")
+    q.add_argument("--n", type=_positive_int, required=True)
+    q.add_argument("--size", type=_positive_int, default=64)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--lightness", type=float, default=60.0, help="the common L* (default 60)")
+    q.add_argument("--max-shapes", type=_positive_int, default=3)
+    q.add_argument("--split", default=None, help="split name for every record")
+    q = kinds.add_parser("composites", help="pool cut-outs pasted on photos / plain colours")
+    q.add_argument("pool", metavar="POOL_MANIFEST", help="../shared/data/photos/manifest.jsonl")
+    q.add_argument("--out", required=True, metavar="DIR")
+    q.add_argument("--n", type=_positive_int, required=True)
+    q.add_argument("--size", type=_positive_int, default=256)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--recolor-prob", type=float, default=0.5, help="chance of a hue turn")
+    q.add_argument("--plain-prob", type=float, default=0.3, help="chance of a plain background")
+    q.add_argument("--test-fraction", type=float, default=0.0)
+    p.set_defaults(func=run_data)
+
+
+def run_data(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from tic.data.manifest import write_manifest
+
+    manifest = Path(args.out)
+    if args.kind == "cub":
+        from tic.data.cub import load_cub
+
+        records = load_cub(
+            args.root, args.split, args.n_train, args.n_test, args.seed, args.min_certainty,
+            args.visible_only,
+        )
+    elif args.kind == "ncd":
+        from tic.data.ncd import load_ncd
+
+        extra = {}
+        for item in args.color:
+            name, sep, colour = item.partition("=")
+            if not sep or not name.strip():
+                raise TicError(f"--color takes CLASS=COLOUR, got {item!r}")
+            extra[name.strip()] = colour.strip()
+        records = load_ncd(args.root, args.seed, args.n_test, args.template, extra)
+    elif args.kind == "coco":
+        from tic.data.coco import load_coco
+
+        records = load_coco(args.captions, args.images, args.split, args.skip_missing)
+    elif args.kind == "folder":
+        from tic.data.folder import load_folder
+
+        records = load_folder(args.root, args.require_text)
+    elif args.kind == "photos":
+        from tic.data.photos import load_photos
+
+        records = load_photos(args.pool, args.test_fraction, args.seed, args.skip_missing)
+    elif args.kind == "synthetic":
+        from tic.data.synthetic import make_synthetic
+
+        try:
+            records = make_synthetic(
+                args.out, args.n, args.size, args.seed, args.lightness, args.max_shapes, args.split
+            )
+        except ValueError as e:  # bad sizes or a lightness without clear colours
+            raise TicError(str(e)) from None
+        manifest = manifest / "manifest.jsonl"
+    else:
+        from tic.data.composites import make_composites
+
+        records = make_composites(
+            args.pool, args.out, args.n, args.size, args.seed, args.recolor_prob,
+            args.plain_prob, args.test_fraction,
+        )
+        manifest = manifest / "manifest.jsonl"
+    if not records:
+        raise TicError(f"{args.kind}: no records to write")
+    if args.kind not in ("synthetic", "composites"):
+        write_manifest(manifest, records)
+    splits = Counter(r.split or "no split" for r in records)
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(splits.items()))
+    print(f"wrote {len(records)} record(s) ({parts}) to {manifest}", file=sys.stderr)
+    return 0
+
+
+def add_caption(sub) -> None:
+    p = sub.add_parser(
+        "caption",
+        help="colour captions made from images' own colours",
+        description="Name the colours of each image (object and background apart where a mask "
+        "or alpha channel exists). INPUT: image files, folders, or a manifest (.jsonl) whose "
+        "masks and 'label's are used and whose texts are replaced (the old one is kept as "
+        "original_text).",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="images, folders or a manifest")
+    p.add_argument(
+        "--out", default=None, metavar="MANIFEST", help="write a manifest (default: print lines)"
+    )
+    p.add_argument("--label", default=None, help="object name for every image")
+    p.add_argument("--skip-missing", action="store_true", help="manifest: leave out missing files")
+    p.set_defaults(func=run_caption)
+
+
+def run_caption(args: argparse.Namespace) -> int:
+    from tic.data.captions import caption_file
+    from tic.data.manifest import Record, read_manifest, write_manifest
+
+    records: list[Record] = []
+    for item in args.inputs:
+        if item.endswith(".jsonl"):
+            records += read_manifest(item, skip_missing=args.skip_missing)
+        else:
+            records += [Record(image=p, id=p.stem) for p in collect_inputs([item])]
+    out, failures = [], []
+    for rec in records:
+        label = args.label or rec.extra.get("label")
+        try:
+            caption = caption_file(rec.image, rec.mask, label if isinstance(label, str) else None)
+        except TicError as e:
+            failures.append(str(e))
+            continue
+        extra = dict(rec.extra)
+        if rec.text:
+            extra["original_text"] = rec.text
+        out.append(Record(rec.image, caption, rec.mask, rec.id, rec.split, extra))
+    if args.out:
+        if out:
+            write_manifest(args.out, out)
+    else:
+        for rec in out:
+            print(f"{rec.image}\t{rec.text}")
+    for message in failures:
+        print(f"tic: error: {message}", file=sys.stderr)
+    where = f" into {args.out}" if args.out and out else ""
+    summary = f"captioned {len(out)} of {len(records)} image(s){where}"
+    print(summary + (f"; {len(failures)} failed" if failures else ""), file=sys.stderr)
+    return 1 if failures else 0
+
+
 # --- entry point ----------------------------------------------------------------------------------
 
 
@@ -386,6 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(sub)
     add_evaluate(sub)
     add_report(sub)
+    add_data(sub)
+    add_caption(sub)
     return parser
 
 

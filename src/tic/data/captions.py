@@ -277,15 +277,17 @@ def clean_label(label: str | None) -> str | None:
     """A manifest label as a noun phrase without article, full stop or colour words.
 
     ``'A great blue heron.'`` -> ``'great heron'``: colour words are dropped so the caption's only
-    colours are those measured on the pixels. Returns None when nothing is left.
+    colours are those measured on the pixels. A label made of colour words only names a thing
+    ("orange", "rose", "lavender") and is kept as it is (``colors_in_text`` of the caption then
+    finds that word too). Returns None for an empty label.
     """
     if not label:
         return None
     words = re.findall(r"[a-z][a-z'-]*", label.lower())
     while words and words[0] in ("a", "an", "the", "some"):
         words = words[1:]
-    words = [w for w in words if w not in _TERM_OF_WORD]
-    return " ".join(words) or None
+    kept = [w for w in words if w not in _TERM_OF_WORD]
+    return " ".join(kept or words) or None
 
 
 def _article(word: str) -> str:
