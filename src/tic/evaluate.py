@@ -141,7 +141,9 @@ def other_texts(path: Path, data_path: Path) -> tuple[list[str], int]:
 
 def to_tensor(img: Image.Image) -> Tensor:
     """8-bit PIL output -> ``(1, 3, H, W)`` float in [0, 1] (alpha dropped)."""
-    return torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    # contiguous NCHW: convolutions on the permuted (channels-last) strides are several times slower
+    return torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous()
 
 
 def judge(sample: Sample, rgb: Tensor) -> list[metrics.ColorJudgement]:
@@ -235,9 +237,9 @@ def evaluate(
     except OSError as e:
         raise TicError(f"{out}: cannot create output folder ({e.strerror})") from None
     device = torch.device(device)
-    lpips_models = {net: metrics.LPIPS(net).to(device) for net in ("vgg", "alex")}
+    lpips_models = {net: metrics.lpips_model(net, device=device) for net in ("vgg", "alex")}
     if squeezenet is not None:
-        lpips_models["squeeze"] = metrics.LPIPS("squeeze", squeezenet).to(device)
+        lpips_models["squeeze"] = metrics.lpips_model("squeeze", squeezenet, device)
     if fid:
         for run in runs:
             run.fid = metrics.FID(device)

@@ -165,15 +165,21 @@ def _lpips_model(net: str, weights: str | None, device: str) -> LPIPS:
     return LPIPS(net, weights).to(device)
 
 
+def lpips_model(
+    net: str = "vgg", squeezenet_weights: str | Path | None = None, device="cpu"
+) -> LPIPS:
+    """The ``LPIPS`` module for ``net`` on ``device``, built once and then reused."""
+    weights = str(Path(squeezenet_weights).resolve()) if squeezenet_weights else None
+    return _lpips_model(net, weights if net == "squeeze" else None, str(torch.device(device)))
+
+
 def lpips(
     x: Tensor, y: Tensor, net: str = "vgg", squeezenet_weights: str | Path | None = None
 ) -> Tensor:
     """LPIPS v0.1 distance per image pair, ``(B,)``; the model is built once per net and device."""
     _check_pair(x, y)
-    weights = str(Path(squeezenet_weights).resolve()) if squeezenet_weights else None
-    model = _lpips_model(net, weights if net == "squeeze" else None, str(x.device))
     with torch.no_grad():
-        return model(x, y)
+        return lpips_model(net, squeezenet_weights, x.device)(x, y)
 
 
 # --- colourfulness ------------------------------------------------------------------------------
