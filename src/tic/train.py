@@ -96,7 +96,6 @@ def train(
     # Denormal floats (e.g. tiny BatchNorm variances, Adam moments) are ~100x slower on CPUs;
     # flushing them to zero made a tiny-model step 2.5x faster here.
     torch.set_flush_denormal(True)
-    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_supported(device))
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
     # --- set up: run folder, data, text encoder, models, optimizers -----------------------------
@@ -111,31 +110,22 @@ def train(
     text_table = _text_table(text_encoder, [r.text for r in records], cfg.data.text, cfg.seed)
     val = _val_set(cfg, text_encoder)
 
-    torch.manual_seed(cfg.seed)
-    G = Generator(cfg.model.generator).to(device, memory_format=fmt)
-    D = PatchDiscriminator(cfg.discriminator).to(device, memory_format=fmt)
-    perceptual = None
-    if cfg.loss.lambda_perceptual > 0:
-        perceptual = build_perceptual_loss(cfg.loss).to(device, memory_format=fmt)
-    betas = (cfg.optim.beta1, cfg.optim.beta2)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.optim.lr, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.optim.lr, betas=betas)
-
+    nets = build_nets(cfg, device)
+    G, D = nets.G, nets.D
     step = 0
     if ckpt is not None:
-        step = _load_checkpoint(ckpt, G, D, opt_g, opt_d, device)
+        step = _load_checkpoint(ckpt, G, D, nets.opt_g, nets.opt_d, device)
         log.info("resuming %s from step %d", ckpt, step)
     if rank == 0:
         save_train_config(cfg, run / "config.yaml")
         _truncate_jsonl(run / "losses.jsonl", step)
-    G_ddp, D_ddp = G, D
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [device.index] if device.type == "cuda" else None
-        G_ddp = DDP(G, device_ids=ids)
+        nets.G_ddp = DDP(G, device_ids=ids)
         # D runs twice (real, fake) before one backward: a static graph lets DDP allow that
-        D_ddp = DDP(D, device_ids=ids, static_graph=True)
+        nets.D_ddp = DDP(D, device_ids=ids, static_graph=True)
 
     sampler = _ResumableSampler(dataset, world, rank, cfg.seed)
     batches_per_epoch = len(sampler) // cfg.batch_size
@@ -144,9 +134,7 @@ def train(
             f"{cfg.data.train}: {len(records)} record(s) make no full batch of {cfg.batch_size} "
             f"per process ({world} process(es)); lower batch_size or add images"
         )
-    autocast = (
-        (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
-    )
+    autocast = autocast_for(cfg, device)
     writer = _tensorboard(run) if rank == 0 else None
     bar = _progress(cfg, step, progress and rank == 0)
     stop = _StopFlag()
@@ -155,7 +143,7 @@ def train(
     losses: dict[str, float] = {}
     log.info(
         "training %d steps from step %d on %s (%d process(es), batch %d each, %s, %d records)",
-        cfg.steps, step, device, world, cfg.batch_size, "bf16" if use_bf16 else "fp32",
+        cfg.steps, step, device, world, cfg.batch_size, cfg.precision,
         len(records),
     )
     try:
@@ -168,45 +156,8 @@ def train(
             real_ab = real_ab.contiguous(memory_format=fmt)
             text_emb = text_table[batch["index"]].to(device, non_blocking=True)  # (B, D)
 
-            with autocast():
-                fake_ab = G_ddp(L, text_emb)  # (B, 2, s, s)
-
-            # --- D step: real pairs -> 1, fake pairs -> 0 ---
-            with autocast():
-                real_score = D_ddp(L, real_ab).mean(dim=(1, 2, 3))  # (B,)
-                fake_score = D_ddp(L, fake_ab.detach()).mean(dim=(1, 2, 3))
-            loss_d = gan_loss_d(real_score, fake_score)
-            good = _all_ranks_agree(torch.isfinite(loss_d), world)
-            if good:
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-
-            # --- G step: fool the (just updated) D, stay close to the truth ---
-            if good:
-                D.requires_grad_(False)  # G's step must not compute or sync D's gradients
-                perc_now = perceptual is not None and step % cfg.loss.perceptual_every == 0
-                with autocast():
-                    loss_gan = gan_loss_g(D(L, fake_ab).mean(dim=(1, 2, 3)))
-                    loss_l1 = l1_loss(fake_ab, real_ab)
-                    loss_perceptual = (
-                        perceptual(L, fake_ab, real_ab) if perc_now else loss_l1.new_zeros(())
-                    )
-                # every k-th step only: scaled by k so the term's average weight stays lambda
-                lambda_perceptual = cfg.loss.lambda_perceptual * cfg.loss.perceptual_every
-                loss_g = (
-                    cfg.loss.lambda_gan * loss_gan
-                    + cfg.loss.lambda_l1 * loss_l1
-                    + lambda_perceptual * loss_perceptual
-                )
-                good = _all_ranks_agree(torch.isfinite(loss_g), world)
-                if good:
-                    opt_g.zero_grad(set_to_none=True)
-                    loss_g.backward()
-                    opt_g.step()
-                D.requires_grad_(True)
-
-            if not good:  # skip the step: weights untouched, BatchNorm statistics restored
+            out = train_step(nets, cfg, L, real_ab, text_emb, step, autocast, world)
+            if out is None:  # skip the step: weights untouched, BatchNorm statistics restored
                 _restore_buffers(G, D, buffers)
                 bad_steps += 1
                 log.warning(
@@ -224,10 +175,7 @@ def train(
 
             # --- log ---
             if step % cfg.log_every == 0 or step == cfg.steps:
-                losses = {
-                    "loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_gan": loss_gan.item(),
-                    "loss_l1": loss_l1.item(), "loss_perceptual": loss_perceptual.item(),
-                }
+                losses = {k: v.item() for k, v in out.items()}
                 if rank == 0:
                     _log_scalars(run, writer, step, losses)
                     bar.set_postfix({k[5:]: f"{v:.3f}" for k, v in losses.items()})
@@ -244,9 +192,7 @@ def train(
             stopping = not _all_ranks_agree(torch.tensor(not stop.requested), world)
             if step % cfg.save_every == 0 or step == cfg.steps or stopping:
                 if rank == 0:
-                    last_ckpt = _save_checkpoint(
-                        run, cfg, step, G, D, opt_g, opt_d, text_encoder, bad_steps
-                    )
+                    last_ckpt = _save_checkpoint(run, cfg, step, nets, text_encoder)
                 _barrier(world)
             if stopping:
                 break
@@ -259,6 +205,100 @@ def train(
         _save_model(run / "model", G, text_encoder, cfg)
     _barrier(world)
     return TrainResult(step, step < cfg.steps, last_ckpt, losses, G, D, text_encoder)
+
+
+@dataclass
+class Nets:
+    """G and D (plain, and as called in the step: DDP-wrapped under torchrun), the perceptual
+    loss (None when its lambda is 0) and the two Adam optimizers."""
+
+    G: nn.Module
+    D: nn.Module
+    G_ddp: nn.Module
+    D_ddp: nn.Module
+    perceptual: nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+
+
+def build_nets(cfg: TrainConfig, device: torch.device) -> Nets:
+    """G and D initialised from ``cfg.seed``, the perceptual loss, and Adam for each (fused kernels
+    on CPU and CUDA), on ``device`` in the config's memory layout."""
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    torch.manual_seed(cfg.seed)
+    G = Generator(cfg.model.generator).to(device, memory_format=fmt)
+    D = PatchDiscriminator(cfg.discriminator).to(device, memory_format=fmt)
+    perceptual = None
+    if cfg.loss.lambda_perceptual > 0:
+        perceptual = build_perceptual_loss(cfg.loss).to(device, memory_format=fmt)
+    adam = {"lr": cfg.optim.lr, "betas": (cfg.optim.beta1, cfg.optim.beta2)}
+    if device.type in ("cpu", "cuda"):
+        adam["fused"] = True
+    opt_g = torch.optim.Adam(G.parameters(), **adam)
+    opt_d = torch.optim.Adam(D.parameters(), **adam)
+    return Nets(G, D, G, D, perceptual, opt_g, opt_d)
+
+
+def autocast_for(cfg: TrainConfig, device: torch.device):
+    """A factory of the autocast context the config asks for (bf16, or none for fp32)."""
+    if cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_supported(device)):
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext
+
+
+def train_step(
+    nets: Nets, cfg: TrainConfig, L: Tensor, real_ab: Tensor, text_emb: Tensor, step: int,
+    autocast=nullcontext, world: int = 1,
+) -> dict[str, Tensor] | None:
+    """One iteration of the paper's recipe: a D step, then a G step against the updated D.
+
+    ``L`` ``(B,1,s,s)``, ``real_ab`` ``(B,2,s,s)`` in [-1, 1], ``text_emb`` ``(B,D)``; ``step`` is
+    the number of completed steps (for ``perceptual_every``). Returns the named losses, or None when
+    a loss was not finite on some process (nothing more is updated then).
+    """
+    G, D, loss_cfg = nets.G_ddp, nets.D_ddp, cfg.loss
+    with autocast():
+        fake_ab = G(L, text_emb)  # (B, 2, s, s)
+
+    # --- D step: real pairs -> 1, fake pairs -> 0 ---
+    with autocast():
+        real_score = D(L, real_ab).mean(dim=(1, 2, 3))  # (B,) the averaged patch logits
+        fake_score = D(L, fake_ab.detach()).mean(dim=(1, 2, 3))
+    loss_d = gan_loss_d(real_score, fake_score)
+    if not _all_ranks_agree(torch.isfinite(loss_d), world):
+        return None
+    nets.opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    nets.opt_d.step()
+
+    # --- G step: fool the (just updated) D, stay close to the truth ---
+    nets.D.requires_grad_(False)  # G's step must neither compute nor sync D's gradients
+    try:
+        with autocast():
+            loss_gan = gan_loss_g(nets.D(L, fake_ab).mean(dim=(1, 2, 3)))
+            loss_l1 = l1_loss(fake_ab, real_ab)
+            if nets.perceptual is not None and step % loss_cfg.perceptual_every == 0:
+                loss_perceptual = nets.perceptual(L, fake_ab, real_ab)
+            else:
+                loss_perceptual = loss_l1.new_zeros(())
+        # on every k-th step only: scaled by k so the term's average weight stays lambda
+        lambda_perceptual = loss_cfg.lambda_perceptual * loss_cfg.perceptual_every
+        loss_g = (
+            loss_cfg.lambda_gan * loss_gan
+            + loss_cfg.lambda_l1 * loss_l1
+            + lambda_perceptual * loss_perceptual
+        )
+        if not _all_ranks_agree(torch.isfinite(loss_g), world):
+            return None
+        nets.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        nets.opt_g.step()
+    finally:
+        nets.D.requires_grad_(True)
+    return {
+        "loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "loss_gan": loss_gan.detach(),
+        "loss_l1": loss_l1.detach(), "loss_perceptual": loss_perceptual.detach(),
+    }
 
 
 @torch.no_grad()
@@ -526,8 +566,9 @@ def _all_finite(*modules: nn.Module) -> bool:
                if t.is_floating_point())
 
 
-def _save_checkpoint(run: Path, cfg, step, G, D, opt_g, opt_d, text_encoder, bad_steps) -> Path:
+def _save_checkpoint(run: Path, cfg, step: int, nets: Nets, text_encoder) -> Path:
     """Write ``checkpoints/step-N/`` (model folder + training state) atomically; keep the last K."""
+    G, D = nets.G, nets.D
     folder = run / "checkpoints"
     final = folder / f"step-{step:08d}"
     if not _all_finite(G, D):
@@ -542,8 +583,8 @@ def _save_checkpoint(run: Path, cfg, step, G, D, opt_g, opt_d, text_encoder, bad
             "format": "tic-training-state/1",
             "step": step,
             "discriminator": D.state_dict(),
-            "opt_g": opt_g.state_dict(),
-            "opt_d": opt_d.state_dict(),
+            "opt_g": nets.opt_g.state_dict(),
+            "opt_d": nets.opt_d.state_dict(),
             "rng": _rng_state(),
             "train_config": json.dumps(to_dict(cfg)),
         }
