@@ -65,7 +65,7 @@ SYNONYMS: dict[str, str] = {
     "aqua": "blue", "cobalt": "blue", "indigo": "purple", "sapphire": "blue", "cerulean": "blue",
     "violet": "purple", "lavender": "purple", "lilac": "purple", "magenta": "purple",
     "mauve": "purple", "plum": "purple", "fuchsia": "pink",
-    "rose": "pink", "rosy": "pink", "salmon": "pink",
+    "rose": "pink", "rosy": "pink", "salmon": "pink", "rufous": "brown",
     "tan": "brown", "beige": "brown", "chocolate": "brown", "chestnut": "brown",
     "bronze": "brown", "coffee": "brown", "auburn": "brown", "sepia": "brown", "buff": "brown",
     "ivory": "white", "cream": "white", "snow": "white", "snowy": "white",
