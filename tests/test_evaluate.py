@@ -50,9 +50,13 @@ def test_outputs_for_two_models_and_the_gray_baseline(tiny_model_dir, synthetic,
     assert result["lpips_squeeze"] is None  # no SqueezeNet weights given: unavailable, not guessed
     assert [r["name"] for r in result["runs"]] == ["tiny", "tiny (2)", "gray (ab = 0)"]
     assert result["images_per_s"] > 0
+    gray = result["runs"][2]
+    # the isoluminant set names only chromatic colours, except for gray backgrounds
+    assert gray["text_chromatic_accuracy"] == 0.0
+    assert gray["text_chromatic_judged"] <= gray["text_colors_judged"]
     table = (out / "metrics.md").read_text()
     for column in ("SSIM", "PSNR", "LPIPS(vgg)", "LPIPS(sqz)", "LPIPS(alex)", "Colourfulness",
-                   "Text colour acc."):  # fmt: skip
+                   "Text colour acc.", "Chromatic text colour acc."):  # fmt: skip
         assert column in table
     assert sum(line.startswith("| ") for line in table.splitlines()) == 4  # header + 3 runs
     assert "gray (ab = 0)" in capsys.readouterr().out

@@ -40,6 +40,7 @@ from PIL import Image
 from torch import Tensor
 
 from tic import metrics
+from tic.data.captions import CHROMATIC_TERMS
 from tic.data.manifest import Record
 from tic.errors import TicError
 from tic.imageio import DEFAULT_MAX_PIXELS, Photo, atomic_path, open_image, save_image, to_photo
@@ -59,6 +60,8 @@ class Run:
     rows: list[dict] = field(default_factory=list)
     correct: int = 0
     judged: int = 0
+    correct_chromatic: int = 0
+    judged_chromatic: int = 0
     fid: object | None = None
 
 
@@ -200,6 +203,11 @@ def summarize(run: Run) -> dict:
         summary[key] = _mean([r[key] for r in run.rows]) if run.rows else None
     summary["text_color_accuracy"] = run.correct / run.judged if run.judged else None
     summary["text_colors_judged"] = run.judged
+    # black / white / gray named in a text are met by a gray image too; this share is not
+    summary["text_chromatic_accuracy"] = (
+        run.correct_chromatic / run.judged_chromatic if run.judged_chromatic else None
+    )
+    summary["text_chromatic_judged"] = run.judged_chromatic
     summary["fid"] = run.fid.compute() if run.fid is not None and len(run.rows) >= 2 else None
     return summary
 
@@ -297,6 +305,9 @@ def evaluate(
                 for run, pred, row, judged in rows:
                     run.correct += sum(j.correct for j in judged)
                     run.judged += len(judged)
+                    chromatic = [j for j in judged if j.term in CHROMATIC_TERMS]
+                    run.correct_chromatic += sum(j.correct for j in chromatic)
+                    run.judged_chromatic += len(chromatic)
                     row = {
                         "image": name,
                         "id": s.record.id,
@@ -363,6 +374,10 @@ def _finite(obj):
     return obj
 
 
+def _share(value: float | None, judged: int) -> str:
+    return "n/a" if value is None else f"{value:.3f} ({judged})"
+
+
 def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: float | None) -> str:
     """The paper's Table 1 columns (SSIM, PSNR, LPIPS vgg and sqz) plus ours."""
 
@@ -371,7 +386,7 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
 
     with_fid = any(s["fid"] is not None for s in summaries)
     head = ["Method", "n", "SSIM ↑", "PSNR ↑", "LPIPS(vgg) ↓", "LPIPS(sqz) ↓", "LPIPS(alex) ↓",
-            "Colourfulness", "Text colour acc. ↑"]  # fmt: skip
+            "Colourfulness", "Text colour acc. ↑", "Chromatic text colour acc. ↑"]  # fmt: skip
     if with_fid:
         head.append("FID ↓")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -379,8 +394,8 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
         cells = [
             s["name"], str(s["n"]), fmt(s["ssim"], 4), fmt(s["psnr"], 2), fmt(s["lpips_vgg"], 4),
             fmt(s["lpips_squeeze"], 4), fmt(s["lpips_alex"], 4), fmt(s["colorfulness"], 1),
-            "n/a" if s["text_color_accuracy"] is None
-            else f"{s['text_color_accuracy']:.3f} ({s['text_colors_judged']})",
+            _share(s["text_color_accuracy"], s["text_colors_judged"]),
+            _share(s["text_chromatic_accuracy"], s["text_chromatic_judged"]),
         ]  # fmt: skip
         if with_fid:
             cells.append(fmt(s["fid"], 2))
@@ -392,7 +407,8 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
         f"Texts given to the models: {texts[text_mode]}. Metrics at each image's own resolution.",
         "LPIPS(sqz) is n/a unless torchvision SqueezeNet 1.1 weights were given (--squeezenet).",
         "Text colour accuracy: share of the colours the judged text names that the output shows "
-        "(judged pairs in brackets).",
+        "(judged pairs in brackets); chromatic: the same over colours other than black, white "
+        "and gray, which a gray image also shows.",
     ]
     if truth_colorfulness is not None:
         notes.append(f"Colourfulness of the ground truth: {truth_colorfulness:.1f}.")
