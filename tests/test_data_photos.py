@@ -86,6 +86,25 @@ def test_turn_hue_keeps_lightness_and_moves_hue():
     assert 0 < angle < 360
 
 
+def test_turn_hue_gives_dull_objects_chroma_but_keeps_lightness():
+    rgb = np.zeros((4, 4, 3), dtype=np.float32)
+    rgb[:] = (0.55, 0.5, 0.45)  # a dull beige: chroma about 9
+    weight = np.ones((4, 4), dtype=np.float32)
+    lab_in = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0]
+    out, _ = turn_hue(rgb, weight, 140.0, min_chroma=35.0)
+    lab_out = rgb_to_lab(torch.from_numpy(out).permute(2, 0, 1)[None])[0]
+    chroma_in = float(torch.hypot(lab_in[1], lab_in[2]).mean())
+    chroma_out = float(torch.hypot(lab_out[1], lab_out[2]).mean())
+    assert 8 < chroma_in < 10 and chroma_out == pytest.approx(35.0, rel=0.02)
+    assert (lab_in[0] - lab_out[0]).abs().max() < 0.5
+    out, _ = turn_hue(rgb, weight, 140.0, min_chroma=100.0)  # the gain is capped at 4x
+    lab_out = rgb_to_lab(torch.from_numpy(out).permute(2, 0, 1)[None])[0]
+    assert float(torch.hypot(lab_out[1], lab_out[2]).mean()) == pytest.approx(4 * chroma_in, rel=0.02)
+    out, _ = turn_hue(rgb, weight, 140.0)  # without min_chroma the chroma is kept
+    lab_out = rgb_to_lab(torch.from_numpy(out).permute(2, 0, 1)[None])[0]
+    assert float(torch.hypot(lab_out[1], lab_out[2]).mean()) == pytest.approx(chroma_in, rel=0.05)
+
+
 def test_composites_masks_captions_determinism(tmp_path):
     pool = write_pool(tmp_path)
     recs = make_composites(pool, tmp_path / "c", n=8, size=32, seed=5, recolor_prob=0.5)

@@ -5,7 +5,8 @@ scaled to 45-90% of the image side at a random place, onto either a random squar
 opaque pool photo or (with probability ``plain_prob``) a plain colour of a random basic term. With
 probability ``recolor_prob`` the object's hue is turned in CIE Lab (a, b rotated about the L axis:
 L and chroma kept, so the gray image is the same whatever the new colour) towards the hue of a
-random basic term it does not have yet.
+random basic term it does not have yet; a dull object (mean chroma below 35) also gets up to 4x
+its chroma so the new hue shows.
 
 The caption is measured on the finished composite, never assumed: the object's and the
 background's colour terms come from ``tic.data.captions`` on the pixels inside and outside the
@@ -53,6 +54,8 @@ from tic.errors import TicError
 from tic.imageio import open_image, save_image
 
 RECOLOR_TERMS = ("red", "orange", "yellow", "green", "blue", "purple", "pink")
+# A recoloured dull object (mean chroma below this) gets more chroma, so that the new hue shows.
+_MIN_CHROMA = 35.0
 
 
 def _plain_color(rng: np.random.Generator) -> np.ndarray:
@@ -89,20 +92,29 @@ def _cutout(path: Path, size: int, rng: np.random.Generator) -> tuple[np.ndarray
     return arr[..., :3], arr[..., 3]
 
 
-def turn_hue(rgb: np.ndarray, weight: np.ndarray, target_hue: float) -> tuple[np.ndarray, float]:
+def turn_hue(
+    rgb: np.ndarray, weight: np.ndarray, target_hue: float, min_chroma: float = 0.0
+) -> tuple[np.ndarray, float]:
     """Rotate ab of ``rgb (h, w, 3)`` so the chroma-weighted mean hue of the pixels with
-    ``weight > 0`` becomes ``target_hue`` (degrees). L and chroma are kept (colours outside sRGB
-    lose chroma, never lightness). Returns the new rgb and the rotation in degrees."""
-    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].double())[0]  # (3, h, w)
+    ``weight > 0`` becomes ``target_hue`` (degrees).
+
+    L is kept exactly (colours outside sRGB lose chroma, never lightness), so the gray image does
+    not change. Chroma is kept too, except that a dull object whose mean chroma is below
+    ``min_chroma`` has its chroma scaled up towards it (by at most 4x: a gray stays nearly gray).
+    Returns the new rgb and the rotation in degrees.
+    """
+    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())[0]  # (3, h, w)
     a, b = lab[1], lab[2]
     sel = torch.from_numpy(weight > 0)
     mean_a, mean_b = float(a[sel].sum()), float(b[sel].sum())
     if math.hypot(mean_a, mean_b) < 1e-6:
         return rgb, 0.0
     angle = (target_hue - math.degrees(math.atan2(mean_b, mean_a))) % 360
-    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    mean_chroma = float(torch.hypot(a[sel], b[sel]).mean())
+    gain = min(4.0, max(1.0, min_chroma / max(mean_chroma, 1e-6)))
+    c, s = gain * math.cos(math.radians(angle)), gain * math.sin(math.radians(angle))
     lab = torch.stack([lab[0], c * a - s * b, s * a + c * b])
-    out = lab_to_rgb_in_gamut(lab[None].float())[0].permute(1, 2, 0).numpy()
+    out = lab_to_rgb_in_gamut(lab[None])[0].permute(1, 2, 0).numpy()
     return out.astype(np.float32), angle
 
 
@@ -135,7 +147,7 @@ def make_composite(
         have = top_terms(color_fractions(obj_t, torch.from_numpy(alpha > 0.5)), 1)[0]
         targets = [t for t in RECOLOR_TERMS if t != have]
         target = targets[int(rng.integers(len(targets)))]
-        obj, hue_shift = turn_hue(obj, alpha, hue_angle(target))
+        obj, hue_shift = turn_hue(obj, alpha, hue_angle(target), min_chroma=_MIN_CHROMA)
     h, w = alpha.shape
     y, x = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
     region = canvas[y : y + h, x : x + w]
