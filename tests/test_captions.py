@@ -149,8 +149,8 @@ def test_captions():
     assert caption_image(rgb, mask, "Apple") == "a red apple on a blue background"
     assert caption_image(rgb, mask) == "a red object on a blue background"
     # no mask: the two colours covering >= 30%
-    assert caption_image(rgb, None, "apple") == "a photo of an apple in blue"
-    assert caption_image(rgb, None, "camels") == "a photo of camels in blue"
+    assert caption_image(rgb, None, "apple") == "a photo of an apple in blue and red"  # 75%, 25%
+    assert caption_image(rgb, None, "camels", max_terms=1) == "a photo of camels in blue"
     rgb2 = torch.empty(3, 10, 10)
     rgb2[:, :6] = torch.tensor((0.9, 0.5, 0.0)).view(3, 1, 1)  # 60% orange
     rgb2[:, 6:] = torch.tensor((0.1, 0.2, 0.9)).view(3, 1, 1)  # 40% blue

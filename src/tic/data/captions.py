@@ -231,6 +231,7 @@ def color_fractions(rgb: Tensor, mask: Tensor | None = None) -> dict[str, float]
 # A chromatic term wins over a more frequent achromatic one (shadows, highlights, a gray
 # background bleeding into a mask) when it covers at least this share of the region.
 _CHROMATIC_SHARE = 0.3
+_SECOND_SHARE = 0.2  # a caption names a second colour covering at least this share
 
 
 def dominant_color_term(rgb: Tensor, mask: Tensor | None = None) -> str:
@@ -244,7 +245,7 @@ def dominant_color_term(rgb: Tensor, mask: Tensor | None = None) -> str:
 
 def top_terms(shares: dict[str, float], n: int) -> list[str]:
     """Up to ``n`` terms for a region from its ``color_fractions``: the dominant one (as
-    ``dominant_color_term`` picks it), then others covering >= 30% of the region."""
+    ``dominant_color_term`` picks it), then others covering >= 20% of the region."""
     chromatic = [t for t in shares if t in CHROMATIC_TERMS]
     first = next(iter(shares))
     if first not in CHROMATIC_TERMS and chromatic and shares[chromatic[0]] >= _CHROMATIC_SHARE:
@@ -253,7 +254,7 @@ def top_terms(shares: dict[str, float], n: int) -> list[str]:
     for t, s in shares.items():
         if len(terms) >= n:
             break
-        if t != first and s >= _CHROMATIC_SHARE:
+        if t != first and s >= _SECOND_SHARE:
             terms.append(t)
     return terms
 
@@ -330,7 +331,7 @@ def caption_image(
     ``rgb``: ``(3, H, W)`` in [0, 1]; ``mask``: ``(H, W)`` bool object mask or None; ``label``: the
     object's name (cleaned by ``clean_label``). With a mask that leaves both object and background
     pixels: ``"a red apple on a blue background"``; otherwise ``"a photo of an apple in red and
-    green"`` (up to ``max_terms`` colours covering >= 30% each).
+    green"`` (up to ``max_terms`` colours; the ones after the first cover >= 20% each).
     """
     label = clean_label(label)
     if mask is not None:
