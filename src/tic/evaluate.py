@@ -280,13 +280,19 @@ def evaluate(
             if not samples:
                 continue
             outputs: dict[str, list[Image.Image]] = {}
-            for run in runs:
-                if run.colorizer is None:
-                    outputs[run.name] = [gray_image(s.photo) for s in samples]
-                else:
-                    outputs[run.name] = run.colorizer.colorize_photos(
-                        [s.photo for s in samples], [s.text_in for s in samples]
-                    )
+            try:
+                for run in runs:
+                    if run.colorizer is None:
+                        outputs[run.name] = [gray_image(s.photo) for s in samples]
+                    else:
+                        outputs[run.name] = run.colorizer.colorize_photos(
+                            [s.photo for s in samples], [s.text_in for s in samples]
+                        )
+            except (TicError, RuntimeError) as e:  # e.g. out of memory: report, go on
+                why = str(e).splitlines()[0] if str(e) else type(e).__name__
+                failures += [f"{s.record.image}: colorization failed ({why})" for s in samples]
+                bar.update(len(samples))
+                continue
             for k, s in enumerate(samples):
                 name = str(s.record.image)
                 truth = s.truth.to(device)
