@@ -141,7 +141,7 @@ def test_composites_split_keeps_sources_apart(tmp_path):
         make_composites(pool, tmp_path / "e", n=0)
 
 
-def test_manifest_bad_input(tmp_path):
+def test_manifest_bad_input(tmp_path, caplog):
     Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
     m = tmp_path / "m.jsonl"
     m.write_text('{"image": "a.png", "text": "red"}\nnot json\n')
@@ -150,4 +150,6 @@ def test_manifest_bad_input(tmp_path):
     m.write_text('{"image": "a.png"}\n{"image": "gone.png"}\n{"image": "gone2.png"}\n')
     with pytest.raises(TicError, match=r"2 listed file\(s\) missing: .*gone.png, .*gone2.png"):
         read_manifest(m)
-    assert [r.image.name for r in read_manifest(m, skip_missing=True)] == ["a.png"]
+    with caplog.at_level("WARNING", logger="tic"):
+        assert [r.image.name for r in read_manifest(m, skip_missing=True)] == ["a.png"]
+    assert "skipped 2 record(s) with missing files" in caplog.text
