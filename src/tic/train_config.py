@@ -162,8 +162,9 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of config keys")
     _expand_preset(data)
-    apply_overrides(data, list(overrides))
-    _expand_preset(data)
+    for item in overrides:  # one at a time: "model=tiny" then "model.image_size=64" works
+        apply_overrides(data, [item])
+        _expand_preset(data)
     cfg = from_dict(TrainConfig, data)
     # absolute paths in the resolved config, so a run resumes from any folder
     cfg.data.train = str(Path(cfg.data.train).absolute()) if cfg.data.train else ""
