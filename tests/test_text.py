@@ -81,3 +81,22 @@ def test_save_load_round_trip(tmp_path):
 def test_fit_on_texts_without_words_fails_clearly():
     with pytest.raises(ValueError, match="no words"):
         Word2VecEncoder.fit(["", "!!"], CFG)
+
+
+def test_color_synonyms_map_to_basic_terms():
+    cfg = TextEncoderConfig(dim=16, epochs=5, seed=3, color_synonyms=True)
+    enc = Word2VecEncoder.fit(TEXTS + ["a crimson rose"], cfg)
+    assert "crimson" not in enc.index  # fitted on the basic term
+    for user, basic in [("crimson car", "red car"), ("navy sky", "blue sky"), ("gold", "yellow")]:
+        torch.testing.assert_close(enc.encode([user]), enc.encode([basic]), rtol=0, atol=0)
+    assert not enc.unknown_words
+    plain = Word2VecEncoder.fit(TEXTS, CFG)
+    plain.encode(["crimson car"])
+    assert plain.unknown_words == {"crimson": 1}
+
+
+def test_color_synonyms_survive_save_load(tmp_path):
+    cfg = TextEncoderConfig(dim=16, epochs=5, seed=3, color_synonyms=True)
+    fit_text_encoder(TEXTS, cfg).save(tmp_path)
+    enc = load_text_encoder(tmp_path, cfg)
+    torch.testing.assert_close(enc.encode(["navy"]), enc.encode(["blue"]), rtol=0, atol=0)

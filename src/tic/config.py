@@ -65,7 +65,10 @@ class TextEncoderConfig:
     """Which text encoder and its size. ``kind``: ``"word2vec"`` (the paper's) or ``"minilm"``.
 
     For word2vec, ``dim`` is the vector size, ``window`` / ``epochs`` / ``min_count`` the gensim
-    fitting settings and ``seed`` makes fitting deterministic.
+    fitting settings and ``seed`` makes fitting deterministic. ``color_synonyms`` (not in the
+    paper) maps colour words to their basic term before look-up (crimson -> red, navy -> blue,
+    gold -> yellow; table in ``tic.data.captions.SYNONYMS``), so a model trained on captions with
+    basic terms follows the colour words users write.
     """
 
     kind: str = "word2vec"
@@ -74,6 +77,7 @@ class TextEncoderConfig:
     epochs: int = 50
     min_count: int = 1
     seed: int = 0
+    color_synonyms: bool = False
 
 
 @dataclass

@@ -5,7 +5,8 @@ into a model folder and ``load(dir, cfg)`` back. ``build_text_encoder`` picks on
 ``TextEncoderConfig`` through a small dict literal.
 
 ``Word2VecEncoder`` is the paper's: gensim Word2Vec (256-d) fitted on the training texts; the
-sentence vector is the mean of the vectors of the words it knows. Unknown words are counted
+sentence vector is the mean of the vectors of the words it knows (with ``color_synonyms``,
+colour words are first mapped to their basic term: crimson -> red). Unknown words are counted
 (``unknown_words``) and reported through the ``tic`` logger, never dropped silently. The empty text
 (or a text with no known word) is the zero vector.
 """
@@ -72,9 +73,14 @@ class Word2VecEncoder(TextEncoder):
     VECTORS = "text_encoder.safetensors"
     VOCAB = "text_encoder_vocab.json"
 
-    def __init__(self, words: list[str], vectors: np.ndarray):
+    def __init__(self, words: list[str], vectors: np.ndarray, color_synonyms: bool = False):
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise ValueError(f"{len(words)} words but vectors of shape {vectors.shape}")
+        self.synonyms: dict[str, str] = {}
+        if color_synonyms:
+            from tic.data.captions import SYNONYMS
+
+            self.synonyms = dict(SYNONYMS)
         self.words = list(words)
         self.index = {w: i for i, w in enumerate(self.words)}
         self.vectors = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -86,7 +92,8 @@ class Word2VecEncoder(TextEncoder):
         """Fit word2vec on ``texts`` (deterministic for a given ``cfg.seed``)."""
         from gensim.models import Word2Vec  # only needed for fitting
 
-        sentences = [tokenize(t) for t in texts]
+        synonyms = cls([], np.zeros((0, cfg.dim)), cfg.color_synonyms).synonyms
+        sentences = [[synonyms.get(w, w) for w in tokenize(t)] for t in texts]
         sentences = [s for s in sentences if s]
         if not sentences:
             raise ValueError("cannot fit word2vec: the texts contain no words")
@@ -101,7 +108,8 @@ class Word2VecEncoder(TextEncoder):
             sg=1,
         )
         words = list(model.wv.index_to_key)
-        return cls(words, model.wv.vectors[[model.wv.key_to_index[w] for w in words]])
+        vectors = model.wv.vectors[[model.wv.key_to_index[w] for w in words]]
+        return cls(words, vectors, cfg.color_synonyms)
 
     def encode(self, texts: list[str]) -> Tensor:
         if isinstance(texts, str):
@@ -110,6 +118,7 @@ class Word2VecEncoder(TextEncoder):
         for i, text in enumerate(texts):
             ids, unknown = [], []
             for w in tokenize(text):
+                w = self.synonyms.get(w, w)
                 if w in self.index:
                     ids.append(self.index[w])
                 else:
@@ -139,7 +148,7 @@ class Word2VecEncoder(TextEncoder):
                 raise FileNotFoundError(f"{folder}: text-encoder file {name} is missing")
         vectors = load_file(str(folder / cls.VECTORS))["vectors"]
         words = json.loads((folder / cls.VOCAB).read_text())
-        enc = cls(words, vectors)
+        enc = cls(words, vectors, cfg.color_synonyms)
         if enc.dim != cfg.dim:
             raise ValueError(f"{folder}: word vectors are {enc.dim}-d but config says {cfg.dim}")
         return enc
