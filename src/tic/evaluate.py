@@ -307,6 +307,10 @@ def evaluate(
                     failures.append(str(e))
                     bar.update(1)
                     continue
+                except RuntimeError as e:  # out of memory on a huge image: report, go on
+                    failures.append(f"{name}: scoring failed ({str(e).splitlines()[0]})")
+                    bar.update(1)
+                    continue
                 truth_colorfulness.append(metrics.colorfulness(truth).item())
                 for run, pred, row, judged in rows:
                     run.correct += sum(j.correct for j in judged)
