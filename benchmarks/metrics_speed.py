@@ -75,7 +75,8 @@ def main() -> None:
         "torch": torch.__version__,
         "repeats": args.repeats,
         "statistic": "median seconds per image pair",
-        "note": "measured while other jobs shared the machine; treat as rough",
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+        "note": "a shared machine: with a load average above the core count these are rough",
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
