@@ -45,3 +45,15 @@ def test_report_writes_the_three_figures(tiny_model_dir, tmp_path):
     assert sizes["rows.png"][1] == sizes["text_ablation.png"][1]  # 2 rows each
     meta = json.loads((out / "report.json").read_text())
     assert meta["recolor_texts"] == ["a red circle", "a blue square"]
+
+
+def test_report_takes_recolor_texts_from_other_records(tiny_model_dir, tmp_path):
+    records = make_synthetic(tmp_path / "iso", 5, size=32, seed=2)
+    out = tmp_path / "report"
+    rc = main(["report", "--model", str(tiny_model_dir), "--data", str(tmp_path / "iso" / "manifest.jsonl"),
+               "--out", str(out), "--n", "1", "--cell", "48", "--device", "cpu"])  # fmt: skip
+    assert rc == 0
+    texts = json.loads((out / "report.json").read_text())["recolor_texts"]
+    others = [r.text for r in records[1:]]
+    assert texts == list(dict.fromkeys(t for t in others if t != records[0].text))[:3]
+    assert Image.open(out / "recolor.png").size[0] == (2 + len(texts)) * 52 + 4
