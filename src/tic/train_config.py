@@ -7,6 +7,7 @@ key. The resolved config is written to the run folder as ``config.yaml``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -156,20 +157,42 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
         if not path.is_file():
             raise ConfigError(f"{path}: no such config file")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of config keys")
     _expand_preset(data)
     for item in overrides:  # one at a time: "model=tiny" then "model.image_size=64" works
-        apply_overrides(data, [item])
+        apply_overrides(data, [_yaml12_number(item)])
         _expand_preset(data)
     cfg = from_dict(TrainConfig, data)
     # absolute paths in the resolved config, so a run resumes from any folder
     cfg.data.train = str(Path(cfg.data.train).absolute()) if cfg.data.train else ""
     cfg.data.val = str(Path(cfg.data.val).absolute()) if cfg.data.val else None
     return cfg.validate()
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``1e-4`` as a number (YAML 1.2) rather than a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def _yaml12_number(item: str) -> str:
+    """``lr=1e-4`` -> ``lr=0.0001``: YAML 1.1 (PyYAML) reads ``1e-4`` as a string, not a number."""
+    key, sep, raw = item.partition("=")
+    try:
+        if sep and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+\s*", raw):
+            return f"{key}={float(raw)!r}"
+    except ValueError:
+        pass
+    return item
 
 
 def _expand_preset(data: dict) -> None:
