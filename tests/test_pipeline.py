@@ -131,7 +131,9 @@ def test_batch_equals_single(colorizer):
     texts = ["red", "blue sky", ""]
     batch = colorizer.colorize_batch(paths, texts)
     for p, t, b in zip(paths, texts, batch, strict=True):
-        np.testing.assert_array_equal(np.asarray(colorizer(p, t)), np.asarray(b))
+        # batched convolutions may sum in another order: float noise can flip an 8-bit rounding
+        diff = np.abs(np.asarray(colorizer(p, t), dtype=int) - np.asarray(b, dtype=int))
+        assert diff.max() <= 1 and (diff > 0).mean() < 0.01
 
 
 def test_text_changes_colours(colorizer):
