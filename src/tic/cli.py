@@ -202,6 +202,8 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = load_train_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     result = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
+        return 130 if result.interrupted else 0
     if result.interrupted:
         print(
             f"tic: interrupted at step {result.step}; checkpoint {result.last_checkpoint}; "
