@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from tic.data.folder import sidecar_text
 from tic.errors import TicError
 from tic.imageio import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, read_photo, save_image
 
@@ -71,17 +72,6 @@ def collect_inputs(inputs: list[str]) -> list[Path]:
     return paths
 
 
-def sidecar_text(image: Path) -> str:
-    """The text in ``photo.txt`` (or ``photo.jpg.txt``) beside ``photo.jpg``; else ``""``."""
-    for candidate in (image.with_suffix(".txt"), image.with_name(image.name + ".txt")):
-        if candidate.is_file():
-            try:
-                return candidate.read_text(encoding="utf-8").strip()
-            except UnicodeDecodeError:
-                raise TicError(f"{candidate}: caption file is not UTF-8 text") from None
-    return ""
-
-
 def plan_outputs(paths: list[Path], out: str | None) -> dict[Path, Path]:
     """Map each input to its output path; never onto an input, never two inputs onto one file."""
     if len(paths) == 1 and out and Path(out).suffix.lower() in IMAGE_SUFFIXES:
@@ -134,7 +124,7 @@ def run_colorize(args: argparse.Namespace) -> int:
         batch, photos, texts = [], [], []
         for path in paths[i : i + args.batch_size]:
             try:
-                text = args.text if args.text is not None else sidecar_text(path)
+                text = args.text if args.text is not None else (sidecar_text(path) or "")
                 photos.append(read_photo(path, args.max_pixels))
                 texts.append(text)
                 batch.append(path)

@@ -7,6 +7,7 @@ manifest's folder. Other keys are kept in ``Record.extra`` so tools can carry th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,36 +43,25 @@ def read_manifest(
     import logging
 
     path = Path(path)
-    if not path.is_file():
-        raise TicError(f"{path}: no such manifest file")
     root = path.parent
     records: list[Record] = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise TicError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("image"), str):
-                raise TicError(f'{path}:{lineno}: each line must be an object with an "image" path')
-            text = obj.pop("text", "")
-            if text is None:
-                text = ""
-            if not isinstance(text, str):
-                raise TicError(f'{path}:{lineno}: "text" must be a string')
-            mask = obj.pop("mask", None)
-            rec = Record(
-                image=root / obj.pop("image"),
-                text=text,
-                mask=root / mask if mask else None,
-                id=_opt_str(obj.pop("id", None)),
-                split=_opt_str(obj.pop("split", None)),
-                extra=obj,
-            )
-            if split is None or rec.split == split:
-                records.append(rec)
+    for lineno, obj in iter_jsonl(path, "image", "manifest"):
+        text = obj.pop("text", "")
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise TicError(f'{path}:{lineno}: "text" must be a string')
+        mask = obj.pop("mask", None)
+        rec = Record(
+            image=root / obj.pop("image"),
+            text=text,
+            mask=root / mask if mask else None,
+            id=_opt_str(obj.pop("id", None)),
+            split=_opt_str(obj.pop("split", None)),
+            extra=obj,
+        )
+        if split is None or rec.split == split:
+            records.append(rec)
     if check_files:
         missing = [r for r in records if not r.image.is_file() or (r.mask and not r.mask.is_file())]
         if missing and not skip_missing:
@@ -87,6 +77,29 @@ def read_manifest(
             )
             records = [r for r in records if r not in missing]
     return records
+
+
+def iter_jsonl(path: Path, required: str, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSON Lines file.
+
+    A missing file, a line that is not JSON, or an object without the string key ``required``
+    raises ``TicError`` naming the file (and the line).
+    """
+    if not path.is_file():
+        raise TicError(f"{path}: no such {what} file")
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise TicError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get(required), str):
+                raise TicError(
+                    f'{path}:{lineno}: each line must be an object with a "{required}" path'
+                )
+            yield lineno, obj
 
 
 def _opt_str(v: Any) -> str | None:

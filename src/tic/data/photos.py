@@ -11,11 +11,10 @@ seeded part of the photos is marked "test", the rest "train".
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tic.data.captions import caption_file
-from tic.data.manifest import Record
+from tic.data.manifest import Record, iter_jsonl
 from tic.data.splits import seeded_split
 from tic.errors import TicError
 
@@ -25,24 +24,13 @@ KEEP = ("label", "license", "source_package", "has_alpha")
 def read_pool(pool_manifest: str | Path, skip_missing: bool = False) -> list[dict]:
     """The pool's entries, with ``path`` (absolute image path) added; bad lines name their number."""
     path = Path(pool_manifest)
-    if not path.is_file():
-        raise TicError(f"{path}: no such pool manifest")
     entries, missing = [], []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise TicError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("file"), str):
-                raise TicError(f"{path}:{lineno}: each line must be an object with a \"file\"")
-            obj["path"] = path.parent / obj["file"]
-            if not obj["path"].is_file():
-                missing.append(obj["path"])
-                continue
-            entries.append(obj)
+    for _, obj in iter_jsonl(path, "file", "pool manifest"):
+        obj["path"] = path.parent / obj["file"]
+        if not obj["path"].is_file():
+            missing.append(obj["path"])
+            continue
+        entries.append(obj)
     if missing and not skip_missing:
         more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
         raise TicError(
@@ -62,7 +50,9 @@ def load_photos(
         raise TicError(f"test fraction must be in [0, 1), got {test_fraction}")
     entries = read_pool(pool_manifest, skip_missing)
     n_test = round(len(entries) * test_fraction)
-    splits = seeded_split(len(entries), None, n_test, seed) if test_fraction else [None] * len(entries)
+    splits = (
+        seeded_split(len(entries), None, n_test, seed) if test_fraction else [None] * len(entries)
+    )
     records = []
     for e, split in zip(entries, splits, strict=True):
         records.append(
