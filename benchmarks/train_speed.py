@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -35,12 +36,12 @@ RECIPES = {
     "paper": ("configs/paper.yaml", []),
     "paper-perc64": ("configs/paper.yaml", ["loss.perceptual_size=64"]),
     "paper-noperc": ("configs/paper.yaml", ["loss.lambda_perceptual=0"]),
-    "paper-fp32": ("configs/paper.yaml", ["precision=fp32"]),
+    "paper-bf16": ("configs/paper.yaml", ["precision=bf16"]),
     "paper-nocl": ("configs/paper.yaml", ["channels_last=false"]),
     "cpu128": ("configs/cpu128.yaml", []),
 }
 DEFAULT_CASES = (
-    "paper@128,paper-perc64@128,paper-noperc@128,paper-fp32@128,paper-nocl@128,cpu128@128,"
+    "paper@128,paper-perc64@128,paper-noperc@128,paper-bf16@128,paper-nocl@128,cpu128@128,"
     "paper@256,cpu128@256"
 )
 
@@ -64,6 +65,7 @@ class Case:
         self.dev = torch.device("cuda" if device == "cuda" else "cpu")
         nets = build_nets(cfg, self.dev)
         autocast = autocast_for(cfg, self.dev)
+        self.bf16 = autocast is not nullcontext  # "auto": bf16 only where it pays (tic.pipeline)
         fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
         g = torch.Generator().manual_seed(0)
         s = cfg.model.image_size
@@ -98,7 +100,8 @@ class Case:
         return {
             "case": self.name, "config": self.path, "overrides": self.extra,
             "image_size": cfg.model.image_size, "batch_size": self.batch,
-            "precision": cfg.precision, "channels_last": cfg.channels_last,
+            "precision": cfg.precision, "autocast_bf16": self.bf16,
+            "channels_last": cfg.channels_last,
             "perceptual_size": cfg.loss.perceptual_size or cfg.model.image_size,
             "lambda_perceptual": cfg.loss.lambda_perceptual,
         }

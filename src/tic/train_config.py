@@ -94,7 +94,8 @@ class TrainConfig:
     - ``log_every`` (scalars, progress), ``image_every`` (TensorBoard image grid),
       ``eval_every`` (held-out ab L1 on ``data.val``), ``save_every`` (checkpoint), ``keep_last``
       (checkpoints kept on disk).
-    - ``precision``: ``auto`` (bf16 autocast where the device has bf16 units), ``bf16``, ``fp32``.
+    - ``precision``: ``auto`` (bf16 autocast where it pays: CUDA GPUs with bf16, CPUs with AMX;
+      see ``tic.pipeline.bf16_supported``), ``bf16``, ``fp32``.
     - ``channels_last``: NHWC memory layout (faster convolutions on CPU and CUDA).
     - ``deterministic``: ``torch.use_deterministic_algorithms`` (exact resume on CUDA too).
     - ``max_bad_steps``: a step with a non-finite loss is skipped; this many in a row stop the run.
