@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -165,6 +166,7 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
         return
     torch.set_flush_denormal(True)
+    load_start = round(os.getloadavg()[0], 2)
     cases = [Case(c, args.batch_size, args.device) for c in args.cases.split(",")]
     for c in cases:
         for _ in range(args.warmup):
@@ -195,9 +197,10 @@ def main() -> None:
         "command": "python " + " ".join(sys.argv),
         "device": device,
         "torch": torch.__version__,
-        "note": "cases timed round robin in one process, median of the rounds; the CPU is "
-        "shared with other jobs (load average 3-5 on 2 cores during the run), so CPU numbers are "
-        "noisy; peak memory of each case measured alone in its own process",
+        "note": "cases timed round robin in one process, median of the rounds; the CPU may be "
+        "shared with other jobs (see load_average), so CPU numbers can be noisy; peak memory of "
+        "each case measured alone in its own process",
+        "load_average_1min": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
         "results": rows,
     }
     out = Path(args.out)
