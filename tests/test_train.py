@@ -382,3 +382,15 @@ def test_text_steers_the_colour_on_isoluminant_shapes(tmp_path):
 
     right, wrong_error = shape_error(texts), shape_error(wrong)
     assert right < 0.7 * wrong_error, (right, wrong_error)
+
+
+def test_text_pathway_takes_its_size_from_a_pretrained_encoder(tmp_path, manifest):
+    pytest.importorskip("sentence_transformers")
+    # the tiny preset says 16-d; MiniLM gives 384-d vectors, and training must follow the encoder
+    cfg = tiny_config(manifest, steps=1, save_every=1, **{"model.text_encoder.kind": "minilm"})
+    assert cfg.model.generator.text_dim == 16
+    train(cfg, tmp_path / "run", progress=False)
+    colorizer = Colorizer.from_pretrained(tmp_path / "run" / "model", device="cpu")
+    assert colorizer.config.generator.text_dim == colorizer.text_encoder.dim == 384
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["model"]["generator"]["text_dim"] == 384

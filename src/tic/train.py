@@ -107,6 +107,8 @@ def train(
         raise TicError(f"{cfg.data.train}: the training manifest has no records")
     dataset = ColorizationDataset(records, cfg.model.image_size, train=True, seed=cfg.seed)
     text_encoder = _text_encoder(cfg, records, run, ckpt, rank, world)
+    # the text pathway's input size comes from the encoder (384 for MiniLM, whatever the YAML says)
+    cfg.model.text_encoder.dim = cfg.model.generator.text_dim = text_encoder.dim
     text_table = _text_table(text_encoder, [r.text for r in records], cfg.data.text, cfg.seed)
     val = _val_set(cfg, text_encoder)
 
