@@ -394,3 +394,8 @@ def test_text_pathway_takes_its_size_from_a_pretrained_encoder(tmp_path, manifes
     assert colorizer.config.generator.text_dim == colorizer.text_encoder.dim == 384
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert saved["model"]["generator"]["text_dim"] == 384
+
+
+def test_generator_text_dim_follows_the_encoder_dim(manifest):
+    cfg = tiny_config(manifest, **{"model.text_encoder.dim": 24})
+    assert cfg.model.generator.text_dim == 24

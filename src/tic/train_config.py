@@ -168,6 +168,8 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
         apply_overrides(data, [_yaml12_number(item)])
         _expand_preset(data)
     cfg = from_dict(TrainConfig, data)
+    # the text pathway's input size follows the encoder: setting text_encoder.dim is enough
+    cfg.model.generator.text_dim = cfg.model.text_encoder.dim
     # absolute paths in the resolved config, so a run resumes from any folder
     cfg.data.train = str(Path(cfg.data.train).absolute()) if cfg.data.train else ""
     cfg.data.val = str(Path(cfg.data.val).absolute()) if cfg.data.val else None
