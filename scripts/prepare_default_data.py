@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         for r in photos + composites:
             r.split = split
+        for r in composites:  # region masks are relative to the composites' own folder
+            for region in r.extra.get("regions", []):
+                region["mask"] = str((out / f"composites_{split}" / region["mask"]).resolve())
         manifests[split] = photos + composites
         if split == "val":
             write_manifest(out / "val_photos.jsonl", photos)
