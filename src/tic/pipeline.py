@@ -92,14 +92,13 @@ class Colorizer:
         precision: str = "auto",
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
     ):
-        self.config = config
-        self.device = resolve_device(device)
-        self.generator = generator.to(self.device).eval()
-        if self.device.type == "cpu" or precision != "fp32":
-            self.generator = self.generator.to(memory_format=torch.channels_last)
-        self.text_encoder = text_encoder
         if precision not in ("auto", "bf16", "fp32"):
             raise TicError(f"precision must be auto, bf16 or fp32, got {precision!r}")
+        self.config = config
+        self.device = resolve_device(device)
+        # channels_last like the inputs predict_ab passes (faster convolutions on CPU and CUDA)
+        self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()
+        self.text_encoder = text_encoder
         self.use_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported(self.device))
         self.max_pixels = max_pixels
 
@@ -227,8 +226,10 @@ def compose(photo: Photo, ab: Tensor) -> Image.Image:
     Returns an 8-bit RGB image (RGBA when the photo had alpha) of the photo's exact size.
     """
     W, H = photo.size
-    ab_full = F.interpolate(ab.float(), size=(H, W), mode="bilinear", align_corners=False)
-    ab_full = color.denormalize_ab(ab_full)
+    # denormalise before upsampling: the same (linear) result, on s*s values instead of H*W
+    ab_full = F.interpolate(
+        color.denormalize_ab(ab.float()), size=(H, W), mode="bilinear", align_corners=False
+    )
     out = np.empty((H, W, 3), dtype=np.uint8)
     for top in range(0, H, _ROWS_PER_CHUNK):
         rows = slice(top, min(H, top + _ROWS_PER_CHUNK))
