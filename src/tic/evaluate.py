@@ -96,7 +96,7 @@ def load_truth(path: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple
         arr = np.asarray(img, dtype=np.float32) / 65535.0
         rgb = np.repeat(np.clip(arr, 0, 1)[..., None], 3, axis=2)
     else:
-        rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+        return to_tensor(img), img
     return torch.from_numpy(rgb).permute(2, 0, 1)[None].contiguous(), img
 
 
