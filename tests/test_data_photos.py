@@ -11,6 +11,7 @@ from PIL import Image
 from tic.color import rgb_to_lab
 from tic.data.captions import colors_in_text, dominant_color_term
 from tic.data.composites import make_composites, turn_hue
+from tic.data.dataset import ColorizationDataset
 from tic.data.manifest import read_manifest
 from tic.data.photos import load_photos, read_pool
 from tic.errors import TicError
@@ -153,3 +154,35 @@ def test_manifest_bad_input(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="tic"):
         assert [r.image.name for r in read_manifest(m, skip_missing=True)] == ["a.png"]
     assert "skipped 2 record(s) with missing files" in caplog.text
+
+
+def test_on_the_fly_recolouring_keeps_L_and_rewrites_the_text(tmp_path):
+    pool = write_pool(tmp_path)
+    recs = make_composites(pool, tmp_path / "c", n=6, size=32, seed=1, recolor_prob=0.0)
+    plain = ColorizationDataset(recs, 32, train=True, seed=3)
+    always = ColorizationDataset(recs, 32, train=True, seed=3, recolor_prob=1.0)
+    changed = 0
+    for i, rec in enumerate(recs):
+        a, b = plain[i], always[i]
+        assert not a["recolored"] and a["text"] == rec.text
+        assert torch.equal(a["mask"], b["mask"])  # same crop and flip
+        if not b["recolored"]:
+            continue
+        changed += 1
+        rgb_a, rgb_b = (x["rgb"].float() / 255 for x in (a, b))
+        mask = b["mask"][0] > 127
+        # only the object changes, and its lightness is kept (up to 8-bit rounding)
+        assert torch.equal(rgb_a[:, ~mask], rgb_b[:, ~mask])
+        L_a, L_b = rgb_to_lab(rgb_a[None])[0, 0], rgb_to_lab(rgb_b[None])[0, 0]
+        assert (L_a - L_b).abs().max() < 1.5
+        # the new text names the object's new colour (measured independently) and keeps the rest
+        assert colors_in_text(b["text"])[0] == dominant_color_term(rgb_b, mask)
+        assert colors_in_text(b["text"])[0] != dominant_color_term(rgb_a, mask)
+        assert b["text"].endswith(f"{rec.extra['regions'][1]['color']} background")
+    assert changed >= 4
+    # photos without an object region are never recoloured; validation sets never are
+    photos = load_photos(pool)
+    assert not any(ColorizationDataset(photos, 32, recolor_prob=1.0)[i]["recolored"] for i in range(2))
+    assert not ColorizationDataset(recs, 32, train=False, recolor_prob=1.0)[0]["recolored"]
+    with pytest.raises(TicError, match="recolor_prob"):
+        ColorizationDataset(recs, 32, recolor_prob=1.5)

@@ -14,10 +14,12 @@ from .conftest import calibrate_batchnorm
 
 
 def _tiny(**changes) -> GeneratorConfig:
+    if changes.get("text_fusion") == "film-all":  # FiLM at the bottleneck and every decoder level
+        changes.update(text_fusion="film", text_levels="all")
     return dataclasses.replace(model_preset("tiny").generator, **changes)
 
 
-@pytest.mark.parametrize("fusion", ["multiply", "film"])
+@pytest.mark.parametrize("fusion", ["multiply", "film", "film-all"])
 @pytest.mark.parametrize("size", [(32, 32), (16, 48)])
 def test_generator_shapes_and_range(fusion, size):
     torch.manual_seed(0)
@@ -27,7 +29,7 @@ def test_generator_shapes_and_range(fusion, size):
     assert ab.abs().max() <= 1
 
 
-@pytest.mark.parametrize("fusion", ["multiply", "film"])
+@pytest.mark.parametrize("fusion", ["multiply", "film", "film-all"])
 def test_text_changes_output(fusion):
     torch.manual_seed(0)
     g = Generator(_tiny(text_fusion=fusion))
@@ -38,7 +40,7 @@ def test_text_changes_output(fusion):
     assert (a - b).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize("fusion", ["multiply", "film"])
+@pytest.mark.parametrize("fusion", ["multiply", "film", "film-all"])
 def test_gradients_reach_every_parameter(fusion):
     torch.manual_seed(0)
     g = Generator(_tiny(text_fusion=fusion))
@@ -110,3 +112,14 @@ def test_config_validation():
         cfg.validate()
     with pytest.raises(ConfigError, match="unknown model preset"):
         model_preset("huge")
+    cfg = model_preset("tiny")
+    cfg.generator.text_levels = "all"  # with the paper's multiply map
+    with pytest.raises(ConfigError, match="text_levels 'all' needs text_fusion 'film'"):
+        cfg.validate()
+
+
+def test_decoder_film_adds_one_text_pathway_per_level():
+    base, full = Generator(_tiny(text_fusion="film")), Generator(_tiny(text_fusion="film-all"))
+    per_level = sum(p.numel() for p in base.text.parameters())
+    extra = sum(p.numel() for p in full.parameters()) - sum(p.numel() for p in base.parameters())
+    assert extra == base.cfg.depth * per_level

@@ -399,3 +399,41 @@ def test_text_pathway_takes_its_size_from_a_pretrained_encoder(tmp_path, manifes
 def test_generator_text_dim_follows_the_encoder_dim(manifest):
     cfg = tiny_config(manifest, **{"model.text_encoder.dim": 24})
     assert cfg.model.generator.text_dim == 24
+
+
+def test_on_the_fly_recolouring_trains_with_the_new_texts(tmp_path, monkeypatch):
+    """Composites recoloured by the loader reach the generator with their new texts' vectors."""
+    root = tmp_path / "data"
+    root.mkdir()
+    rows = []
+    for i, (name, colour) in enumerate(COLOURS.items()):
+        a = np.full((36, 36, 3), 120, np.uint8)
+        a[6:30, 6:30] = colour
+        m = np.zeros((36, 36), np.uint8)
+        m[6:30, 6:30] = 255
+        Image.fromarray(a).save(root / f"{i}.png")
+        Image.fromarray(m).save(root / f"{i}_m.png")
+        regions = [{"mask": f"{i}_m.png", "color": name, "shape": "object"},
+                   {"mask": f"{i}_m.png", "color": "gray", "shape": "background"}]
+        rows.append({"image": f"{i}.png", "mask": f"{i}_m.png", "label": "square", "regions": regions,
+                     "text": f"a {name} square on a gray background"})
+    (root / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seen = []
+    real = train_module._batch_text
+
+    def spy(batch, table, encoder, cache):
+        emb = real(batch, table, encoder, cache)
+        seen.extend(zip(batch["text"], batch["recolored"].tolist(), emb, strict=True))
+        return emb
+
+    monkeypatch.setattr(train_module, "_batch_text", spy)
+    cfg = tiny_config(root / "train.jsonl", steps=6, **{"data.recolor_prob": 1.0})
+    result = train(cfg, tmp_path / "run", progress=False)
+    assert result.step == 6
+    new = [(t, e) for t, r, e in seen if r]
+    assert new
+    for text, emb in new:  # each vector is the encoder's vector of the new text
+        assert torch.allclose(emb, result.text_encoder.encode([text])[0], atol=1e-6), text
+    assert any(text not in {r["text"] for r in rows} for text, _ in new)
+    with pytest.raises(ConfigError, match="recolor_prob needs data.text 'keep'"):
+        tiny_config(root / "train.jsonl", **{"data.recolor_prob": 0.5, "data.text": "empty"}).validate()

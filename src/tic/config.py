@@ -38,6 +38,9 @@ class GeneratorConfig:
     - ``text_fusion``: ``"multiply"`` (the paper: the 1x64x64 map multiplies every bottleneck
       channel) or ``"film"`` (our extension: a per-channel scale and shift from the text,
       ``feat * (1 + gamma) + beta``, which conditions colour more directly).
+    - ``text_levels``: where the text enters: ``"bottleneck"`` (the paper) or, with ``film`` only,
+      ``"all"`` (also a FiLM after every decoder level, so the text reaches the full-resolution
+      features directly instead of only through the bottleneck).
     """
 
     width: int = 64
@@ -50,6 +53,7 @@ class GeneratorConfig:
     text_hidden: int = 256
     text_map: int = 64
     text_fusion: Literal["multiply", "film"] = "multiply"
+    text_levels: Literal["bottleneck", "all"] = "bottleneck"
 
 
 @dataclass
@@ -107,6 +111,12 @@ class ModelConfig:
             raise ConfigError(
                 f"generator.text_fusion must be 'multiply' or 'film', got {g.text_fusion!r}"
             )
+        if g.text_levels not in ("bottleneck", "all"):
+            raise ConfigError(
+                f"generator.text_levels must be 'bottleneck' or 'all', got {g.text_levels!r}"
+            )
+        if g.text_levels == "all" and g.text_fusion != "film":
+            raise ConfigError("generator.text_levels 'all' needs text_fusion 'film'")
         return self
 
 

@@ -105,7 +105,10 @@ def train(
                             skip_missing=cfg.data.skip_missing)
     if not records:
         raise TicError(f"{cfg.data.train}: the training manifest has no records")
-    dataset = ColorizationDataset(records, cfg.model.image_size, train=True, seed=cfg.seed)
+    dataset = ColorizationDataset(
+        records, cfg.model.image_size, train=True, seed=cfg.seed,
+        recolor_prob=cfg.data.recolor_prob,
+    )
     text_encoder = _text_encoder(cfg, records, run, ckpt, rank, world)
     # the text pathway's input size comes from the encoder (384 for MiniLM, whatever the YAML says)
     cfg.model.text_encoder.dim = cfg.model.generator.text_dim = text_encoder.dim
@@ -141,6 +144,7 @@ def train(
     bar = _progress(cfg, step, progress and rank == 0)
     stop = _StopFlag()
     last_ckpt = ckpt
+    new_texts: dict[str, Tensor] = {}  # vectors of texts written by on-the-fly recolouring
     bad_steps = 0
     losses: dict[str, float] = {}
     log.info(
@@ -156,7 +160,7 @@ def train(
             L, real_ab = batch_to_lab(batch["rgb"])  # (B,1,s,s), (B,2,s,s) in [-1, 1]
             L = L.contiguous(memory_format=fmt)
             real_ab = real_ab.contiguous(memory_format=fmt)
-            text_emb = text_table[batch["index"]].to(device, non_blocking=True)  # (B, D)
+            text_emb = _batch_text(batch, text_table, text_encoder, new_texts).to(device)  # (B, D)
 
             out = train_step(nets, cfg, L, real_ab, text_emb, step, autocast, world)
             if out is None:  # skip the step: weights untouched, BatchNorm statistics restored
@@ -431,6 +435,22 @@ def _text_table(encoder: TextEncoder, texts: list[str], mode: str, seed: int) ->
         texts = list(texts)
         random.Random(seed).shuffle(texts)
     return encoder.encode(texts)
+
+
+def _batch_text(batch: dict, table: Tensor, encoder: TextEncoder, cache: dict) -> Tensor:
+    """The batch's sentence vectors ``(B, D)``: the record's from ``table``, or for an item
+    recoloured on the fly its new text's (encoded once, kept in ``cache``)."""
+    emb = table[batch["index"]]
+    if "recolored" not in batch or not batch["recolored"].any():
+        return emb
+    rows = batch["recolored"].nonzero().flatten().tolist()
+    missing = sorted({batch["text"][i] for i in rows} - cache.keys())
+    if missing:
+        cache.update(zip(missing, encoder.encode(missing), strict=True))
+    emb = emb.clone()
+    for i in rows:
+        emb[i] = cache[batch["text"][i]]
+    return emb
 
 
 def _val_set(cfg: TrainConfig, encoder: TextEncoder):

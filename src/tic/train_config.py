@@ -34,6 +34,8 @@ class DataConfig:
     - ``text``: ``"keep"`` (the records' texts), or for the text ablation ``"empty"`` (every text
       is "") or ``"shuffle"`` (texts permuted across records with ``seed``).
     - ``workers``: DataLoader worker processes (0: load in the training process).
+    - ``recolor_prob``: on-the-fly recolouring of cut-out composites' objects, with new texts
+      (``tic.data.dataset.ColorizationDataset``); needs ``text: keep``.
     """
 
     train: str = ""
@@ -43,6 +45,7 @@ class DataConfig:
     skip_missing: bool = False
     text: Literal["keep", "empty", "shuffle"] = "keep"
     workers: int = 2
+    recolor_prob: float = 0.0
 
 
 @dataclass
@@ -141,6 +144,10 @@ class TrainConfig:
             raise ConfigError(f"data.workers must be >= 0, got {self.data.workers}")
         if not self.data.train:
             raise ConfigError("data.train: a training manifest is required")
+        if not 0 <= self.data.recolor_prob <= 1:
+            raise ConfigError(f"data.recolor_prob must be in [0, 1], got {self.data.recolor_prob}")
+        if self.data.recolor_prob and self.data.text != "keep":
+            raise ConfigError("data.recolor_prob needs data.text 'keep' (it writes new texts)")
         if self.optim.lr <= 0:
             raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
         return self

@@ -55,7 +55,7 @@ from tic.imageio import open_image, save_image
 
 RECOLOR_TERMS = ("red", "orange", "yellow", "green", "blue", "purple", "pink")
 # A recoloured dull object (mean chroma below this) gets more chroma, so that the new hue shows.
-_MIN_CHROMA = 35.0
+MIN_CHROMA = 35.0
 
 
 def _plain_color(rng: np.random.Generator) -> np.ndarray:
@@ -147,7 +147,7 @@ def make_composite(
         have = top_terms(color_fractions(obj_t, torch.from_numpy(alpha > 0.5)), 1)[0]
         targets = [t for t in RECOLOR_TERMS if t != have]
         target = targets[int(rng.integers(len(targets)))]
-        obj, hue_shift = turn_hue(obj, alpha, hue_angle(target), min_chroma=_MIN_CHROMA)
+        obj, hue_shift = turn_hue(obj, alpha, hue_angle(target), min_chroma=MIN_CHROMA)
     h, w = alpha.shape
     y, x = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
     region = canvas[y : y + h, x : x + w]

@@ -15,6 +15,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from tic.color import rgb_to_model_lab
+from tic.data.captions import caption_from_terms, clean_label, color_fractions, hue_angle, top_terms
+from tic.data.composites import MIN_CHROMA, RECOLOR_TERMS, turn_hue
 from tic.data.manifest import Record
 from tic.errors import TicError
 from tic.imageio import open_image
@@ -28,15 +30,30 @@ class ColorizationDataset(Dataset):
       run sees the same crops.
     - ``train=False``: shorter side resized to ``s``, centre crop: deterministic.
     - ``mask``: the record's mask, else the image's alpha, else all 255.
+    - ``recolor_prob`` (training only): with this probability a cut-out composite (a record with
+      a ``label`` and an ``"object"`` region, see ``tic.data.composites``) has its object's hue
+      turned on the fly to a random other colour term (L kept exactly, so the gray input is the
+      same) and its text rewritten from the new colours; the item's ``recolored`` says so. Every
+      epoch then shows each composite's object in new colours, so only the text can tell them.
     """
 
-    def __init__(self, records: list[Record], size: int, train: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        records: list[Record],
+        size: int,
+        train: bool = True,
+        seed: int = 0,
+        recolor_prob: float = 0.0,
+    ):
         if not records:
             raise TicError("the dataset is empty (no manifest records)")
+        if not 0 <= recolor_prob <= 1:
+            raise TicError(f"recolor_prob must be in [0, 1], got {recolor_prob}")
         self.records = records
         self.size = size
         self.train = train
         self.seed = seed
+        self.recolor_prob = recolor_prob if train else 0.0
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -58,10 +75,18 @@ class ColorizationDataset(Dataset):
             mask = Image.new("L", rgb.size, 255)
         rng = random.Random(hash((self.seed, self.epoch, index)) if self.train else 0)
         rgb, mask = self._crop(rgb, mask, rng)
+        rgb8 = np.asarray(rgb, dtype=np.uint8).copy()
+        mask8 = np.asarray(mask, dtype=np.uint8).copy()
+        text, recolored = rec.text, False
+        if self.recolor_prob and rng.random() < self.recolor_prob:
+            new = recolor_object(rgb8, mask8 > 127, rec, rng)
+            if new is not None:
+                rgb8, text, recolored = *new, True
         return {
-            "rgb": torch.from_numpy(np.asarray(rgb, dtype=np.uint8).copy()).permute(2, 0, 1),
-            "mask": torch.from_numpy(np.asarray(mask, dtype=np.uint8).copy())[None],
-            "text": rec.text,
+            "rgb": torch.from_numpy(rgb8).permute(2, 0, 1),
+            "mask": torch.from_numpy(mask8)[None],
+            "text": text,
+            "recolored": recolored,
             "index": index,
         }
 
@@ -83,6 +108,32 @@ class ColorizationDataset(Dataset):
             rgb = rgb.transpose(Image.FLIP_LEFT_RIGHT)
             mask = mask.transpose(Image.FLIP_LEFT_RIGHT)
         return rgb, mask
+
+
+def recolor_object(
+    rgb8: np.ndarray, mask: np.ndarray, rec: Record, rng: random.Random
+) -> tuple[np.ndarray, str] | None:
+    """Turn the hue of a composite's object (``mask``, bool ``(s, s)``) in ``rgb8`` (uint8
+    ``(s, s, 3)``) to a random colour term other than its current one; returns the new image and
+    the caption measured on it, or None when ``rec`` is not a composite or the crop holds too
+    little of its object."""
+    regions = rec.extra.get("regions") or []
+    label = rec.extra.get("label")
+    bg = next((r.get("color") for r in regions if r.get("shape") == "background"), None)
+    if not label or bg is None or not any(r.get("shape") == "object" for r in regions):
+        return None
+    if mask.sum() < 0.02 * mask.size:
+        return None
+    rgb = rgb8.astype(np.float32) / 255
+    m = torch.from_numpy(mask)
+    have = top_terms(color_fractions(torch.from_numpy(rgb).permute(2, 0, 1), m), 1)[0]
+    target = rng.choice([t for t in RECOLOR_TERMS if t != have])
+    turned, _ = turn_hue(rgb, mask.astype(np.float32), hue_angle(target), min_chroma=MIN_CHROMA)
+    out = np.where(mask[..., None], turned, rgb)
+    out8 = (out.clip(0, 1) * 255).round().astype(np.uint8)
+    rgb_t = torch.from_numpy(out8).permute(2, 0, 1).float() / 255
+    terms = top_terms(color_fractions(rgb_t, m), 2)
+    return out8, caption_from_terms(terms, [bg], clean_label(label))
 
 
 def batch_to_lab(rgb: Tensor) -> tuple[Tensor, Tensor]:

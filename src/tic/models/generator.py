@@ -16,6 +16,7 @@ Our reading of the paper's ambiguous points (all configurable in ``GeneratorConf
 - Expanding path: ConvTranspose2d(4, stride 2), BN, ReLU, concatenation with the skip, then two
   conv blocks; "the number of filters decreases by two" is read as the first conv halving the
   concatenated 2*width channels back to width.
+- ``text_levels: all`` (with ``film``): the decoder levels get a FiLM of their own as well.
 - "Two filters of kernel size 1x1" at the top: a 1x1 conv to 2 channels, then tanh so ab lies in
   [-1, 1] like the normalised targets.
 """
@@ -91,6 +92,9 @@ class Generator(nn.Module):
                     ]
                 )
             )
+        # text_levels "all": a FiLM after every decoder level too (our extension)
+        n_up = cfg.depth if cfg.text_levels == "all" else 0
+        self.text_up = nn.ModuleList(TextPathway(cfg) for _ in range(n_up))
         self.to_ab = nn.Conv2d(w, 2, 1)
 
     def forward(self, L: Tensor, text_emb: Tensor) -> Tensor:
@@ -110,8 +114,11 @@ class Generator(nn.Module):
             x = first(x)
             skips.append(x)  # (B, w, H/2^i, W/2^i)
             x = second(x)
-        x = self.text(x, text_emb.to(x.dtype))  # bottleneck (B, w, H/2^d, W/2^d)
+        text_emb = text_emb.to(x.dtype)
+        x = self.text(x, text_emb)  # bottleneck (B, w, H/2^d, W/2^d)
         x = self.rrdb(x)
-        for (upsample, convs), skip in zip(self.up, reversed(skips), strict=True):
+        for i, ((upsample, convs), skip) in enumerate(zip(self.up, reversed(skips), strict=True)):
             x = convs(torch.cat([upsample(x), skip], dim=1))
+            if self.text_up:
+                x = self.text_up[i](x, text_emb)
         return self.to_ab(x).tanh()
