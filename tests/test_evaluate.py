@@ -194,3 +194,23 @@ def test_alpha_is_the_object_mask_of_a_cut_out(tmp_path):
     assert isinstance(sample, Sample) and int(sample.mask.sum()) == 144
     sample.text_judged = "a red ball"
     assert [(j.region, j.correct) for j in judge(sample, sample.truth[0])] == [("object", True)]
+
+
+def test_object_colour_accuracy_of_composites(tiny_model_dir, tmp_path):
+    """Composites' ``"object"`` regions get their own share: gray shows no chromatic object."""
+    from tic.data.captions import colors_in_text
+    from tic.data.composites import make_composites
+
+    from .test_data_photos import write_pool
+
+    recs = make_composites(write_pool(tmp_path), tmp_path / "c", n=4, size=32, seed=0)
+    out = tmp_path / "eval"
+    assert run_cli("--model", tiny_model_dir, "--data", tmp_path / "c" / "manifest.jsonl",
+                   "--out", out, "--baseline", "gray") == 0  # fmt: skip
+    result = json.loads((out / "metrics.json").read_text())
+    gray = result["runs"][1]
+    named_on_objects = [colors_in_text(r.text)[:-1] for r in recs]  # the last one is the background's
+    assert gray["text_object_judged"] == sum(map(len, named_on_objects))
+    chromatic = [t for ts in named_on_objects for t in ts if t not in ("black", "white", "gray")]
+    assert gray["text_object_accuracy"] <= 1 - len(chromatic) / gray["text_object_judged"]
+    assert "Object colour acc." in (out / "metrics.md").read_text()

@@ -62,6 +62,8 @@ class Run:
     judged: int = 0
     correct_chromatic: int = 0
     judged_chromatic: int = 0
+    correct_object: int = 0  # judgements of a region named "object" (cut-out composites)
+    judged_object: int = 0
     fid: object | None = None
 
 
@@ -208,6 +210,11 @@ def summarize(run: Run) -> dict:
         run.correct_chromatic / run.judged_chromatic if run.judged_chromatic else None
     )
     summary["text_chromatic_judged"] = run.judged_chromatic
+    # composites: the object's colours alone (recolorization asks whether the object changed)
+    summary["text_object_accuracy"] = (
+        run.correct_object / run.judged_object if run.judged_object else None
+    )
+    summary["text_object_judged"] = run.judged_object
     summary["fid"] = run.fid.compute() if run.fid is not None and len(run.rows) >= 2 else None
     return summary
 
@@ -318,6 +325,9 @@ def evaluate(
                     chromatic = [j for j in judged if j.term in CHROMATIC_TERMS]
                     run.correct_chromatic += sum(j.correct for j in chromatic)
                     run.judged_chromatic += len(chromatic)
+                    on_object = [j for j in judged if j.region == "object"]
+                    run.correct_object += sum(j.correct for j in on_object)
+                    run.judged_object += len(on_object)
                     row = {
                         "image": name,
                         "id": s.record.id,
@@ -395,8 +405,11 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
         return "n/a" if v is None else f"{v:.{digits}f}"
 
     with_fid = any(s["fid"] is not None for s in summaries)
+    with_object = any(s.get("text_object_judged") for s in summaries)
     head = ["Method", "n", "SSIM ↑", "PSNR ↑", "LPIPS(vgg) ↓", "LPIPS(sqz) ↓", "LPIPS(alex) ↓",
             "Colourfulness", "Text colour acc. ↑", "Chromatic text colour acc. ↑"]  # fmt: skip
+    if with_object:
+        head.append("Object colour acc. ↑")
     if with_fid:
         head.append("FID ↓")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -407,6 +420,8 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
             _share(s["text_color_accuracy"], s["text_colors_judged"]),
             _share(s["text_chromatic_accuracy"], s["text_chromatic_judged"]),
         ]  # fmt: skip
+        if with_object:
+            cells.append(_share(s.get("text_object_accuracy"), s.get("text_object_judged", 0)))
         if with_fid:
             cells.append(fmt(s["fid"], 2))
         lines.append("| " + " | ".join(cells) + " |")
@@ -420,6 +435,11 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
         "(judged pairs in brackets); chromatic: the same over colours other than black, white "
         "and gray, which a gray image also shows.",
     ]
+    if with_object:
+        notes.append(
+            "Object colour acc.: the same over the colours named for the regions called "
+            "\"object\" (the cut-out of a composite)."
+        )
     if truth_colorfulness is not None:
         notes.append(f"Colourfulness of the ground truth: {truth_colorfulness:.1f}.")
     return "\n".join(lines + notes) + "\n"
