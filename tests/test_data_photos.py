@@ -186,3 +186,17 @@ def test_on_the_fly_recolouring_keeps_L_and_rewrites_the_text(tmp_path):
     assert not ColorizationDataset(recs, 32, train=False, recolor_prob=1.0)[0]["recolored"]
     with pytest.raises(TicError, match="recolor_prob"):
         ColorizationDataset(recs, 32, recolor_prob=1.5)
+
+
+def test_reachable_terms_follow_the_objects_lightness():
+    """A light object can be turned yellow but not brown; a dark one brown-ish but not yellow."""
+    from tic.data.composites import reachable_terms
+
+    mask = np.zeros((16, 16), bool)
+    mask[4:12, 4:12] = True
+    light = np.full((16, 16, 3), 0.5, np.float32)
+    light[mask] = (0.85, 0.8, 0.75)  # a light, dull object
+    dark = np.full((16, 16, 3), 0.5, np.float32)
+    dark[mask] = (0.2, 0.17, 0.15)
+    assert "yellow" in reachable_terms(light, mask) and "yellow" not in reachable_terms(dark, mask)
+    assert "blue" in reachable_terms(dark, mask)

@@ -18,6 +18,7 @@ import tic.train as train_module
 from tic import Colorizer
 from tic.cli import main
 from tic.config import ConfigError
+from tic.data.captions import COLOR_TERMS
 from tic.errors import TicError
 from tic.train import STATE_NAME, latest_checkpoint, train
 from tic.train_config import TrainConfig, load_train_config
@@ -437,3 +438,40 @@ def test_on_the_fly_recolouring_trains_with_the_new_texts(tmp_path, monkeypatch)
     assert any(text not in {r["text"] for r in rows} for text, _ in new)
     with pytest.raises(ConfigError, match="recolor_prob needs data.text 'keep'"):
         tiny_config(root / "train.jsonl", **{"data.recolor_prob": 0.5, "data.text": "empty"}).validate()
+
+
+def test_init_from_widens_the_text_input_and_keeps_the_function(tmp_path, manifest):
+    """Fine-tuning from a run whose text vector was narrower (MiniLM without colour slots)."""
+    minilm = {"model.text_encoder.kind": "minilm", "loss.lambda_gan": 0}
+    first = train(tiny_config(manifest, steps=2, **minilm), tmp_path / "a", progress=False)
+    assert first.generator.cfg.text_dim == 384
+    cfg = tiny_config(manifest, **minilm, **{"model.text_encoder.color_slots": 2})
+    cfg.model.text_encoder.dim = cfg.model.generator.text_dim = 384 + 2 * 11
+    nets = train_module.build_nets(cfg, torch.device("cpu"))
+    train_module._init_from(tmp_path / "a" / "model", nets.G, nets.D)
+    old, new = first.generator.state_dict(), nets.G.state_dict()
+    w = "text.fc.0.weight"
+    assert torch.equal(new[w][:, :384], old[w]) and not new[w][:, 384:].any()
+    assert all(torch.equal(new[k], old[k]) for k in old if k != w)
+    # the slots' columns are zero, so both generators colour the same way
+    text = first.text_encoder.encode(["a red bird"])
+    slots = torch.zeros(1, 22)
+    slots[0, COLOR_TERMS.index("red")] = 1.0
+    first.generator.eval(), nets.G.eval()
+    L = torch.rand(1, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        a, b = first.generator(L, text), nets.G(L, torch.cat([text, slots], 1))
+    assert torch.allclose(a, b, atol=1e-6)
+    # a full run with init_from trains on and writes a model with the wider text input
+    cfg = tiny_config(manifest, steps=2, **minilm, **{"model.text_encoder.color_slots": 2,
+                      "init_from": str(tmp_path / "a" / "model")})  # fmt: skip
+    second = train(cfg, tmp_path / "b", progress=False)
+    assert second.generator.cfg.text_dim == 406
+    b = Colorizer.from_pretrained(tmp_path / "b" / "model", device="cpu")
+    red = b.text_encoder.encode(["a crimson bird and a blue sky"])[0, 384:]
+    assert [COLOR_TERMS[i] for i in red.view(2, 11).argmax(1)] == ["red", "blue"]
+    assert red.sum() == 2
+    with pytest.raises(TicError, match="has no model.safetensors"):
+        train(tiny_config(manifest, init_from=str(tmp_path)), tmp_path / "c", progress=False)
+    with pytest.raises(ConfigError, match="color_slots needs text_encoder.kind 'minilm'"):
+        tiny_config(manifest, **{"model.text_encoder.color_slots": 2}).validate()

@@ -74,6 +74,8 @@ class TextEncoderConfig:
     gold -> yellow; table in ``tic.data.captions.SYNONYMS``), so a model trained on captions with
     basic terms follows the colour words users write. For minilm only the words with no common
     other sense are rewritten (``tic.data.captions.rewrite_color_words``: "a lemon tree" stays).
+    ``color_slots`` (minilm only, our extension): one-hot vectors of the first k colours the text
+    names appended to the sentence vector (``tic.text_minilm.MiniLMEncoder``).
     """
 
     kind: str = "word2vec"
@@ -83,6 +85,7 @@ class TextEncoderConfig:
     min_count: int = 1
     seed: int = 0
     color_synonyms: bool = False
+    color_slots: int = 0
 
 
 @dataclass
@@ -111,6 +114,12 @@ class ModelConfig:
         if g.text_fusion not in ("multiply", "film"):
             raise ConfigError(
                 f"generator.text_fusion must be 'multiply' or 'film', got {g.text_fusion!r}"
+            )
+        if self.text_encoder.color_slots and self.text_encoder.kind != "minilm":
+            raise ConfigError("text_encoder.color_slots needs text_encoder.kind 'minilm'")
+        if self.text_encoder.color_slots < 0:
+            raise ConfigError(
+                f"text_encoder.color_slots must be >= 0, got {self.text_encoder.color_slots}"
             )
         if g.text_levels not in ("bottleneck", "all"):
             raise ConfigError(

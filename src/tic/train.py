@@ -121,6 +121,8 @@ def train(
     if ckpt is not None:
         step = _load_checkpoint(ckpt, G, D, nets.opt_g, nets.opt_d, device)
         log.info("resuming %s from step %d", ckpt, step)
+    elif cfg.init_from:
+        _init_from(Path(cfg.init_from), G, D)
     if rank == 0:
         save_train_config(cfg, run / "config.yaml")
         _truncate_jsonl(run / "losses.jsonl", step)
@@ -632,6 +634,42 @@ def _save_model(path: Path, G, text_encoder, cfg) -> None:
         save_model_folder(path, G, text_encoder, cfg.model)
     except OSError as e:
         raise TicError(f"{path}: could not write the final model ({e.strerror or e})") from None
+
+
+def _widened(name: str, old: Tensor, new: Tensor) -> Tensor:
+    """``old`` in the shape of ``new``: equal shapes as they are; a Linear weight whose input grew
+    keeps its columns, the new ones zero (so the layer computes what it did)."""
+    if old.shape == new.shape:
+        return old
+    if old.ndim == 2 and old.shape[0] == new.shape[0] and old.shape[1] < new.shape[1]:
+        out = torch.zeros_like(new)
+        out[:, : old.shape[1]] = old
+        return out
+    raise TicError(
+        f"init_from: {name} is {tuple(old.shape)} there but {tuple(new.shape)} in this config"
+    )
+
+
+def _init_from(folder: Path, G, D) -> None:
+    """Weights of another run (``TrainConfig.init_from``) into freshly built ``G`` and ``D``."""
+    from safetensors.torch import load_file
+
+    if not (folder / WEIGHTS_NAME).is_file():
+        raise TicError(f"init_from: {folder} has no {WEIGHTS_NAME} (not a model folder)")
+    for net, state in ((G, load_file(str(folder / WEIGHTS_NAME))), (D, None)):
+        if net is D:
+            if not (folder / STATE_NAME).is_file():
+                log.info("init_from: %s has no discriminator; D starts from scratch", folder)
+                break
+            state = torch.load(folder / STATE_NAME, map_location="cpu", weights_only=True)
+            state = state["discriminator"]
+        own = net.state_dict()
+        if set(own) != set(state):
+            missing = sorted(set(own) ^ set(state))
+            raise TicError(f"init_from: {folder} does not fit this config ({missing[0]} ...)")
+        with torch.no_grad():
+            net.load_state_dict({k: _widened(k, state[k], own[k]) for k in own})
+    log.info("initialised from %s", folder)
 
 
 def _load_checkpoint(ckpt: Path, G, D, opt_g, opt_d, device) -> int:

@@ -102,6 +102,11 @@ class TrainConfig:
     - ``channels_last``: NHWC memory layout (faster convolutions on CPU and CUDA).
     - ``deterministic``: ``torch.use_deterministic_algorithms`` (exact resume on CUDA too).
     - ``max_bad_steps``: a step with a non-finite loss is skipped; this many in a row stop the run.
+    - ``init_from``: start from another run's weights (a model or checkpoint folder: G from its
+      ``model.safetensors``, D from its training state when it has one), e.g. to fine-tune the
+      shipped model on your data; optimisers and the step count start afresh. A text input that
+      grew (more colour slots) keeps the old columns and gets zero-initialised new ones, so the
+      network starts out computing exactly what it did.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -122,6 +127,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     max_bad_steps: int = 5
+    init_from: str | None = None
 
     def validate(self) -> TrainConfig:
         self.model.validate()

@@ -43,6 +43,7 @@ from tic.data.captions import (
     caption_from_terms,
     clean_label,
     color_fractions,
+    dominant_color_term,
     hue_angle,
     name_color,
     top_terms,
@@ -116,6 +117,22 @@ def turn_hue(
     lab = torch.stack([lab[0], c * a - s * b, s * a + c * b])
     out = lab_to_rgb_in_gamut(lab[None])[0].permute(1, 2, 0).numpy()
     return out.astype(np.float32), angle
+
+
+def reachable_terms(rgb: np.ndarray, mask: np.ndarray) -> list[str]:
+    """The recolouring terms an object can take at its own lightness: those that the object
+    (``rgb`` float ``(h, w, 3)``, ``mask`` bool ``(h, w)``) hue-turned to them (``turn_hue``, L
+    kept) is then named as. The gray image fixes L*, so a dark object cannot become yellow or
+    orange (it reads olive or brown) and a light one cannot become brown."""
+    rgb_t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
+    m = torch.from_numpy(mask)
+    out = []
+    for term in RECOLOR_TERMS:
+        turned, _ = turn_hue(rgb, mask.astype(np.float32), hue_angle(term), min_chroma=MIN_CHROMA)
+        blended = torch.where(m, torch.from_numpy(turned).permute(2, 0, 1), rgb_t)
+        if dominant_color_term(blended, m) == term:
+            out.append(term)
+    return out
 
 
 def make_composite(
