@@ -2,6 +2,7 @@
 
     python scripts/ship_default_model.py runs/default/model            # fp16 weights (default)
     python scripts/ship_default_model.py runs/default/model --dtype fp32
+    python scripts/ship_default_model.py runs/default/model --color-synonyms
 
 Writes ``src/tic/assets/default/`` (``config.json``, ``model.safetensors``, the text-encoder
 files), replacing what is there atomically: the folder is written beside it and renamed. With
@@ -14,6 +15,7 @@ anything, the new folder is loaded and run once, and its output is compared with
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -24,7 +26,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from tic import Colorizer
-from tic.pipeline import WEIGHTS_NAME, default_model_dir
+from tic.pipeline import CONFIG_NAME, WEIGHTS_NAME, default_model_dir
 from tic.train import STATE_NAME
 
 SRC_ASSETS = Path(__file__).resolve().parents[1] / "src" / "tic" / "assets" / "default"
@@ -35,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("model", type=Path, help="trained model folder (tic train's RUN/model)")
     p.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
     p.add_argument("--out", type=Path, default=SRC_ASSETS)
+    p.add_argument("--color-synonyms", action="store_true",
+                   help="rewrite colour synonyms to basic terms before encoding (crimson -> red; "
+                   "text_encoder.color_synonyms in config.json)")
     args = p.parse_args(argv)
 
     source = Colorizer.from_pretrained(args.model, device="cpu")  # fails clearly if broken
@@ -44,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         staged = tmp / "default"
         # a checkpoint folder works too: its optimiser state stays behind
         shutil.copytree(args.model, staged, ignore=shutil.ignore_patterns(STATE_NAME))
+        if args.color_synonyms:  # inference-time only: the captions used basic terms anyway
+            cfg = json.loads((staged / CONFIG_NAME).read_text())
+            cfg["text_encoder"]["color_synonyms"] = True
+            (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
         if args.dtype == "fp16":
             state = load_file(str(staged / WEIGHTS_NAME))
             state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}

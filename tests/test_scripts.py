@@ -53,3 +53,8 @@ def test_ship_default_model_stores_fp16_and_keeps_outputs(tiny_model_dir, tmp_pa
     assert done.returncode == 0, done.stderr
     assert (out / "model.safetensors").stat().st_size == src_size
     assert sorted(p.name for p in out.parent.iterdir()) == ["default"]
+    # --color-synonyms switches the encoder's synonym rewrite on in config.json
+    done = run_script("ship_default_model.py", str(tiny_model_dir), "--out", str(out), "--color-synonyms")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "config.json").read_text())["text_encoder"]["color_synonyms"] is True
+    assert Colorizer.from_pretrained(out, device="cpu").config.text_encoder.color_synonyms
