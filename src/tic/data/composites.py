@@ -56,7 +56,7 @@ from tic.imageio import open_image, save_image
 
 RECOLOR_TERMS = ("red", "orange", "yellow", "green", "blue", "purple", "pink")
 # A recoloured dull object (mean chroma below this) gets more chroma, so that the new hue shows.
-MIN_CHROMA = 35.0
+_MIN_CHROMA = 35.0
 
 
 def _plain_color(rng: np.random.Generator) -> np.ndarray:
@@ -119,20 +119,26 @@ def turn_hue(
     return out.astype(np.float32), angle
 
 
+def recolor_region(rgb: np.ndarray, mask: np.ndarray, term: str) -> np.ndarray:
+    """``rgb`` (float ``(h, w, 3)``) with the pixels of ``mask`` (bool ``(h, w)``) hue-turned
+    towards ``term`` (``turn_hue``: L kept, a dull region made more chromatic); the rest as is."""
+    turned, _ = turn_hue(rgb, mask.astype(np.float32), hue_angle(term), min_chroma=_MIN_CHROMA)
+    return np.where(mask[..., None], turned, rgb)
+
+
 def reachable_terms(rgb: np.ndarray, mask: np.ndarray) -> list[str]:
     """The recolouring terms an object can take at its own lightness: those that the object
-    (``rgb`` float ``(h, w, 3)``, ``mask`` bool ``(h, w)``) hue-turned to them (``turn_hue``, L
-    kept) is then named as. The gray image fixes L*, so a dark object cannot become yellow or
-    orange (it reads olive or brown) and a light one cannot become brown."""
-    rgb_t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
+    (``rgb`` float ``(h, w, 3)``, ``mask`` bool ``(h, w)``) turned to them (``recolor_region``)
+    is then named as. The gray image fixes L*, so a dark object cannot become yellow or orange
+    (it reads olive or brown) and a light one cannot become brown."""
     m = torch.from_numpy(mask)
-    out = []
-    for term in RECOLOR_TERMS:
-        turned, _ = turn_hue(rgb, mask.astype(np.float32), hue_angle(term), min_chroma=MIN_CHROMA)
-        blended = torch.where(m, torch.from_numpy(turned).permute(2, 0, 1), rgb_t)
-        if dominant_color_term(blended, m) == term:
-            out.append(term)
-    return out
+    return [
+        term
+        for term in RECOLOR_TERMS
+        if dominant_color_term(
+            torch.from_numpy(recolor_region(rgb, mask, term)).permute(2, 0, 1).float(), m
+        ) == term
+    ]
 
 
 def make_composite(
@@ -164,7 +170,7 @@ def make_composite(
         have = top_terms(color_fractions(obj_t, torch.from_numpy(alpha > 0.5)), 1)[0]
         targets = [t for t in RECOLOR_TERMS if t != have]
         target = targets[int(rng.integers(len(targets)))]
-        obj, hue_shift = turn_hue(obj, alpha, hue_angle(target), min_chroma=MIN_CHROMA)
+        obj, hue_shift = turn_hue(obj, alpha, hue_angle(target), min_chroma=_MIN_CHROMA)
     h, w = alpha.shape
     y, x = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
     region = canvas[y : y + h, x : x + w]

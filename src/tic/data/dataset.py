@@ -15,8 +15,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from tic.color import rgb_to_model_lab
-from tic.data.captions import caption_from_terms, clean_label, color_fractions, hue_angle, top_terms
-from tic.data.composites import MIN_CHROMA, RECOLOR_TERMS, turn_hue
+from tic.data.captions import caption_from_terms, clean_label, color_fractions, top_terms
+from tic.data.composites import RECOLOR_TERMS, recolor_region
 from tic.data.manifest import Record
 from tic.errors import TicError
 from tic.imageio import open_image
@@ -128,9 +128,7 @@ def recolor_object(
     m = torch.from_numpy(mask)
     have = top_terms(color_fractions(torch.from_numpy(rgb).permute(2, 0, 1), m), 1)[0]
     target = rng.choice([t for t in RECOLOR_TERMS if t != have])
-    turned, _ = turn_hue(rgb, mask.astype(np.float32), hue_angle(target), min_chroma=MIN_CHROMA)
-    out = np.where(mask[..., None], turned, rgb)
-    out8 = (out.clip(0, 1) * 255).round().astype(np.uint8)
+    out8 = (recolor_region(rgb, mask, target).clip(0, 1) * 255).round().astype(np.uint8)
     rgb_t = torch.from_numpy(out8).permute(2, 0, 1).float() / 255
     terms = top_terms(color_fractions(rgb_t, m), 2)
     return out8, caption_from_terms(terms, [bg], clean_label(label))
