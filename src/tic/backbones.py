@@ -281,3 +281,27 @@ def lpips_linear_weights(net: str) -> list[Tensor]:
     path = assets_dir() / "lpips_v0.1.safetensors"
     state = _read_safetensors(path, prefix=f"{net}.")
     return [state[f"{net}.lin{i}.weight"].float() for i in range(len(LPIPS_LAYERS[net]))]
+
+
+def load_pretrained_encoder(generator: nn.Module) -> nn.Module:
+    """Fill a generator's pretrained image encoder with the shipped ImageNet weights.
+
+    ``tic.models.EncoderUNet`` with ``encoder: mobilenet_v2``: torchvision's MobileNetV2 weights,
+    ``assets/backbones/mobilenet_v2.safetensors`` (written by ``scripts/convert_mobilenet_v2.py``,
+    stored as float16, loaded as float32). A scratch generator is returned unchanged.
+    """
+    if getattr(generator.cfg, "encoder", "scratch") == "scratch":
+        return generator
+    path = assets_dir() / f"{generator.cfg.encoder}.safetensors"
+    if not path.is_file():
+        raise TicError(
+            f"{path}: shipped {generator.cfg.encoder} weights are missing from this installation "
+            "of tic (rebuild them with scripts/convert_mobilenet_v2.py)"
+        )
+    state = _read_safetensors(path)
+    own = generator.encoder.state_dict()
+    missing = [k for k in own if k not in state]
+    if missing:
+        raise TicError(f"{path}: not {generator.cfg.encoder} weights (no {missing[0]})")
+    generator.encoder.load_state_dict({k: state[k].to(v.dtype) for k, v in own.items()})
+    return generator

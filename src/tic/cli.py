@@ -191,6 +191,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     cfg = load_train_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    if cfg.model.generator.encoder != "scratch" and cfg.model.generator.encoder_frozen:
+        return _run_train_frozen(cfg, out, args)
     result = train(cfg, out, resume=args.resume, progress=not args.quiet)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return 130 if result.interrupted else 0
@@ -200,6 +202,38 @@ def run_train(args: argparse.Namespace) -> int:
             f"continue with: tic train {args.config} --out {out} --resume",
             file=sys.stderr,
         )
+        return 130
+    print(f"trained {result.step} steps; model folder: {out / 'model'}", file=sys.stderr)
+    return 0
+
+
+def _run_train_frozen(cfg, out: Path, args: argparse.Namespace) -> int:
+    """The frozen-encoder recipe: views from the manifests, then ``tic.train_frozen``."""
+    from tic.data.manifest import read_manifest
+    from tic.data.views import build_views
+    from tic.text import fit_text_encoder
+    from tic.train_frozen import train_frozen
+
+    photos = read_manifest(cfg.data.train, skip_missing=cfg.data.skip_missing)
+    cutouts = read_manifest(cfg.data.cutouts) if cfg.data.cutouts else []
+    if cfg.data.scenes and not cutouts:
+        raise TicError("data.scenes needs data.cutouts (a manifest of RGBA cut-outs with labels)")
+    size = cfg.model.image_size
+    views = build_views(photos, cutouts, size, cfg.data.scenes, cfg.data.crops_per_photo,
+                        seed=cfg.seed)
+    val = None
+    if cfg.data.val:
+        val = build_views(read_manifest(cfg.data.val), [], size, 0, 0, flip=False)
+    encoder = fit_text_encoder([r.text for r in photos], cfg.model.text_encoder)
+    cfg.model.text_encoder.dim = cfg.model.generator.text_dim = encoder.dim
+    if cfg.model.generator.cross_attention:
+        cfg.model.generator.token_dim = encoder.TOKEN_DIM
+    cfg.validate()
+    result = train_frozen(cfg, out, views, encoder, val, resume=args.resume,
+                          progress=not args.quiet)
+    if result.stopped_early:
+        print(f"tic: stopped at step {result.step}; continue with: tic train {args.config} "
+              f"--out {out} --resume", file=sys.stderr)
         return 130
     print(f"trained {result.step} steps; model folder: {out / 'model'}", file=sys.stderr)
     return 0

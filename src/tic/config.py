@@ -41,6 +41,20 @@ class GeneratorConfig:
     - ``text_levels``: where the text enters: ``"bottleneck"`` (the paper) or, with ``film`` only,
       ``"all"`` (also a FiLM after every decoder level, so the text reaches the full-resolution
       features directly instead of only through the bottleneck).
+
+    Our extension, a U-Net on a pretrained image encoder (``tic.models.EncoderUNet``):
+
+    - ``encoder``: ``"scratch"`` (the paper's U-Net: the fields above) or ``"mobilenet_v2"``
+      (ImageNet MobileNetV2 features at 1/4..1/32 into a decoder; ``width``, ``depth``, the RRDB
+      fields, ``text_map``, ``text_fusion`` and ``text_levels`` are then unused: the text enters
+      by FiLM after every decoder level). ``encoder_frozen``: keep the ImageNet weights fixed.
+    - ``decoder_widths``: channels of the decoder at 1/32, 1/16, 1/8, 1/4.
+    - ``cross_attention``: how many of the coarsest decoder levels attend to the text's tokens
+      (0: none); ``token_dim`` is the token features' size (set from the text encoder, as
+      ``text_dim``); ``attention_dim`` / ``attention_heads`` size the attention.
+    - ``ab_head``: the output ab from the ``regression`` head, or from the ``bins`` head (a
+      distribution over quantised ab, ``tic.ab_bins``) by its annealed mean at
+      ``bins_temperature``. Both heads are trained; this picks the one used.
     """
 
     width: int = 64
@@ -54,6 +68,16 @@ class GeneratorConfig:
     text_map: int = 64
     text_fusion: Literal["multiply", "film"] = "multiply"
     text_levels: Literal["bottleneck", "all"] = "bottleneck"
+    # --- the U-Net on a pretrained encoder (``encoder`` other than "scratch"; not in the paper)
+    encoder: Literal["scratch", "mobilenet_v2"] = "scratch"
+    encoder_frozen: bool = True
+    decoder_widths: tuple[int, ...] = (256, 192, 128, 96)
+    cross_attention: int = 0
+    token_dim: int = 0
+    attention_dim: int = 128
+    attention_heads: int = 4
+    ab_head: Literal["regression", "bins"] = "regression"
+    bins_temperature: float = 0.38
 
 
 @dataclass
@@ -125,6 +149,28 @@ class ModelConfig:
             raise ConfigError(
                 f"generator.text_levels must be 'bottleneck' or 'all', got {g.text_levels!r}"
             )
+        if g.encoder != "scratch":
+            if len(g.decoder_widths) != 4 or min(g.decoder_widths) < 1:
+                raise ConfigError(
+                    f"generator.decoder_widths needs 4 positive values, got {g.decoder_widths}"
+                )
+            if not 0 <= g.cross_attention <= 4:
+                raise ConfigError(
+                    f"generator.cross_attention must be in 0..4, got {g.cross_attention}"
+                )
+            if g.cross_attention and self.text_encoder.kind != "minilm":
+                raise ConfigError(
+                    "generator.cross_attention needs token features: text_encoder.kind 'minilm'"
+                )
+            if g.attention_dim % g.attention_heads:
+                raise ConfigError("generator.attention_dim must be a multiple of attention_heads")
+            if self.image_size % 32:
+                raise ConfigError(
+                    f"image_size ({self.image_size}) must be a multiple of 32 for encoder "
+                    f"{g.encoder!r}"
+                )
+            if g.bins_temperature <= 0:
+                raise ConfigError("generator.bins_temperature must be positive")
         if g.text_levels == "all" and g.text_fusion != "film":
             raise ConfigError("generator.text_levels 'all' needs text_fusion 'film'")
         return self

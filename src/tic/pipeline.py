@@ -33,7 +33,8 @@ from tic import color
 from tic.config import ConfigError, ModelConfig, from_dict, to_dict
 from tic.errors import TicError
 from tic.imageio import DEFAULT_MAX_PIXELS, Photo, default_mode, read_photo, to_photo
-from tic.models import Generator
+from tic.backbones import load_pretrained_encoder
+from tic.models import build_generator
 from tic.text import TextEncoder, fit_text_encoder, load_text_encoder
 
 log = logging.getLogger("tic")
@@ -85,7 +86,7 @@ class Colorizer:
 
     def __init__(
         self,
-        generator: Generator,
+        generator: torch.nn.Module,
         text_encoder: TextEncoder,
         config: ModelConfig,
         device: str | torch.device = "auto",
@@ -116,9 +117,11 @@ class Colorizer:
         """
         text_encoder = fit_text_encoder(texts, config.text_encoder)
         config.text_encoder.dim = config.generator.text_dim = text_encoder.dim
+        if config.generator.cross_attention:
+            config.generator.token_dim = getattr(text_encoder, "TOKEN_DIM", 0)
         config.validate()
         torch.manual_seed(seed)
-        generator = Generator(config.generator)
+        generator = load_pretrained_encoder(build_generator(config.generator))
         return cls(generator, text_encoder, config, **kwargs)
 
     @classmethod
@@ -142,7 +145,7 @@ class Colorizer:
             raise TicError(
                 f"{weights}: unreadable weight file ({str(e).splitlines()[0]})"
             ) from None
-        generator = Generator(config.generator)
+        generator = build_generator(config.generator)
         _load_state(generator, state, weights)
         try:
             text_encoder = load_text_encoder(folder, config.text_encoder)
@@ -168,10 +171,11 @@ class Colorizer:
         ``L``: ``(B, 1, s, s)`` in [-1, 1] with ``s = image_size``; returns ``ab`` ``(B, 2, s, s)``
         float32 in [-1, 1].
         """
-        text_emb = self.text_encoder.encode(list(texts)).to(self.device)
+        text = encode_text(self.text_encoder, list(texts), self.config)
+        text = [t.to(self.device) if t is not None else None for t in text]
         L = L.to(self.device).contiguous(memory_format=torch.channels_last)
         with self._autocast():
-            ab = self.generator(L, text_emb)
+            ab = self.generator(L, *text)
         return ab.float()
 
     def __call__(self, image, text: str = "") -> Image.Image:
@@ -218,6 +222,17 @@ class Colorizer:
         raise TypeError(
             f"image must be a path, PIL.Image or numpy array, got {type(image).__name__}"
         )
+
+
+def encode_text(
+    text_encoder: TextEncoder, texts: list[str], config: ModelConfig
+) -> tuple[Tensor, ...]:
+    """The generator's text inputs: ``(text_emb,)``, or ``(text_emb, tokens, token_mask)`` when
+    the generator has cross-attention (``generator.cross_attention > 0``)."""
+    text_emb = text_encoder.encode(texts)
+    if not config.generator.cross_attention:
+        return (text_emb,)
+    return (text_emb, *text_encoder.encode_tokens(texts))
 
 
 def compose(photo: Photo, ab: Tensor) -> Image.Image:
@@ -268,7 +283,7 @@ def load_model_config(folder: Path) -> ModelConfig:
         raise TicError(f"{path}: {e}") from None
 
 
-def _load_state(generator: Generator, state: dict[str, Tensor], path: Path) -> None:
+def _load_state(generator: torch.nn.Module, state: dict[str, Tensor], path: Path) -> None:
     own = generator.state_dict()
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))
@@ -288,7 +303,7 @@ def _load_state(generator: Generator, state: dict[str, Tensor], path: Path) -> N
 
 
 def save_model_folder(
-    path: str | Path, generator: Generator, text_encoder: TextEncoder, config: ModelConfig
+    path: str | Path, generator: torch.nn.Module, text_encoder: TextEncoder, config: ModelConfig
 ) -> None:
     """Write ``config.json``, ``model.safetensors`` and the text-encoder assets, atomically.
 

