@@ -31,6 +31,7 @@ training.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -69,8 +70,14 @@ def plain_color(rng: np.random.Generator) -> np.ndarray:
     return rgb  # rare: any colour will do, the caption is measured anyway
 
 
+@lru_cache(maxsize=1024)
+def _open(path: Path, mode: str) -> Image.Image:
+    """A pool image, decoded once per process (scenes reuse the same few hundred files)."""
+    return open_image(path).convert(mode)
+
+
 def crop_photo(path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
-    img = open_image(path).convert("RGB")
+    img = _open(Path(path), "RGB")
     w, h = img.size
     side = max(1, int(min(w, h) * rng.uniform(0.5, 1.0)))
     x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
@@ -83,7 +90,7 @@ def load_cutout(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The cut-out scaled so its longer side is ``scale`` (a random share in that range) of
     ``size``: ``rgb (h, w, 3)`` and ``alpha (h, w)`` in [0, 1]."""
-    img = open_image(path).convert("RGBA")
+    img = _open(Path(path), "RGBA")
     box = img.getchannel("A").getbbox()
     if box is None:
         raise TicError(f"{path}: cut-out is fully transparent")

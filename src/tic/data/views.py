@@ -142,16 +142,16 @@ def paint_region(
     rgb: np.ndarray, mask: np.ndarray, term: str, rng: np.random.Generator
 ) -> np.ndarray:
     """``rgb`` ``(s, s, 3)`` with the pixels of ``mask`` painted in ``term``'s hue (+-10 degrees):
-    every pixel gets that hue, its chroma is raised so the region's mean reaches 35 (by at most
-    4x) and to at least 25, and L is kept (out-of-gamut colours lose chroma, not lightness).
+    every pixel gets that hue, its chroma is raised so the region's mean reaches 45 (by at most
+    4x) and to at least 40, and L is kept (out-of-gamut colours lose chroma, not lightness).
 
     Unlike a hue rotation (``tic.data.composites.turn_hue``) this gives one clean colour even to
     a dull object, whose noisy low-chroma hues a rotation would scatter over the wheel."""
     lab = color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())[0]
     m = torch.from_numpy(mask)
     chroma = torch.hypot(lab[1], lab[2])
-    gain = min(4.0, max(1.0, 35.0 / max(float(chroma[m].mean()), 1e-6)))
-    new_c = (chroma * gain).clamp_min(25.0)
+    gain = min(4.0, max(1.0, 45.0 / max(float(chroma[m].mean()), 1e-6)))
+    new_c = (chroma * gain).clamp_min(40.0)
     hue = np.radians(hue_angle(term) + rng.uniform(-10, 10))
     painted = torch.stack([lab[0], new_c * float(np.cos(hue)), new_c * float(np.sin(hue))])
     lab = torch.where(m, painted, lab)

@@ -1,0 +1,153 @@
+"""The U-Net on a pretrained encoder: MobileNetV2 weights, shapes, frozen encoder, token attention,
+the ab-bins head, and model folders that rebuild it."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from skimage.color import lab2rgb, rgb2lab
+
+from tic import ab_bins
+from tic.backbones import assets_dir, load_pretrained_encoder
+from tic.config import ConfigError, GeneratorConfig, ModelConfig, TextEncoderConfig
+from tic.models import EncoderUNet, build_generator
+from tic.models.encoder_unet import TextCrossAttention
+from tic.models.mobilenet import MobileNetV2Features
+
+
+def _cfg(**changes) -> GeneratorConfig:
+    base = dict(encoder="mobilenet_v2", decoder_widths=(16, 12, 8, 8), text_dim=6, text_hidden=8,
+                cross_attention=2, token_dim=5, attention_dim=8, attention_heads=2)
+    base.update(changes)
+    return GeneratorConfig(**base)
+
+
+def test_mobilenet_v2_has_torchvision_names_and_the_shipped_weights_load():
+    net = MobileNetV2Features()
+    keys = net.state_dict().keys()
+    # torchvision's names for the first conv, an expanding block and the last 1x1 conv
+    for k in ("features.0.0.weight", "features.0.1.running_var", "features.1.conv.0.0.weight",
+              "features.1.conv.1.weight", "features.2.conv.0.0.weight",
+              "features.2.conv.3.running_mean", "features.18.0.weight"):
+        assert k in keys
+    g = load_pretrained_encoder(EncoderUNet(_cfg()))
+    w = g.encoder.features[0][0].weight
+    assert (assets_dir() / "mobilenet_v2.safetensors").is_file()
+    assert w.dtype == torch.float32 and w.abs().sum() > 0
+    # ImageNet BatchNorm statistics, not the defaults
+    assert not torch.allclose(g.encoder.features[0][1].running_var, torch.ones(32))
+
+
+def test_feature_taps_have_the_documented_sizes():
+    feats = MobileNetV2Features()(torch.zeros(1, 3, 64, 96))
+    assert [tuple(f.shape[1:]) for f in feats] == [
+        (16, 32, 48), (24, 16, 24), (32, 8, 12), (96, 4, 6), (1280, 2, 3)]
+
+
+@pytest.mark.parametrize("head", ["regression", "bins"])
+def test_shapes_range_and_encode_decode_split(head):
+    torch.manual_seed(0)
+    g = EncoderUNet(_cfg(ab_head=head)).eval()
+    L = torch.rand(2, 1, 64, 96) * 2 - 1
+    text, tokens, mask = torch.randn(2, 6), torch.randn(2, 3, 5), torch.ones(2, 3)
+    ab = g(L, text, tokens, mask)
+    assert ab.shape == (2, 2, 64, 96) and ab.abs().max() <= 1
+    ab_low, logits = g.decode(g.encode(L), text, tokens, mask)
+    assert ab_low.shape == (2, 2, 16, 24)
+    assert logits.shape == (2, len(ab_bins.bin_centers()), 16, 24)
+    manual = torch.nn.functional.interpolate(g.ab_from_heads(ab_low, logits), size=(64, 96),
+                                             mode="bilinear", align_corners=False)
+    torch.testing.assert_close(ab, manual)
+
+
+def test_frozen_encoder_gets_no_gradient_and_keeps_imagenet_statistics():
+    torch.manual_seed(0)
+    g = load_pretrained_encoder(EncoderUNet(_cfg())).train()
+    before = g.encoder.features[3].conv[1][1].running_mean.clone()
+    feats = g.encode(torch.rand(2, 1, 64, 64) * 2 - 1)
+    ab, logits = g.decode(feats, torch.randn(2, 6), torch.randn(2, 3, 5), torch.ones(2, 3))
+    (ab.square().mean() + logits.square().mean()).backward()
+    assert all(p.grad is None for p in g.encoder.parameters())
+    trainable = [n for n, p in g.named_parameters() if p.requires_grad]
+    assert trainable and not any(n.startswith("encoder.") for n in trainable)
+    assert all(p.grad is not None for n, p in g.named_parameters() if p.requires_grad and
+               not n.startswith("attn"))  # attention gets gradients once its output is non-zero
+    torch.testing.assert_close(g.encoder.features[3].conv[1][1].running_mean, before)
+
+
+def test_cross_attention_starts_as_identity_and_padding_is_ignored():
+    torch.manual_seed(0)
+    block = TextCrossAttention(channels=8, token_dim=5, dim=8, heads=2)
+    feat = torch.randn(2, 8, 4, 4)
+    tokens = torch.randn(2, 3, 5)
+    torch.testing.assert_close(block(feat, tokens, torch.ones(2, 3)), feat)
+    torch.nn.init.normal_(block.out.weight)
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    other = tokens.clone()
+    other[0, 2] = 100.0  # padding: must not matter
+    other[1, 1:] = -100.0
+    torch.testing.assert_close(block(feat, tokens, mask), block(feat, other, mask))
+    # no tokens at all (the empty text): only the learned "no word" token is attended
+    out = block(feat, torch.zeros(2, 0, 5), torch.zeros(2, 0))
+    assert out.shape == feat.shape and torch.isfinite(out).all()
+
+
+def test_words_reach_the_place_they_name_through_attention():
+    """A token's colour features change the output; a different token with the same colours in
+    another order does not change it in the same way (the model sees per-token features)."""
+    torch.manual_seed(0)
+    g = EncoderUNet(_cfg()).eval()
+    for block in g.attn:
+        torch.nn.init.normal_(block.out.weight, std=0.5)
+    L = torch.rand(1, 1, 64, 64) * 2 - 1
+    text = torch.zeros(1, 6)
+    a = g(L, text, torch.tensor([[[1.0, 0, 0, 0, 0]]]), torch.ones(1, 1))
+    b = g(L, text, torch.tensor([[[0, 0, 0, 0, 1.0]]]), torch.ones(1, 1))
+    assert (a - b).abs().max() > 1e-3
+
+
+def test_ab_bins_are_in_gamut_cells_and_soft_encoding_decodes_back():
+    centers = ab_bins.bin_centers()
+    assert 200 < len(centers) < 320
+    assert (centers.abs() <= ab_bins.GRID_MAX).all()
+    # every cell holds an sRGB colour at some lightness; skimage is the independent reference:
+    # a Lab colour is in gamut when lab2rgb (which clips) -> rgb2lab gives it back
+    offsets = np.arange(-5.0, 5.1, 1.0)
+    da, db, L = np.meshgrid(offsets, offsets, np.arange(2.0, 99.0, 2.0), indexing="ij")
+    for a, b in centers[::7].tolist():
+        lab = np.stack([L.ravel(), a + da.ravel(), b + db.ravel()], 1)[None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            back = rgb2lab(lab2rgb(lab))
+        assert (np.abs(back - lab).max(-1) < 0.5).any(), (a, b)
+    ab = torch.tensor([[[[23.0]], [[-41.0]]]])
+    soft = ab_bins.soft_encode(ab, centers)
+    assert soft.shape == (1, len(centers), 1, 1)
+    torch.testing.assert_close(soft.sum(1), torch.ones(1, 1, 1))
+    assert int((soft > 0).sum()) == 5
+    # the plain mean of the soft target is near the true ab; a low temperature picks the mode
+    mean = ab_bins.annealed_mean(torch.log(soft + 1e-12), centers, 1.0).flatten()
+    assert (mean - torch.tensor([23.0, -41.0])).abs().max() < 3
+    mode = ab_bins.annealed_mean(torch.log(soft + 1e-12), centers, 0.01).flatten()
+    assert torch.allclose(mode, torch.tensor([20.0, -40.0]))
+    with pytest.raises(ValueError):
+        ab_bins.annealed_mean(soft, centers, 0.0)
+
+
+def test_config_checks_for_the_encoder_unet():
+    def model(**g):
+        return ModelConfig(image_size=64, generator=_cfg(text_dim=384, **g),
+                           text_encoder=TextEncoderConfig(kind="minilm", dim=384))
+    model().validate()
+    with pytest.raises(ConfigError, match="decoder_widths"):
+        model(decoder_widths=(8, 8)).validate()
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        ModelConfig(image_size=48, generator=_cfg(text_dim=384),
+                    text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
+    with pytest.raises(ConfigError, match="minilm"):
+        ModelConfig(image_size=64, generator=_cfg(text_dim=16),
+                    text_encoder=TextEncoderConfig(dim=16)).validate()
+    assert isinstance(build_generator(_cfg()), EncoderUNet)

@@ -1,0 +1,176 @@
+"""Training views (fixed images, colours drawn per step) and the frozen-encoder training loop:
+L is kept when objects are painted, captions name the painted colours, a run resumes exactly,
+and its model folder loads into a Colorizer that gives the same output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tic import Colorizer, color
+from tic.data.captions import dominant_color_term
+from tic.data.manifest import Record, write_manifest
+from tic.data.views import batch_targets, build_views, draw, paint_region
+from tic.text_minilm import phrase_colors
+from tic.train_config import load_train_config
+from tic.train_frozen import latest_checkpoint, train_frozen
+
+
+def _images(root, n_photos=3, n_cutouts=3):
+    rng = np.random.default_rng(0)
+    photos, cutouts = [], []
+    for i in range(n_photos):
+        arr = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+        arr[:, :32] = (200, 40, 40)  # a red half, so the caption names red
+        path = root / f"photo{i}.png"
+        Image.fromarray(arr).save(path)
+        photos.append(Record(image=path, text=f"a photo {i} in red", extra={"label": "wall"}))
+    for i, name in enumerate(["cat", "bus", "apple"][:n_cutouts]):
+        arr = np.zeros((40, 40, 4), dtype=np.uint8)
+        arr[8:32, 8:32] = (120, 120, 120, 255)  # a mid-gray square object
+        arr[8:32, 8:32, i] = 180
+        path = root / f"cut{i}.png"
+        Image.fromarray(arr, "RGBA").save(path)
+        cutouts.append(Record(image=path, extra={"label": name}))
+    return photos, cutouts
+
+
+def test_views_photos_crops_flips_and_scenes(tmp_path):
+    photos, cutouts = _images(tmp_path)
+    views = build_views(photos, cutouts, size=64, n_scenes=4, crops_per_photo=1, seed=0)
+    assert len(views) == 3 * 2 * 2 + 4
+    assert views.L.shape == (16, 1, 64, 64) and views.rgb.shape == (16, 16, 16, 3)
+    assert views.texts[0] == "a photo 0 in red"  # the whole photo keeps its own text
+    assert views.texts[2] is not None and views.texts[2] != views.texts[0]  # crop: re-captioned
+    assert all(t is None for t in views.texts[-4:]) and all(len(m) for m in views.masks[-4:])
+    # the mirrored view is the mirror image
+    torch.testing.assert_close(views.L[1], views.L[0].flip(-1))
+
+
+def test_paint_keeps_L_and_names_the_colour():
+    rng = np.random.default_rng(0)
+    rgb = np.full((16, 16, 3), 0.5, dtype=np.float32)  # gray, L* about 53
+    mask = np.zeros((16, 16), dtype=bool)
+    mask[4:12, 4:12] = True
+    for term in ("red", "green", "blue", "purple"):
+        out = paint_region(rgb, mask, term, rng)
+        L_in = color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0, 0]
+        L_out = color.rgb_to_lab(torch.from_numpy(out).permute(2, 0, 1)[None])[0, 0]
+        assert (L_in - L_out).abs().max() < 0.5
+        assert dominant_color_term(torch.from_numpy(out).permute(2, 0, 1),
+                                   torch.from_numpy(mask)) == term
+        np.testing.assert_array_equal(out[~mask], rgb[~mask])
+
+
+def test_draw_captions_every_object_with_its_measured_colour(tmp_path):
+    photos, cutouts = _images(tmp_path)
+    views = build_views(photos, cutouts, size=64, n_scenes=6, crops_per_photo=0, flip=False)
+    rng = np.random.default_rng(1)
+    for i in range(len(views) - 6, len(views)):
+        rgb, text = draw(views, i, rng, recolor_prob=1.0, empty_prob=0.0)
+        t = torch.from_numpy(rgb).permute(2, 0, 1)
+        said = dict((lab, c[0]) for lab, c in _named(text))
+        for mask, label in zip(views.masks[i], views.labels[i], strict=True):
+            if mask.any():
+                assert said[label] == dominant_color_term(t, torch.from_numpy(mask))
+        # the gray image is the view's: L kept
+        L = color.rgb_to_lab(t[None])[0, 0]
+        L_view = color.rgb_to_lab(torch.from_numpy(views.rgb[i]).permute(2, 0, 1)[None])[0, 0]
+        assert (L - L_view).abs().max() < 0.5
+    assert draw(views, 0, rng, 1.0, empty_prob=1.0)[1] == ""
+    target = batch_targets([views.rgb[0], views.rgb[1]])
+    assert target.shape == (2, 2, 16, 16) and target.abs().max() <= 1
+
+
+def _named(text):
+    """[(label, colours)] from "a red cat, a blue bus and a green apple on a ... background"."""
+    out = []
+    for lo, hi, colours in phrase_colors(text):
+        words = text[lo:hi].split()
+        if colours and words and words[-1] != "background":
+            out.append((words[-1], colours))
+    return out
+
+
+def test_phrase_colors_bind_colours_to_their_phrases():
+    def spans(t):
+        return [(t[a:b].strip(), c) for a, b, c in phrase_colors(t)]
+
+    assert spans("a red car and a blue house") == [("a red car", ["red"]),
+                                                  ("a blue house", ["blue"])]
+    assert spans("a yellow bird with black wings on a green branch") == [
+        ("a yellow bird", ["yellow"]), ("black wings", ["black"]), ("a green branch", ["green"])]
+    # colours standing alone go to the thing named before them
+    assert spans("a photo of a folding chair, mostly red and brown")[1] == (
+        "a folding chair", ["red", "brown"])
+    assert spans("a red camel on a green background")[-1] == ("a green background", ["green"])
+    assert phrase_colors("") == []
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from tic.text_minilm import MiniLMEncoder
+
+    return MiniLMEncoder()
+
+
+def test_token_features_carry_their_phrase_colour(minilm):
+    tokens, mask = minilm.encode_tokens(["a red car and a blue house", ""])
+    assert tokens.shape[0] == 2 and tokens.shape[-1] == minilm.TOKEN_DIM
+    assert mask[1].sum() == 0 and mask[0].sum() == 7  # a red car and a blue house: 7 tokens
+    colours = tokens[0, :7, minilm.SENTENCE_DIM:]
+    red, blue = 3, 7  # COLOR_TERMS indices
+    assert colours[:3, red].eq(1).all() and colours[4:, blue].eq(1).all()  # "a red car", "a blue house"
+    assert colours[3].sum() == 0  # "and"
+
+
+def _frozen_config(tmp_path, photos, cutouts, **sets):
+    write_manifest(tmp_path / "photos.jsonl", photos)
+    write_manifest(tmp_path / "cutouts.jsonl", cutouts)
+    cfg_path = tmp_path / "frozen.yaml"
+    cfg_path.write_text(
+        "model:\n  image_size: 64\n  generator:\n    encoder: mobilenet_v2\n"
+        "    decoder_widths: [16, 12, 8, 8]\n    cross_attention: 2\n    attention_dim: 8\n"
+        "    attention_heads: 2\n    text_hidden: 8\n    ab_head: bins\n"
+        "  text_encoder:\n    kind: minilm\n    dim: 384\n"
+        f"data:\n  train: {tmp_path / 'photos.jsonl'}\n  cutouts: {tmp_path / 'cutouts.jsonl'}\n"
+        "  scenes: 4\n  recolor_prob: 0.8\n  empty_text_prob: 0.2\n"
+        "loss:\n  lambda_bins: 0.3\nbatch_size: 4\nsteps: 4\nlog_every: 1\neval_every: 2\n"
+        "save_every: 2\nkeep_last: 5\n"
+    )
+    return load_train_config(cfg_path, [f"{k}={v}" for k, v in sets.items()])
+
+
+def _run(cfg, run, photos, cutouts, minilm, resume=False):
+    views = build_views(photos, cutouts, 64, cfg.data.scenes, 1, seed=cfg.seed)
+    val = build_views(photos, [], 64, 0, 0, flip=False)
+    cfg.model.text_encoder.dim = cfg.model.generator.text_dim = minilm.dim
+    cfg.model.generator.token_dim = minilm.TOKEN_DIM
+    return train_frozen(cfg, run, views, minilm, val, resume=resume, progress=False)
+
+
+def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm):
+    photos, cutouts = _images(tmp_path)
+    cfg = _frozen_config(tmp_path, photos, cutouts)
+    full = _run(cfg, tmp_path / "full", photos, cutouts, minilm)
+    assert full.step == 4 and (tmp_path / "full" / "model" / "model.safetensors").is_file()
+    lines = (tmp_path / "full" / "losses.jsonl").read_text().splitlines()
+    assert any("val_l1_bins" in ln for ln in lines)
+
+    half = _frozen_config(tmp_path, photos, cutouts, steps=2)
+    _run(half, tmp_path / "resumed", photos, cutouts, minilm)
+    assert latest_checkpoint(tmp_path / "resumed").name == "step-00000002"
+    with pytest.raises(Exception, match="--resume"):
+        _run(half, tmp_path / "resumed", photos, cutouts, minilm)
+    resumed = _run(cfg, tmp_path / "resumed", photos, cutouts, minilm, resume=True)
+    assert resumed.losses == full.losses  # the same batches and weights, step for step
+
+    colorizer = Colorizer.from_pretrained(tmp_path / "full" / "model", device="cpu")
+    img = Image.fromarray((np.random.default_rng(0).random((40, 50)) * 255).astype(np.uint8))
+    out = colorizer(img, "a red cat and a blue bus")
+    assert out.size == (50, 40)
+    L_in = color.srgb8_to_l(np.asarray(img.convert("RGB")))
+    L_out = color.srgb8_to_l(np.asarray(out))
+    assert (L_in - L_out).abs().max() < 1.0
