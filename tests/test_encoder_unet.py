@@ -19,7 +19,7 @@ from tic.models.mobilenet import MobileNetV2Features
 
 
 def _cfg(**changes) -> GeneratorConfig:
-    base = dict(encoder="mobilenet_v2", decoder_widths=(16, 12, 8, 8), text_dim=6, text_hidden=8,
+    base = dict(encoder="mobilenet_v2", decoder_widths=(40, 12, 8, 8), text_dim=6, text_hidden=8,
                 cross_attention=2, token_dim=5, attention_dim=8, attention_heads=2)
     base.update(changes)
     return GeneratorConfig(**base)

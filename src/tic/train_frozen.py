@@ -19,6 +19,7 @@ folder + ``training_state.pt``, ``model/``). The batch of step ``n`` depends onl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -64,6 +65,29 @@ def cache_features(G, L: Tensor) -> list[Tensor]:
     for start in range(0, L.shape[0], FEATURE_CHUNK):
         parts.append([f.half() for f in G.encode(L[start : start + FEATURE_CHUNK])])
     return [torch.cat(level) for level in zip(*parts, strict=True)]
+
+
+def _cached_features(path: Path, G, L: Tensor) -> list[Tensor]:
+    """``cache_features``, kept in the run folder so that a resumed run skips the encoder pass;
+    reused only when the views' gray images are the same (their hash is stored with them)."""
+    from safetensors.torch import load_file, save_file
+
+    digest = hashlib.sha1(L.numpy().tobytes()).hexdigest()
+    if path.is_file():
+        try:
+            stored = load_file(str(path))
+            if stored.pop("__hash__").numpy().tobytes().decode() == digest:
+                return [stored[f"level{i}"] for i in range(len(stored))]
+        except (OSError, KeyError, ValueError):
+            pass
+        log.info("%s: made for other views; computing the features again", path)
+    feats = cache_features(G, L)
+    state = {f"level{i}": f.contiguous() for i, f in enumerate(feats)}
+    state["__hash__"] = torch.frombuffer(bytearray(digest.encode()), dtype=torch.uint8)
+    tmp = path.with_suffix(".tmp")
+    save_file(state, str(tmp))
+    os.replace(tmp, path)
+    return feats
 
 
 def _pad_tokens(items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
@@ -164,7 +188,7 @@ def train_frozen(
     _truncate_jsonl(run / "losses.jsonl", step)
 
     t0 = time.time()
-    feats = cache_features(G, views.L)
+    feats = _cached_features(run / "features.safetensors", G, views.L)
     val = None
     if val_views is not None:
         val_feats = cache_features(G, val_views.L)

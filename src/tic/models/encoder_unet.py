@@ -23,6 +23,8 @@ a composite's objects are recoloured).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -66,7 +68,7 @@ class TextCrossAttention(nn.Module):
 
     def __init__(self, channels: int, token_dim: int, dim: int, heads: int):
         super().__init__()
-        self.norm = nn.GroupNorm(min(32, channels), channels)
+        self.norm = nn.GroupNorm(math.gcd(32, channels), channels)
         self.q = nn.Conv2d(channels, dim, 1)
         self.kv = nn.Linear(token_dim, 2 * dim)
         self.null = nn.Parameter(torch.zeros(1, 1, token_dim))
