@@ -14,7 +14,7 @@ from skimage.color import lab2rgb, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from tic.cli import main
-from tic.data.captions import term_rgb
+from tic.color_names import term_rgb
 from tic.data.manifest import Record, read_manifest, write_manifest
 from tic.data.synthetic import make_synthetic
 from tic.errors import TicError
@@ -198,7 +198,7 @@ def test_alpha_is_the_object_mask_of_a_cut_out(tmp_path):
 
 def test_object_colour_accuracy_of_composites(tiny_model_dir, tmp_path):
     """Composites' ``"object"`` regions get their own share: gray shows no chromatic object."""
-    from tic.data.captions import colors_in_text
+    from tic.color_names import colors_in_text
     from tic.data.composites import make_composites
 
     from .test_data_photos import write_pool

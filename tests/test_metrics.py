@@ -14,7 +14,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from tests.conftest import photo_paths
 from tic import metrics
-from tic.data.captions import term_rgb
+from tic.color_names import term_rgb
 from tic.errors import TicError
 
 

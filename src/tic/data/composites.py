@@ -9,7 +9,7 @@ random basic term it does not have yet; a dull object (mean chroma below 35) als
 its chroma so the new hue shows.
 
 The caption is measured on the finished composite, never assumed: the object's and the
-background's colour terms come from ``tic.data.captions`` on the pixels inside and outside the
+background's colour terms come from ``tic.color_names`` on the pixels inside and outside the
 object mask (a turned-to-yellow dark object may really be olive green, and says so). Example:
 ``"a blue camel on a green background"``.
 
@@ -38,16 +38,15 @@ import torch
 from PIL import Image
 
 from tic.color import lab_to_rgb_in_gamut, rgb_to_lab
-from tic.data.captions import (
+from tic.color_names import (
     COLOR_TERMS,
-    caption_from_terms,
-    clean_label,
     color_fractions,
     dominant_color_term,
     hue_angle,
     name_color,
     top_terms,
 )
+from tic.data.captions import caption_from_terms, clean_label
 from tic.data.manifest import Record, write_manifest
 from tic.data.photos import read_pool
 from tic.data.splits import seeded_split
