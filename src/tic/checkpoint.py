@@ -29,6 +29,7 @@ import contextlib
 import json
 import logging
 import os
+import pickle
 import random
 import re
 import shutil
@@ -282,7 +283,7 @@ def load_checkpoint(ckpt: Path, G: nn.Module, D: nn.Module, opt_g, opt_d) -> int
         load_weights(D, state["discriminator"], what)
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
-    except (RuntimeError, OSError, KeyError, EOFError, ValueError) as e:
+    except (RuntimeError, OSError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as e:
         raise TicError(
             f"{ckpt}: checkpoint does not fit this config or is damaged ({str(e).splitlines()[0]})"
         ) from None

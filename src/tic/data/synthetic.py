@@ -25,7 +25,7 @@ Files written under ``out``::
     masks/000000_bg.png            the background mask
     manifest.jsonl
 
-Manifest record (DESIGN.md's manifest format plus extra keys)::
+Manifest record (the manifest format of ``tic.data.manifest`` plus extra keys)::
 
     {"image": "images/000000.png", "text": "a red circle and a blue square on a green background",
      "mask": "masks/000000_0.png",          # the first shape: the "main object"
