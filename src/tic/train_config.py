@@ -7,6 +7,7 @@ key. The resolved config is written to the run folder as ``config.yaml``.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ from tic.config import (
     to_dict,
 )
 from tic.text import with_text_dims
+
+log = logging.getLogger("tic")
 
 
 @dataclass
@@ -180,8 +183,9 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
 
     Resolved here, so that the saved config names what the run uses: the text sizes
     (``model.generator.text_dim`` and, for minilm, ``model.text_encoder.dim``) are derived from
-    the text encoder (``tic.text.with_text_dims``), and a value given for them that disagrees is an
-    error; ``loss.perceptual_layer`` left out becomes the network's layer 4 (``LAYER4``).
+    the text encoder (``tic.text.with_text_dims``); a ``generator.text_dim`` given that disagrees
+    is an error (``_derive_text_dims``); ``loss.perceptual_layer`` left out becomes the network's
+    layer 4 (``LAYER4``).
     """
     data: dict = {}
     if path is not None:
@@ -229,16 +233,24 @@ def _lookup(data: dict, key: str):
 
 
 def _derive_text_dims(model: ModelConfig, given: dict) -> ModelConfig:
-    """``model`` with its text sizes derived from the encoder; ``given`` values must agree."""
+    """``model`` with its text sizes derived from the encoder.
+
+    A ``generator.text_dim`` given that disagrees is an error. MiniLM's ``text_encoder.dim`` is
+    fixed by the encoder (384 + 11 per colour slot): a different value given there (older configs
+    say 384 next to colour slots) is replaced with a warning, so that their runs still resume.
+    """
     derived = with_text_dims(model)
     enc = derived.text_encoder
     for key, value in given.items():
-        if value != enc.dim:
-            slots = f" with {enc.color_slots} colour slot(s)" if enc.kind == "minilm" else ""
-            raise ConfigError(
-                f"{key} is {value!r} but the {enc.kind} text encoder{slots} makes {enc.dim}-d "
-                f"vectors; the text size follows the encoder: leave {key} out"
-            )
+        if value == enc.dim:
+            continue
+        slots = f" with {enc.color_slots} colour slot(s)" if enc.kind == "minilm" else ""
+        what = (f"{key} is {value!r} but the {enc.kind} text encoder{slots} makes {enc.dim}-d "
+                f"vectors")
+        if key == "model.text_encoder.dim":
+            log.warning("%s; using %d (leave %s out)", what, enc.dim, key)
+        else:
+            raise ConfigError(f"{what}; the text size follows the encoder: leave {key} out")
     return derived
 
 

@@ -51,7 +51,7 @@ from tic.data.manifest import Record, write_manifest
 from tic.data.photos import read_pool
 from tic.data.splits import seeded_split
 from tic.errors import TicError
-from tic.imageio import open_image, save_image
+from tic.imageio import load_image, save_image, to_rgb_image
 
 RECOLOR_TERMS = ("red", "orange", "yellow", "green", "blue", "purple", "pink")
 # A recoloured dull object (mean chroma below this) gets more chroma, so that the new hue shows.
@@ -69,7 +69,7 @@ def _plain_color(rng: np.random.Generator) -> np.ndarray:
 
 
 def _crop_photo(path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
-    img = open_image(path).convert("RGB")
+    img = to_rgb_image(load_image(path))
     w, h = img.size
     side = max(1, int(min(w, h) * rng.uniform(0.5, 1.0)))
     x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
@@ -79,7 +79,7 @@ def _crop_photo(path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
 
 def _cutout(path: Path, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The cut-out scaled to 45-90% of ``size``: ``rgb (h, w, 3)`` and ``alpha (h, w)`` in [0, 1]."""
-    img = open_image(path).convert("RGBA")
+    img = load_image(path).convert("RGBA")  # soft alpha kept: it blends the edges
     box = img.getchannel("A").getbbox()
     if box is None:
         raise TicError(f"{path}: cut-out is fully transparent")
