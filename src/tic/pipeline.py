@@ -12,7 +12,6 @@ lightness, so the output's L is the input's.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +69,7 @@ class Colorizer:
         The generator's text pathway takes its input size from the encoder
         (``tic.text.with_text_dims``: 384 for minilm); ``config`` itself is not changed.
         """
-        config = with_text_dims(copy.deepcopy(config)).validate()
+        config = with_text_dims(config).validate()  # a new config: the caller's stays as it is
         text_encoder = fit_text_encoder(texts, config.text_encoder)
         torch.manual_seed(seed)
         generator = Generator(config.generator)

@@ -158,8 +158,9 @@ def train(
     progress: bool = True,
 ) -> TrainResult:
     """Train G and D as ``cfg`` says on ``train_set`` (held-out error and pictures on ``val_set``),
-    writing into ``run_dir``; ``resume`` continues its last checkpoint. Returns when ``cfg.steps``
-    are done or after Ctrl-C (a checkpoint is written first). ``cfg`` is not changed.
+    writing into ``run_dir``; ``resume`` continues its last checkpoint (with the checkpoint's text
+    encoder, which ``prepare_run(..., resume=True)`` gives). Returns when ``cfg.steps`` are done or
+    after Ctrl-C (a checkpoint is written first). ``cfg`` is not changed.
     """
     cfg.validate()
     if text_encoder.dim != cfg.model.generator.text_dim:
