@@ -346,10 +346,11 @@ def test_ctrl_c_writes_a_checkpoint_then_stops(tmp_path, manifest):
     run = tmp_path / "run"
     data = prepare_run(cfg, run)
     interrupted = FakeDataset(data.train_set, ctrl_c_in_step_3)
+    handler = signal.getsignal(signal.SIGINT)  # (SIG_IGN in a shell's background job)
     result = train(cfg, run, interrupted, None, data.text_encoder, progress=False)
     assert result.interrupted and result.step == 3
     assert latest_checkpoint(run).name == "step-00000003"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler  # the handler from before is back
     assert run_train(tiny_config(manifest, steps=4), run, resume=True).step == 4
 
 
