@@ -1,4 +1,4 @@
-"""Agreement of the colour namer (``tic.data.captions.name_color``) with named reference colours.
+"""Agreement of the colour namer (``tic.color_names.name_color``) with named reference colours.
 
 Two tables, both in ``tests/fixtures/``:
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from tic.data.captions import color_term_indices, colors_in_text, name_color
+from tic.color_names import color_term_indices, colors_in_text, name_color
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

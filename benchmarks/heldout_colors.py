@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from tic import Colorizer, color, metrics
-from tic.data.captions import COLOR_TERMS, color_term_indices
+from tic.color_names import COLOR_TERMS, color_term_indices
 from tic.data.manifest import read_manifest
 from tic.imageio import open_image
 

@@ -38,9 +38,10 @@ from PIL import Image
 
 from tic import Colorizer
 from tic.color import rgb_to_lab
-from tic.data.captions import caption_from_terms, clean_label, dominant_color_term
+from tic.color_names import dominant_color_term
+from tic.data.captions import caption_from_terms, clean_label
 from tic.data.manifest import read_manifest
-from tic.report import image_grid
+from tic.grid import image_grid
 
 # word -> the basic term it should act like; the basic words come first
 WORDS = {

@@ -35,7 +35,7 @@ from tic.color import AB_SCALE
 from tic.data.dataset import ColorizationDataset, batch_to_lab
 from tic.data.manifest import read_manifest, write_manifest
 from tic.data.synthetic import make_synthetic
-from tic.train import train
+from tic.train import prepare_run, train
 from tic.train_config import load_train_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +55,7 @@ def make_set(folder: Path, n: int, seed: int, size: int) -> Path:
 # the paper's word2vec (fitted on the training texts), or the pretrained MiniLM sentence encoder
 ENCODERS = {
     "word2vec": [],
-    "minilm": ["model.text_encoder.kind=minilm", "model.text_encoder.dim=384",
-               "model.generator.text_dim=384"],
+    "minilm": ["model.text_encoder.kind=minilm"],  # 384-d: the text sizes follow the encoder
 }
 
 
@@ -106,7 +105,7 @@ def run(args, train_manifest, test_manifest, encoder: str, fusion: str, text: st
 
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    result = train(cfg, out, progress=False)
+    result = train(cfg, out, *prepare_run(cfg, out), progress=False)
     seconds = time.perf_counter() - start
     row = {"encoder": encoder, "fusion": fusion, "texts": "with" if text == "keep" else "ablated (empty)",
            "steps": result.step, "train_seconds": round(seconds, 1)}

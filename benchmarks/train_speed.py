@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -52,6 +51,7 @@ class Case:
 
     def __init__(self, case: str, batch: int, device: str):
         from tic.data.dataset import batch_to_lab
+        from tic.device import use_bf16
         from tic.train import autocast_for, build_nets, train_step
         from tic.train_config import load_train_config
 
@@ -66,7 +66,7 @@ class Case:
         self.dev = torch.device("cuda" if device == "cuda" else "cpu")
         nets = build_nets(cfg, self.dev)
         autocast = autocast_for(cfg, self.dev)
-        self.bf16 = autocast is not nullcontext  # "auto": bf16 only where it pays (tic.pipeline)
+        self.bf16 = use_bf16(cfg.precision, self.dev)  # "auto": bf16 only where it pays
         fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
         g = torch.Generator().manual_seed(0)
         s = cfg.model.image_size

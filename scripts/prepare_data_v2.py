@@ -33,7 +33,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tic.data.captions import caption_file, clean_label, dominant_color_term
+from tic.color_names import dominant_color_term
+from tic.data.captions import caption_file, clean_label
 from tic.data.composites import RECOLOR_TERMS
 from tic.data.layouts import make_layout
 from tic.data.manifest import Record, write_manifest

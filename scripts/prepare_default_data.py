@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tic.data.captions import COLOR_TERMS
+from tic.color_names import COLOR_TERMS
 from tic.data.composites import make_composites, reachable_terms
 from tic.data.manifest import Record, read_manifest, write_manifest
 from tic.data.photos import load_photos, read_pool

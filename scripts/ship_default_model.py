@@ -26,8 +26,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from tic import Colorizer
-from tic.pipeline import CONFIG_NAME, WEIGHTS_NAME, default_model_dir
-from tic.train import STATE_NAME
+from tic.checkpoint import CONFIG_NAME, STATE_NAME, WEIGHTS_NAME, default_model_dir
 
 SRC_ASSETS = Path(__file__).resolve().parents[1] / "src" / "tic" / "assets" / "default"
 

@@ -5,11 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tic.data.captions import (
+from tic.color_names import (
     COLOR_TERMS,
-    caption_from_terms,
-    caption_image,
-    clean_label,
     color_fractions,
     color_term_indices,
     colors_in_text,
@@ -17,6 +14,7 @@ from tic.data.captions import (
     name_color,
     term_rgb,
 )
+from tic.data.captions import caption_from_terms, caption_image, clean_label
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -172,7 +170,7 @@ def test_clean_label_drops_articles_and_colour_words():
 
 
 def test_rewrite_color_words_keeps_everything_but_colour_synonyms():
-    from tic.data.captions import rewrite_color_words
+    from tic.color_names import rewrite_color_words
 
     assert rewrite_color_words("a Crimson bird with navy wings") == "a red bird with blue wings"
     assert rewrite_color_words("golden hair, a GOLD ring.") == "yellow hair, a yellow ring."

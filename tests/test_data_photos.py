@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from tic.color import rgb_to_lab
-from tic.data.captions import colors_in_text, dominant_color_term
+from tic.color_names import colors_in_text, dominant_color_term
 from tic.data.composites import make_composites, turn_hue
 from tic.data.dataset import ColorizationDataset
 from tic.data.manifest import read_manifest
@@ -67,7 +67,7 @@ def test_pool_bad_input(tmp_path):
     assert len(read_pool(pool, skip_missing=True)) == 3
 
 
-@pytest.mark.skipif(not SHARED_POOL.is_file(), reason="the shared photo pool is not here")
+@pytest.mark.pool
 def test_shared_pool_reads():
     entries = read_pool(SHARED_POOL)
     assert len(entries) == 534 and sum(bool(e["has_alpha"]) for e in entries) == 224

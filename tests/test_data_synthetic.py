@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from tic.color import rgb_to_lab
-from tic.data.captions import colors_in_text, dominant_color_term
+from tic.color_names import colors_in_text, dominant_color_term
 from tic.data.manifest import read_manifest
 from tic.data.synthetic import core_colors, make_synthetic
 

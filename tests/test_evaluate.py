@@ -13,12 +13,26 @@ from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from tic import Colorizer, metrics
 from tic.cli import main
-from tic.data.captions import term_rgb
+from tic.color_names import term_rgb
 from tic.data.manifest import Record, read_manifest, write_manifest
 from tic.data.synthetic import make_synthetic
 from tic.errors import TicError
-from tic.evaluate import Sample, judge, load_sample, score_image
+from tic.evaluate import (
+    METRIC_KEYS,
+    Run,
+    Sample,
+    evaluate,
+    judge,
+    load_sample,
+    load_samples,
+    predict,
+    score_image,
+    score_sample,
+    summarize,
+    write_results,
+)
 
 DESIGN_KEYS = {"n", "psnr", "ssim", "lpips_vgg", "lpips_alex", "lpips_squeeze", "colorfulness",
                "text_color_accuracy"}  # fmt: skip
@@ -198,7 +212,7 @@ def test_alpha_is_the_object_mask_of_a_cut_out(tmp_path):
 
 def test_object_colour_accuracy_of_composites(tiny_model_dir, tmp_path):
     """Composites' ``"object"`` regions get their own share: gray shows no chromatic object."""
-    from tic.data.captions import colors_in_text
+    from tic.color_names import colors_in_text
     from tic.data.composites import make_composites
 
     from .test_data_photos import write_pool
@@ -214,3 +228,56 @@ def test_object_colour_accuracy_of_composites(tiny_model_dir, tmp_path):
     chromatic = [t for ts in named_on_objects for t in ts if t not in ("black", "white", "gray")]
     assert gray["text_object_accuracy"] <= 1 - len(chromatic) / gray["text_object_judged"]
     assert "Object colour acc." in (out / "metrics.md").read_text()
+
+
+# --- the pieces of evaluate() --------------------------------------------------------------------
+
+
+def test_the_pieces_give_what_evaluate_writes(tiny_model_dir, synthetic, tmp_path):
+    """load_samples -> predict -> score_sample -> summarize, called by hand, agree with evaluate()."""
+    records = read_manifest(synthetic)
+    colorizer = Colorizer.from_pretrained(tiny_model_dir, device="cpu")
+    samples, failed = load_samples(records, range(len(records)), synthetic.parent, "none")
+    assert failed == [] and len(samples) == 3
+    assert [(s.text_in, s.text_judged) for s in samples] == [("", r.text) for r in records]
+    runs = [Run("tiny", colorizer), Run("gray")]
+    outputs = predict(runs, samples)
+    assert [len(v) for v in outputs.values()] == [3, 3]
+    lpips_models = {net: metrics.lpips_model(net) for net in ("vgg", "alex")}
+    for k, sample in enumerate(samples):
+        scored = score_sample(sample, [outputs[r.name][k] for r in runs], runs, lpips_models,
+                              torch.device("cpu"))
+        for run, (row, pred) in zip(runs, scored, strict=True):
+            assert pred.shape == sample.truth.shape
+            run.rows.append(row)
+    result = evaluate(records, [Run("tiny", colorizer), Run("gray")], tmp_path / "e",
+                      synthetic.parent, text_mode="none", progress=False)
+    assert [summarize(run) for run in runs] == result["runs"]
+    assert read_jsonl(tmp_path / "e" / "metrics.jsonl") == [
+        row for k in range(3) for row in (runs[0].rows[k], runs[1].rows[k])
+    ]
+
+
+def test_the_summary_counts_the_judgements_in_the_rows():
+    def row(*colors):
+        return {**dict.fromkeys(METRIC_KEYS, 1.0), "colors": [
+            {"term": t, "region": r, "found": [], "ok": ok} for t, r, ok in colors]}  # fmt: skip
+
+    rows = [row(("red", "object", True), ("gray", "background", True)),
+            row(("blue", "object", False)), row()]  # fmt: skip
+    summary = summarize(Run("m", rows=rows))
+    assert summary["n"] == 3 and summary["psnr"] == 1.0
+    assert (summary["text_color_accuracy"], summary["text_colors_judged"]) == (2 / 3, 3)
+    assert (summary["text_chromatic_accuracy"], summary["text_chromatic_judged"]) == (1 / 2, 2)
+    assert (summary["text_object_accuracy"], summary["text_object_judged"]) == (1 / 2, 2)
+    assert summarize(Run("empty"))["text_color_accuracy"] is None
+
+
+def test_write_results_writes_the_tables(tmp_path):
+    summary = summarize(Run("m", rows=[{**dict.fromkeys(METRIC_KEYS, 0.5), "psnr": math.inf,
+                                        "colors": []}]))  # fmt: skip
+    result = {**summary, "text_mode": "own", "truth_colorfulness": None, "runs": [summary]}
+    write_results(tmp_path, result, [summary], None)
+    assert json.loads((tmp_path / "metrics.json").read_text())["psnr"] is None  # inf -> null
+    assert "| m | 1 |" in (tmp_path / "metrics.md").read_text()
+    assert not (tmp_path / "grid.png").exists()

@@ -109,7 +109,7 @@ def test_perceptual_with_vgg16_relu4_3():
 
 def test_build_perceptual_loss_vgg16_default_and_vgg19_from_pth(tmp_path):
     cfg = LossConfig()
-    assert (cfg.perceptual_net, cfg.perceptual_layer) == ("vgg16", "relu4_3")
+    assert (cfg.perceptual_net, cfg.feature_layer()) == ("vgg16", "relu4_3")  # layer 4 of VGG16
     assert (cfg.lambda_l1, cfg.lambda_gan, cfg.lambda_perceptual) == (1.0, 1.0, 1.0)
     vgg16 = build_perceptual_loss(LossConfig(perceptual_pretrained=False))
     assert vgg16.features.name == "vgg16" and vgg16.features.layers == ("relu4_3",)
@@ -119,7 +119,9 @@ def test_build_perceptual_loss_vgg16_default_and_vgg19_from_pth(tmp_path):
     reference = backbones.vgg19(None, layers=("relu4_4",))
     torch.save({f"features.{k}": v for k, v in reference.features.state_dict().items()}, pth)
     loss = build_perceptual_loss(LossConfig(perceptual_net="vgg19", vgg19_path=str(pth)))
-    assert loss.features.name == "vgg19" and loss.features.layers == ("relu4_4",)
+    assert loss.features.name == "vgg19" and loss.features.layers == ("relu4_4",)  # its layer 4
+    named = LossConfig(perceptual_net="vgg19", vgg19_path=str(pth), perceptual_layer="relu4_3")
+    assert build_perceptual_loss(named).features.layers == ("relu4_3",)  # the layer named
     w = loss.features.features[0].weight
     assert torch.equal(w, reference.features[0].weight)
 

@@ -1,4 +1,4 @@
-"""Metrics against independent references: skimage (PSNR, SSIM), the LPIPS check values of DESIGN.md,
+"""Metrics against independent references: skimage (PSNR, SSIM), the LPIPS v0.1 check values,
 hand-computed colourfulness, scipy's ``sqrtm`` (Frechet distance), and drawn colour regions."""
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from tests.conftest import photo_paths
 from tic import metrics
-from tic.data.captions import term_rgb
+from tic.color_names import term_rgb
 from tic.errors import TicError
 
 
 def design_check_pair() -> tuple[torch.Tensor, torch.Tensor]:
-    """The inputs of DESIGN.md's LPIPS check values, mapped from [-1, 1] to [0, 1]."""
+    """The inputs of the LPIPS v0.1 check values (alex [0.152444, 0.099108], vgg [0.328840,
+    0.341156] on [-1, 1] NCHW), mapped from [-1, 1] to [0, 1]."""
     rng = np.random.RandomState(0)
     x = rng.uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
     y = rng.uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)

@@ -14,8 +14,8 @@ from safetensors.torch import load_file, save_file
 from skimage.color import rgb2lab
 
 from tic import Colorizer
+from tic.checkpoint import CONFIG_NAME, WEIGHTS_NAME
 from tic.errors import TicError
-from tic.pipeline import CONFIG_NAME, WEIGHTS_NAME
 
 from .conftest import photo_paths
 
@@ -155,7 +155,7 @@ def test_numpy_input_and_bad_types(colorizer):
 
 
 def test_shipped_model_missing_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr("tic.pipeline.default_model_dir", lambda: tmp_path / "none")
+    monkeypatch.setattr("tic.checkpoint.default_model_dir", lambda: tmp_path / "none")
     with pytest.raises(TicError, match="no shipped default model"):
         Colorizer.from_pretrained()
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from tic.cli import main
 from tic.data.synthetic import make_synthetic
-from tic.report import image_grid
+from tic.grid import image_grid
 
 
 def test_image_grid_places_each_image_in_its_cell():

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tic import Colorizer
@@ -37,6 +38,7 @@ def test_plot_losses_draws_a_png(tmp_path):
     assert done.returncode == 2 and "losses.jsonl not found" in done.stderr
 
 
+@pytest.mark.slow
 def test_ship_default_model_stores_fp16_and_keeps_outputs(tiny_model_dir, tmp_path):
     out = tmp_path / "assets" / "default"
     done = run_script("ship_default_model.py", str(tiny_model_dir), "--out", str(out))

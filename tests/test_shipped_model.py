@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import math
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from tic import Colorizer
+from tic.checkpoint import default_model_dir
 from tic.cli import main
 from tic.color import rgb_to_lab
-from tic.pipeline import default_model_dir
 
-from .conftest import PHOTOS
+from .conftest import EXAMPLES, PHOTOS
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
-# a validation-split cut-out (never seen in training): a plain, light object on a gray background
+# a validation-split cut-out of the shared pool (never seen in training): a plain, light object
 CUTOUT = PHOTOS / "images" / "tuxstamps__edward_bear.png"
 HUES = {"red": 40.0, "blue": 280.0, "yellow": 90.0}  # CIE Lab hue angles of the basic colours
 
@@ -31,19 +28,28 @@ def colorizer() -> Colorizer:
     return Colorizer.from_pretrained(device="cpu")
 
 
-@pytest.fixture(scope="module")
-def bear() -> tuple[Image.Image, np.ndarray]:
-    """The cut-out on mid-gray at 256x256 (gray input) and its mask."""
-    if not CUTOUT.exists():
-        pytest.skip(f"shared photo pool not found at {PHOTOS}")
-    cut = Image.open(CUTOUT).convert("RGBA")
+def example_cutout() -> Image.Image:
+    """The example owl photo (validation split) cut out as an ellipse: an object of the repository."""
+    photo = Image.open(EXAMPLES / "owl.jpg").convert("RGBA")
+    alpha = Image.new("L", photo.size, 0)
+    w, h = photo.size
+    ImageDraw.Draw(alpha).ellipse((w * 0.05, h * 0.05, w * 0.95, h * 0.95), fill=255)
+    photo.putalpha(alpha)
+    return photo
+
+
+@pytest.fixture(scope="module", params=["owl", pytest.param("teddy bear", marks=pytest.mark.pool)])
+def cutout_on_gray(request) -> tuple[Image.Image, np.ndarray, str]:
+    """A cut-out on mid-gray at 256x256 (gray input), its mask and its name: the example owl as an
+    ellipse, and with the shared pool its teddy bear cut-out."""
+    cut = Image.open(CUTOUT).convert("RGBA") if request.param == "teddy bear" else example_cutout()
     cut.thumbnail((200, 200))
     canvas = Image.new("RGBA", (256, 256), (128, 128, 128, 255))
     canvas.alpha_composite(cut, ((256 - cut.width) // 2, (256 - cut.height) // 2))
     mask = np.zeros((256, 256), bool)
     box = ((256 - cut.width) // 2, (256 - cut.height) // 2)
     mask[box[1] : box[1] + cut.height, box[0] : box[0] + cut.width] = np.asarray(cut)[..., 3] > 127
-    return canvas.convert("L"), mask
+    return canvas.convert("L"), mask, request.param
 
 
 def object_hue(image: Image.Image, mask: np.ndarray) -> float:
@@ -68,19 +74,19 @@ def test_shipped_model_loads_without_a_path(colorizer):
 
 
 @pytest.mark.parametrize("word", ["red", "blue", "yellow"])
-def test_the_object_takes_the_named_colour(colorizer, bear, word):
-    gray, mask = bear
-    hue = object_hue(colorizer(gray, f"a {word} teddy bear on a gray background"), mask)
+def test_the_object_takes_the_named_colour(colorizer, cutout_on_gray, word):
+    gray, mask, name = cutout_on_gray
+    hue = object_hue(colorizer(gray, f"a {word} {name} on a gray background"), mask)
     nearest = min(HUES, key=lambda w: hue_gap(hue, HUES[w]))
     assert nearest == word, (word, hue)
 
 
 @pytest.mark.parametrize(("word", "basic"), [("crimson", "red"), ("navy", "blue"), ("gold", "yellow")])
-def test_unseen_colour_words_act_like_their_basic_colour(colorizer, bear, word, basic):
+def test_unseen_colour_words_act_like_their_basic_colour(colorizer, cutout_on_gray, word, basic):
     """The training captions use only the 11 basic terms; the encoder carries the rest."""
-    gray, mask = bear
+    gray, mask, name = cutout_on_gray
     hues = {
-        w: object_hue(colorizer(gray, f"a {w} teddy bear on a gray background"), mask)
+        w: object_hue(colorizer(gray, f"a {w} {name} on a gray background"), mask)
         for w in (word, *HUES)
     }
     others = [hue_gap(hues[word], hues[b]) for b in HUES if b != basic]

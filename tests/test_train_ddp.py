@@ -59,12 +59,13 @@ def _worker(manifest: str, out: str) -> None:
     from test_train import tiny_config
 
     from tic.models import Generator
-    from tic.train import train
+    from tic.train import prepare_run, train
 
     cfg = tiny_config(Path(manifest), steps=3, save_every=2)
     torch.manual_seed(cfg.seed)
     g_init = Generator(cfg.model.generator).state_dict()  # what train() builds from the seed
-    result = train(cfg, Path(out) / "run", progress=False)
+    run = Path(out) / "run"
+    result = train(cfg, run, *prepare_run(cfg, run), progress=False)
     rank = dist.get_rank()
     torch.save(
         {

@@ -10,12 +10,13 @@ import torch
 from PIL import Image
 
 from tic import Colorizer, color
-from tic.data.captions import dominant_color_term
+from tic.checkpoint import latest_checkpoint
+from tic.color_names import dominant_color_term
 from tic.data.manifest import Record, write_manifest
 from tic.data.views import batch_targets, build_views, draw, paint_region
 from tic.text_minilm import phrase_colors
 from tic.train_config import load_train_config
-from tic.train_frozen import latest_checkpoint, train_frozen
+from tic.train_frozen import train_frozen
 
 
 def _images(root, n_photos=3, n_cutouts=3):
@@ -146,8 +147,6 @@ def _frozen_config(tmp_path, photos, cutouts, **sets):
 def _run(cfg, run, photos, cutouts, minilm, resume=False):
     views = build_views(photos, cutouts, 64, cfg.data.scenes, 1, seed=cfg.seed)
     val = build_views(photos, [], 64, 0, 0, flip=False)
-    cfg.model.text_encoder.dim = cfg.model.generator.text_dim = minilm.dim
-    cfg.model.generator.token_dim = minilm.TOKEN_DIM
     return train_frozen(cfg, run, views, minilm, val, resume=resume, progress=False)
 
 

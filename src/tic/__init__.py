@@ -5,8 +5,7 @@
 >>> colorizer("old_photo.jpg", "blue sky, red car").save("colorized.png")
 """
 
-__version__ = "0.1.0"
-
-from tic.pipeline import Colorizer  # noqa: E402
+from tic.pipeline import Colorizer
+from tic.version import __version__
 
 __all__ = ["Colorizer", "__version__"]

@@ -186,14 +186,17 @@ def add_train(sub) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from tic.train import train
+    from tic.train import prepare_run, train
     from tic.train_config import load_train_config
 
     cfg = load_train_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     if cfg.model.generator.encoder != "scratch" and cfg.model.generator.encoder_frozen:
         return _run_train_frozen(cfg, out, args)
-    result = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    train_set, val_set, text_encoder = prepare_run(cfg, out, resume=args.resume)
+    result = train(
+        cfg, out, train_set, val_set, text_encoder, resume=args.resume, progress=not args.quiet
+    )
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return 130 if result.interrupted else 0
     if result.interrupted:
@@ -225,10 +228,6 @@ def _run_train_frozen(cfg, out: Path, args: argparse.Namespace) -> int:
     if cfg.data.val:
         val = build_views(read_manifest(cfg.data.val), [], size, 0, 0, flip=False)
     encoder = fit_text_encoder([r.text for r in photos], cfg.model.text_encoder)
-    cfg.model.text_encoder.dim = cfg.model.generator.text_dim = encoder.dim
-    if cfg.model.generator.cross_attention:
-        cfg.model.generator.token_dim = encoder.TOKEN_DIM
-    cfg.validate()
     result = train_frozen(cfg, out, views, encoder, val, resume=args.resume,
                           progress=not args.quiet)
     if result.stopped_early:
@@ -317,8 +316,8 @@ def _load_models(paths: list[str | None], args: argparse.Namespace):
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from tic.device import resolve_device
     from tic.evaluate import Run, evaluate, other_texts
-    from tic.pipeline import resolve_device
 
     records = _read_records(args)
     texts_from = other_texts(Path(args.text_from), Path(args.data)) if args.text_from else None

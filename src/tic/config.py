@@ -95,9 +95,9 @@ class TextEncoderConfig:
     For word2vec, ``dim`` is the vector size, ``window`` / ``epochs`` / ``min_count`` the gensim
     fitting settings and ``seed`` makes fitting deterministic. ``color_synonyms`` (not in the
     paper) maps colour words to their basic term before encoding (crimson -> red, navy -> blue,
-    gold -> yellow; table in ``tic.data.captions.SYNONYMS``), so a model trained on captions with
+    gold -> yellow; table in ``tic.color_names.SYNONYMS``), so a model trained on captions with
     basic terms follows the colour words users write. For minilm only the words with no common
-    other sense are rewritten (``tic.data.captions.rewrite_color_words``: "a lemon tree" stays).
+    other sense are rewritten (``tic.color_names.rewrite_color_words``: "a lemon tree" stays).
     ``color_slots`` (minilm only, our extension): one-hot vectors of the first k colours the text
     names appended to the sentence vector (``tic.text_minilm.MiniLMEncoder``).
     """
@@ -158,7 +158,7 @@ class ModelConfig:
                 raise ConfigError(
                     f"generator.cross_attention must be in 0..4, got {g.cross_attention}"
                 )
-            if g.cross_attention and self.text_encoder.kind != "minilm":
+            if g.cross_attention and (g.token_dim < 1 or self.text_encoder.kind != "minilm"):
                 raise ConfigError(
                     "generator.cross_attention needs token features: text_encoder.kind 'minilm'"
                 )

@@ -18,10 +18,17 @@ region's name ("a red circle"). Otherwise ``judge_text_colors`` on the record's 
 ``mask``, else the image's alpha channel) or the whole image. The data set's value is the share of
 all judged (image, colour) pairs that are right.
 
-Outputs in ``--out``: ``metrics.json`` (the first run's metrics under DESIGN.md's keys, and every
-run under ``"runs"``), ``metrics.md`` (the paper's Table 1 form), ``metrics.jsonl`` (one line per
-image and run) and ``grid.png`` (gray | ground truth | each run's output). All are written
-atomically; ``metrics.jsonl`` grows in a temporary file and is renamed at the end.
+Outputs in ``--out``: ``metrics.json`` (the first run's metrics under the keys of the
+``metrics.json`` contract: ``n``, ``psnr``, ``ssim``, ``lpips_vgg``, ``lpips_alex``,
+``lpips_squeeze``, ``colorfulness``, ``text_color_accuracy``, ...; every run under ``"runs"``),
+``metrics.md`` (the paper's Table 1 form), ``metrics.jsonl`` (one line per image and run) and
+``grid.png`` (gray | ground truth | each run's output). All are written atomically;
+``metrics.jsonl`` grows in a temporary file and is renamed at the end.
+
+``evaluate`` streams the manifest in batches through five pieces, each usable on its own:
+``load_samples`` (files -> ``Sample``), ``predict`` (each run's outputs), ``score_sample`` (one row
+per run: image metrics and colour judgements), ``summarize`` (a run's table row, computed from its
+rows) and ``write_results``.
 """
 
 from __future__ import annotations
@@ -40,10 +47,22 @@ from PIL import Image
 from torch import Tensor
 
 from tic import metrics
-from tic.data.captions import CHROMATIC_TERMS
+from tic.color_names import CHROMATIC_TERMS
 from tic.data.manifest import Record
 from tic.errors import TicError
-from tic.imageio import DEFAULT_MAX_PIXELS, Photo, atomic_path, open_image, save_image, to_photo
+from tic.grid import image_grid, to_image
+from tic.imageio import (
+    DEFAULT_MAX_PIXELS,
+    Photo,
+    atomic_path,
+    load_image,
+    mask_from_alpha,
+    read_mask,
+    save_image,
+    to_photo,
+    to_rgb,
+)
+from tic.report import gray_image
 
 log = logging.getLogger("tic")
 
@@ -53,17 +72,12 @@ METRIC_KEYS = ("psnr", "ssim", "lpips_vgg", "lpips_alex", "lpips_squeeze", "colo
 
 @dataclass
 class Run:
-    """One row of the table: a model (``colorizer``) or the gray baseline (``colorizer=None``)."""
+    """One row of the table: a model (``colorizer``) or the gray baseline (``colorizer=None``);
+    ``rows`` are its ``metrics.jsonl`` lines, from which ``summarize`` computes the row."""
 
     name: str
     colorizer: object | None = None
     rows: list[dict] = field(default_factory=list)
-    correct: int = 0
-    judged: int = 0
-    correct_chromatic: int = 0
-    judged_chromatic: int = 0
-    correct_object: int = 0  # judgements of a region named "object" (cut-out composites)
-    judged_object: int = 0
     fid: object | None = None
 
 
@@ -84,50 +98,57 @@ class Sample:
 # --- loading ------------------------------------------------------------------------------------
 
 
-def load_truth(path: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[Tensor, Image.Image]:
-    """The ground-truth image as ``(1, 3, H, W)`` float in [0, 1] (EXIF orientation applied)."""
-    from tic.report import load_rgb
-
-    img = load_rgb(path, max_pixels)
-    if img.mode == "F":
-        arr = np.asarray(img, dtype=np.float32)
-        if not np.isfinite(arr).all():
-            raise TicError(f"{path}: image contains NaN or infinite values")
-        rgb = np.repeat(np.clip(arr, 0, 1)[..., None], 3, axis=2)
-    elif img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(img, dtype=np.float32) / 65535.0
-        rgb = np.repeat(np.clip(arr, 0, 1)[..., None], 3, axis=2)
-    else:
-        return to_tensor(img), img
-    return torch.from_numpy(rgb).permute(2, 0, 1)[None].contiguous(), img
-
-
-def _read_mask(path: Path, size: tuple[int, int]) -> Tensor:
-    m = open_image(path).convert("L")
-    if m.size != size:
-        m = m.resize(size, Image.NEAREST)
-    return torch.from_numpy(np.asarray(m) > 127)
-
-
 def load_sample(record: Record, root: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Sample:
-    truth, img = load_truth(record.image, max_pixels)
+    """A record's image (truth and model input from one decoding), object mask and regions.
+
+    The object mask is the record's ``mask`` file, else the image's alpha channel; masks follow
+    ``tic.imageio``'s one rule (> 127 of 255).
+    """
+    img = load_image(record.image, max_pixels)
+    truth = to_rgb(img, str(record.image))[None]  # (1, 3, H, W) in [0, 1]
     photo = to_photo(img, max_pixels, name=str(record.image))
-    W, H = photo.size
-    if truth.shape[-2:] != (H, W):  # cannot happen for one decoded image; guards the contract
-        raise TicError(f"{record.image}: truth {truth.shape[-1]}x{truth.shape[-2]} != input {W}x{H}")
+    size = photo.size
     mask = None
     if record.mask is not None:
-        mask = _read_mask(record.mask, (W, H))
+        mask = read_mask(record.mask, size)
     elif photo.alpha is not None:
-        mask = torch.from_numpy(photo.alpha > 0)
+        mask = mask_from_alpha(photo.alpha)
     regions = []
     for k, region in enumerate(record.extra.get("regions") or []):
         if not isinstance(region, dict) or "mask" not in region or "color" not in region:
             raise TicError(f"{record.image}: regions[{k}] needs \"mask\" and \"color\"")
-        regions.append(
-            (_read_mask(root / region["mask"], (W, H)), str(region["color"]), str(region.get("shape", "")))
-        )
+        name = str(region.get("shape", ""))
+        regions.append((read_mask(root / region["mask"], size), str(region["color"]), name))
     return Sample(record, truth, photo, mask, regions)
+
+
+def load_samples(
+    records: list[Record],
+    indices: range,
+    root: Path,
+    text_mode: str = "own",
+    texts_from: tuple[list[str], int] | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> tuple[list[Sample], list[str]]:
+    """The samples of ``records[i]`` for ``i`` in ``indices``, their texts set (module docstring),
+    and one message per record that could not be loaded."""
+    samples, failures = [], []
+    for i in indices:
+        rec = records[i]
+        try:
+            s = load_sample(rec, root, max_pixels)
+        except TicError as e:
+            failures.append(str(e))
+            continue
+        if text_mode == "from":
+            texts, shift = texts_from
+            s.text_in = s.text_judged = texts[(i + shift) % len(texts)]
+            s.own_text = s.text_judged == rec.text
+        else:
+            s.text_in = "" if text_mode == "none" else rec.text
+            s.text_judged = rec.text
+        samples.append(s)
+    return samples, failures
 
 
 def other_texts(path: Path, data_path: Path) -> tuple[list[str], int]:
@@ -139,6 +160,22 @@ def other_texts(path: Path, data_path: Path) -> tuple[list[str], int]:
         raise TicError(f"{path}: no record has a text; --text-from needs a manifest with texts")
     same = Path(path).resolve() == Path(data_path).resolve()
     return texts, 1 if same else 0
+
+
+# --- predicting ---------------------------------------------------------------------------------
+
+
+def predict(runs: list[Run], samples: list[Sample]) -> dict[str, list[Image.Image]]:
+    """Each run's outputs for ``samples`` (one network pass per model; gray: a = b = 0)."""
+    outputs = {}
+    for run in runs:
+        if run.colorizer is None:
+            outputs[run.name] = [gray_image(s.photo) for s in samples]
+        else:
+            outputs[run.name] = run.colorizer.colorize_photos(
+                [s.photo for s in samples], [s.text_in for s in samples]
+            )
+    return outputs
 
 
 # --- scoring ------------------------------------------------------------------------------------
@@ -191,6 +228,44 @@ def score_image(
     return out
 
 
+def score_sample(
+    sample: Sample,
+    outputs: list[Image.Image],
+    runs: list[Run],
+    lpips_models: dict[str, metrics.LPIPS],
+    device: torch.device,
+) -> list[tuple[dict, Tensor]]:
+    """One ``metrics.jsonl`` row per run for a sample and the runs' outputs, with each prediction
+    ``(1, 3, H, W)`` on ``device``. Raises ``TicError`` when an output cannot be scored."""
+    name = str(sample.record.image)
+    truth = sample.truth.to(device)
+    scored = []
+    for run, output in zip(runs, outputs, strict=True):
+        pred = to_tensor(output).to(device)
+        row = score_image(pred, truth, name, lpips_models)
+        judged = judge(sample, pred[0])
+        row = {
+            "image": name,
+            "id": sample.record.id,
+            "model": run.name,
+            "text": sample.text_in,
+            "judged_text": sample.text_judged,
+            **row,
+            "text_color_accuracy": (
+                sum(j.correct for j in judged) / len(judged) if judged else None
+            ),
+            "colors": [
+                {"term": j.term, "region": j.region, "found": j.leading, "ok": j.correct}
+                for j in judged
+            ],
+        }
+        scored.append((row, pred))
+    return scored
+
+
+# --- aggregating ---------------------------------------------------------------------------------
+
+
 def _mean(values: list[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     if not vals or len(vals) < len(values):
@@ -199,22 +274,26 @@ def _mean(values: list[float | None]) -> float | None:
     return m if math.isfinite(m) else None
 
 
+def _accuracy(colors: list[dict]) -> float | None:
+    return sum(c["ok"] for c in colors) / len(colors) if colors else None
+
+
 def summarize(run: Run) -> dict:
+    """A run's line of the table, from its rows: metric means and the judged colours' shares."""
     summary: dict = {"name": run.name, "n": len(run.rows)}
     for key in METRIC_KEYS:
         summary[key] = _mean([r[key] for r in run.rows]) if run.rows else None
-    summary["text_color_accuracy"] = run.correct / run.judged if run.judged else None
-    summary["text_colors_judged"] = run.judged
-    # black / white / gray named in a text are met by a gray image too; this share is not
-    summary["text_chromatic_accuracy"] = (
-        run.correct_chromatic / run.judged_chromatic if run.judged_chromatic else None
-    )
-    summary["text_chromatic_judged"] = run.judged_chromatic
+    colors = [c for r in run.rows for c in r["colors"]]
+    # black / white / gray named in a text are met by a gray image too; the chromatic share is not
+    chromatic = [c for c in colors if c["term"] in CHROMATIC_TERMS]
     # composites: the object's colours alone (recolorization asks whether the object changed)
-    summary["text_object_accuracy"] = (
-        run.correct_object / run.judged_object if run.judged_object else None
-    )
-    summary["text_object_judged"] = run.judged_object
+    on_object = [c for c in colors if c["region"] == "object"]
+    summary["text_color_accuracy"] = _accuracy(colors)
+    summary["text_colors_judged"] = len(colors)
+    summary["text_chromatic_accuracy"] = _accuracy(chromatic)
+    summary["text_chromatic_judged"] = len(chromatic)
+    summary["text_object_accuracy"] = _accuracy(on_object)
+    summary["text_object_judged"] = len(on_object)
     summary["fid"] = run.fid.compute() if run.fid is not None and len(run.rows) >= 2 else None
     return summary
 
@@ -239,8 +318,6 @@ def evaluate(
 ) -> dict:
     """Evaluate ``runs`` on ``records``; write the four outputs into ``out``; return metrics.json."""
     from tqdm import tqdm
-
-    from tic.report import gray_image, image_grid
 
     if not records:
         raise TicError("the manifest has no records to evaluate")
@@ -267,90 +344,41 @@ def evaluate(
     bar = tqdm(total=len(records), unit="img", disable=not progress, file=sys.stderr)
     with atomic_path(out / "metrics.jsonl") as tmp, tmp.open("w", encoding="utf-8") as jsonl:
         for i0 in range(0, len(records), batch_size):
-            samples: list[Sample] = []
-            for i in range(i0, min(i0 + batch_size, len(records))):
-                rec = records[i]
-                try:
-                    s = load_sample(rec, root, max_pixels)
-                except TicError as e:
-                    failures.append(str(e))
-                    bar.update(1)
-                    continue
-                if text_mode == "from":
-                    texts, shift = texts_from
-                    s.text_in = s.text_judged = texts[(i + shift) % len(texts)]
-                    s.own_text = s.text_judged == rec.text
-                else:
-                    s.text_in = "" if text_mode == "none" else rec.text
-                    s.text_judged = rec.text
-                samples.append(s)
+            indices = range(i0, min(i0 + batch_size, len(records)))
+            samples, failed = load_samples(records, indices, root, text_mode, texts_from, max_pixels)
+            failures += failed
+            bar.update(len(failed))
             if not samples:
                 continue
-            outputs: dict[str, list[Image.Image]] = {}
             try:
-                for run in runs:
-                    if run.colorizer is None:
-                        outputs[run.name] = [gray_image(s.photo) for s in samples]
-                    else:
-                        outputs[run.name] = run.colorizer.colorize_photos(
-                            [s.photo for s in samples], [s.text_in for s in samples]
-                        )
+                outputs = predict(runs, samples)
             except (TicError, RuntimeError) as e:  # e.g. out of memory: report, go on
                 why = str(e).splitlines()[0] if str(e) else type(e).__name__
                 failures += [f"{s.record.image}: colorization failed ({why})" for s in samples]
                 bar.update(len(samples))
                 continue
             for k, s in enumerate(samples):
-                name = str(s.record.image)
-                truth = s.truth.to(device)
                 try:
-                    rows = []
-                    for run in runs:
-                        pred = to_tensor(outputs[run.name][k]).to(device)
-                        row = score_image(pred, truth, name, lpips_models)
-                        judged = judge(s, pred[0])
-                        rows.append((run, pred, row, judged))
+                    scored = score_sample(s, [outputs[r.name][k] for r in runs], runs,
+                                          lpips_models, device)
                 except TicError as e:
                     failures.append(str(e))
                     bar.update(1)
                     continue
                 except RuntimeError as e:  # out of memory on a huge image: report, go on
-                    failures.append(f"{name}: scoring failed ({str(e).splitlines()[0]})")
+                    failures.append(f"{s.record.image}: scoring failed ({str(e).splitlines()[0]})")
                     bar.update(1)
                     continue
+                truth = s.truth.to(device)
                 truth_colorfulness.append(metrics.colorfulness(truth).item())
-                for run, pred, row, judged in rows:
-                    run.correct += sum(j.correct for j in judged)
-                    run.judged += len(judged)
-                    chromatic = [j for j in judged if j.term in CHROMATIC_TERMS]
-                    run.correct_chromatic += sum(j.correct for j in chromatic)
-                    run.judged_chromatic += len(chromatic)
-                    on_object = [j for j in judged if j.region == "object"]
-                    run.correct_object += sum(j.correct for j in on_object)
-                    run.judged_object += len(on_object)
-                    row = {
-                        "image": name,
-                        "id": s.record.id,
-                        "model": run.name,
-                        "text": s.text_in,
-                        "judged_text": s.text_judged,
-                        **row,
-                        "text_color_accuracy": (
-                            sum(j.correct for j in judged) / len(judged) if judged else None
-                        ),
-                        "colors": [
-                            {"term": j.term, "region": j.region, "found": j.leading, "ok": j.correct}
-                            for j in judged
-                        ],
-                    }
+                for run, (row, pred) in zip(runs, scored, strict=True):
                     run.rows.append(row)
                     jsonl.write(json.dumps(_finite(row)) + "\n")
                     if run.fid is not None:
                         run.fid.update(truth, pred)
                 if len(grid) < grid_rows:
-                    grid.append(
-                        [gray_image(s.photo), _to_pil(s.truth), *(outputs[r.name][k] for r in runs)]
-                    )
+                    grid.append([gray_image(s.photo), to_image(s.truth[0]),
+                                 *(outputs[r.name][k] for r in runs)])
                     grid_caps.append(["", "", s.text_in or "(no text)"])
                 bar.update(1)
     bar.close()
@@ -368,19 +396,22 @@ def evaluate(
         "failed": failures,
         "runs": summaries,
     }
-    with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(_finite(result), indent=2) + "\n")
-    with atomic_path(out / "metrics.md") as tmp:
-        tmp.write_text(markdown_table(summaries, text_mode, result["truth_colorfulness"]))
-    if grid:
-        header = ["gray", "ground truth", *(r.name for r in runs)]
-        save_image(image_grid(grid, header, grid_caps), out / "grid.png")
+    header = ["gray", "ground truth", *(r.name for r in runs)]
+    write_results(out, result, summaries, image_grid(grid, header, grid_caps) if grid else None)
     return result
 
 
-def _to_pil(t: Tensor) -> Image.Image:
-    arr = (t[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
-    return Image.fromarray(arr, "RGB")
+# --- writing -------------------------------------------------------------------------------------
+
+
+def write_results(out: Path, result: dict, summaries: list[dict], grid: Image.Image | None) -> None:
+    """``metrics.json``, ``metrics.md`` and (when there is a grid) ``grid.png``, atomically."""
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(_finite(result), indent=2) + "\n")
+    with atomic_path(out / "metrics.md") as tmp:
+        tmp.write_text(markdown_table(summaries, result["text_mode"], result["truth_colorfulness"]))
+    if grid is not None:
+        save_image(grid, out / "grid.png")
 
 
 def _finite(obj):

@@ -1,8 +1,23 @@
-"""Reading photos of any kind into full-resolution L, and writing files atomically.
+"""Reading images of any kind, and writing files atomically: the one place that decodes images.
 
-``read_photo`` accepts what users have: RGB, RGBA, L, LA, P, CMYK, 1-bit, 16-bit gray, float
-images, EXIF-rotated JPEGs. A colour photo is turned to gray (its own CIE L*) so users can try tic on
-the photos they have. Alpha is kept and put back on the output.
+Every image tic reads, for colorizing, captioning, training, evaluating or drawing figures, goes
+through ``load_image`` (Pillow, a pixel limit, EXIF orientation applied) and then one of:
+
+- ``to_photo``: the full-resolution CIE L* plus the alpha channel (what colorization needs);
+- ``to_rgb``: sRGB ``(3, H, W)`` float in [0, 1] (ground truth, captions);
+- ``to_rgb_image``: an 8-bit RGB ``PIL.Image`` (training crops).
+
+They accept what users have: RGB, RGBA, L, LA, P, CMYK, 1-bit, 16-bit and 32-bit integer gray
+(read as 16-bit: value / 65535) and float gray (values in [0, 1]), EXIF-rotated JPEGs. A colour
+photo is turned to gray (its own CIE L*) for colorizing, so users can try tic on the photos they
+have.
+
+Object masks follow one rule (``MASK_THRESHOLD``): a pixel belongs to the object when its mask or
+alpha value is above half of full scale, i.e. > 127 in an 8-bit mask file or alpha channel (> 0.5
+for 16-bit and float masks). A soft-edged cut-out is thus split where it is half opaque, the same
+way when it is captioned, trained on and judged. ``read_mask`` reads a mask file,
+``mask_from_alpha`` applies the rule to an alpha channel, ``read_rgb`` gives an image with the mask
+its alpha makes.
 
 Every failure raises ``TicError`` with one line naming the file and the problem.
 """
@@ -30,6 +45,10 @@ from tic.errors import TicError
 DEFAULT_MAX_PIXELS = 100_000_000
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
+
+# A pixel is in an object mask when its value is above this share of full scale (> 127 of 255).
+MASK_THRESHOLD = 0.5
+_INT_GRAY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 @dataclass
@@ -86,6 +105,50 @@ def open_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
     return img
 
 
+def load_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """``open_image`` with the EXIF orientation applied (the image as viewers show it)."""
+    return _orient(open_image(path, max_pixels))
+
+
+def _orient(img: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block must not cost the user the photo
+        return img
+
+
+def split_alpha(img: Image.Image) -> tuple[Image.Image, np.ndarray | None]:
+    """The image without its alpha channel, and the alpha as uint8 ``(H, W)`` (None if it has none).
+
+    Palette images with a transparent colour count as having alpha.
+    """
+    mode = img.mode
+    if mode == "P" or mode == "PA":
+        img = img.convert("RGBA" if ("transparency" in img.info or mode == "PA") else "RGB")
+        mode = img.mode
+    if mode in ("RGBA", "RGBa", "LA", "La"):
+        alpha = np.asarray(img.getchannel("A"), dtype=np.uint8).copy()
+        return img.convert("RGB" if mode.startswith("RGB") else "L"), alpha
+    return img, None
+
+
+def gray_values(img: Image.Image, name: str | None = None) -> np.ndarray | None:
+    """A 16/32-bit integer or float gray image as float32 ``(H, W)`` in [0, 1]; None for 8-bit modes.
+
+    Integer modes are read as 16-bit (value / 65535), float ones as [0, 1]; values outside are
+    clipped. NaN stays NaN, unless ``name`` is given: then a NaN or infinite value is an error
+    naming it (ground truth must be finite).
+    """
+    if img.mode in _INT_GRAY_MODES:
+        return np.clip(np.asarray(img, dtype=np.float32) / 65535.0, 0, 1)
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float32)
+        if name is not None and not np.isfinite(arr).all():
+            raise TicError(f"{name}: image contains NaN or infinite values")
+        return np.clip(arr, 0, 1)
+    return None
+
+
 def to_photo(
     img: Image.Image, max_pixels: int | None = DEFAULT_MAX_PIXELS, name: str = "image"
 ) -> Photo:
@@ -95,28 +158,13 @@ def to_photo(
         raise TicError(f"{name}: image has no pixels ({w}x{h})")
     if max_pixels and w * h > max_pixels:
         raise TicError(f"{name}: {w}x{h} pixels is above the limit of {max_pixels:,}")
-    try:
-        img = ImageOps.exif_transpose(img)
-    except Exception:  # a broken EXIF block must not cost the user the photo
-        pass
-    alpha = None
-    mode = img.mode
-    if mode == "P" or mode == "PA":
-        img = img.convert("RGBA" if ("transparency" in img.info or mode == "PA") else "RGB")
-        mode = img.mode
-    if mode in ("RGBA", "RGBa", "LA", "La"):
-        alpha = np.asarray(img.getchannel("A"), dtype=np.uint8).copy()
-        img = img.convert("RGB" if mode.startswith("RGB") else "L")
-        mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(img, dtype=np.float32)
-        L = gray_to_l(torch.from_numpy(np.clip(arr / 65535.0, 0, 1)))[None, None]
-    elif mode == "F":
-        arr = np.asarray(img, dtype=np.float32)
-        L = gray_to_l(torch.from_numpy(np.clip(np.nan_to_num(arr), 0, 1)))[None, None]
-    elif mode == "L":
+    img, alpha = split_alpha(_orient(img))
+    gray = gray_values(img)
+    if gray is not None:
+        L = gray_to_l(torch.from_numpy(np.nan_to_num(gray)))[None, None]
+    elif img.mode == "L":
         L = srgb8_to_l(np.asarray(img, dtype=np.uint8))
-    elif mode == "1":
+    elif img.mode == "1":
         L = srgb8_to_l(np.asarray(img.convert("L"), dtype=np.uint8))
     else:  # RGB, CMYK, YCbCr, LAB, HSV: through Pillow's RGB conversion
         L = srgb8_to_l(np.asarray(img.convert("RGB"), dtype=np.uint8))
@@ -126,6 +174,68 @@ def to_photo(
 def read_photo(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Photo:
     """``open_image`` then ``to_photo``."""
     return to_photo(open_image(path, max_pixels), max_pixels, name=str(path))
+
+
+def to_rgb(img: Image.Image, name: str = "image") -> Tensor:
+    """sRGB ``(3, H, W)`` float32 in [0, 1] (contiguous) of a decoded image; alpha is dropped.
+
+    16-bit and float gray keep their precision (gray in all three channels); a NaN or infinite
+    float value is an error naming ``name``.
+    """
+    img, _ = split_alpha(img)
+    gray = gray_values(img, name)
+    if gray is not None:
+        rgb = np.repeat(gray[..., None], 3, axis=2)
+    else:
+        rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    # contiguous CHW: convolutions on the permuted (channels-last) strides are several times slower
+    return torch.from_numpy(rgb).permute(2, 0, 1).contiguous()
+
+
+def to_rgb_image(img: Image.Image) -> Image.Image:
+    """An 8-bit RGB ``PIL.Image`` of a decoded image (alpha dropped; 16-bit / float gray scaled)."""
+    img, _ = split_alpha(img)
+    gray = gray_values(img)
+    if gray is not None:
+        img = Image.fromarray((np.nan_to_num(gray) * 255 + 0.5).astype(np.uint8), "L")
+    return img.convert("RGB")
+
+
+def mask_from_alpha(alpha: np.ndarray) -> Tensor:
+    """The object mask of an 8-bit alpha channel ``(H, W)``: alpha > 127 (``MASK_THRESHOLD``)."""
+    return torch.from_numpy(np.asarray(alpha) > MASK_THRESHOLD * 255)
+
+
+def read_mask(path: str | Path, size: tuple[int, int] | None = None) -> Tensor:
+    """An object mask file as bool ``(H, W)``: pixels above half of full scale (> 127 for 8-bit).
+
+    ``size`` (width, height): the mask is resized to it (nearest neighbour) if it differs.
+    """
+    img, _ = split_alpha(load_image(path))
+    gray = gray_values(img)
+    if gray is not None:
+        values = Image.fromarray((np.nan_to_num(gray) > MASK_THRESHOLD).astype(np.uint8) * 255)
+    else:
+        values = img.convert("L")
+    if size is not None and values.size != tuple(size):
+        values = values.resize(tuple(size), Image.NEAREST)
+    return mask_from_alpha(np.asarray(values))
+
+
+def read_rgb(
+    path: str | Path, mask: str | Path | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> tuple[Tensor, Tensor | None]:
+    """An image file as sRGB ``(3, H, W)`` in [0, 1] and its object mask ``(H, W)`` bool or None.
+
+    The mask is the file ``mask`` (resized to the image if needed), else the image's alpha
+    channel, else None; both by the one mask rule (``MASK_THRESHOLD``).
+    """
+    img = load_image(path, max_pixels)
+    rgb = to_rgb(img, str(path))
+    if mask is not None:
+        return rgb, read_mask(mask, img.size)
+    _, alpha = split_alpha(img)
+    return rgb, None if alpha is None else mask_from_alpha(alpha)
 
 
 @contextlib.contextmanager

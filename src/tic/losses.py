@@ -81,11 +81,9 @@ def build_perceptual_loss(cfg) -> PerceptualLoss:
     """The perceptual loss a ``LossConfig`` asks for (VGG16 shipped weights, or a user's VGG19)."""
     from tic import backbones
 
+    layer = cfg.feature_layer()  # the layer named, else the network's layer 4
     if cfg.perceptual_net == "vgg19":
-        layer = cfg.perceptual_layer if cfg.perceptual_layer != "relu4_3" else "relu4_4"
         features = backbones.vgg19(cfg.vgg19_path, layers=(layer,))
     else:
-        features = backbones.vgg16(
-            layers=(cfg.perceptual_layer,), pretrained=cfg.perceptual_pretrained
-        )
+        features = backbones.vgg16(layers=(layer,), pretrained=cfg.perceptual_pretrained)
     return PerceptualLoss(features, size=cfg.perceptual_size)

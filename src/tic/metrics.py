@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tic import backbones
+from tic.color_names import color_fractions, colors_in_text, dominant_color_term
 from tic.errors import TicError
 
 # --- input checks -------------------------------------------------------------------------------
@@ -217,8 +218,6 @@ def text_color_regions(text: str) -> tuple[list[str], list[str]]:
     ``"a red apple on a blue background"`` -> ``(["red"], ["blue"])``; a text with no background
     phrase names only object colours.
     """
-    from tic.data.captions import colors_in_text
-
     text = text.lower()
     background: list[str] = []
     for m in _BACKGROUND_PHRASE.finditer(text):
@@ -238,8 +237,6 @@ class ColorJudgement:
 
 
 def _leading_terms(rgb: Tensor, mask: Tensor | None, n: int) -> list[str]:
-    from tic.data.captions import color_fractions, dominant_color_term
-
     dominant = dominant_color_term(rgb, mask)
     others = [t for t in color_fractions(rgb, mask) if t != dominant]
     return [dominant, *others][:n]
@@ -319,8 +316,6 @@ def colors_for_names(text: str, names: list[str]) -> dict[str, str]:
     "background": "green"}`` (names the text does not colour are left out; with two colours before
     a name, the one nearest to it).
     """
-    from tic.data.captions import colors_in_text
-
     words = re.findall(r"[a-z_]+", text.lower())
     out: dict[str, str] = {}
     for name in names:

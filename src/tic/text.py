@@ -1,8 +1,13 @@
 """Text encoders: a list of texts -> sentence vectors ``(B, D)``.
 
-Every encoder shares one interface (``TextEncoder``): ``encode(texts) -> (B, dim)``, ``save(dir)``
-into a model folder and ``load(dir, cfg)`` back. ``build_text_encoder`` picks one from a
-``TextEncoderConfig`` through a small dict literal.
+Every encoder shares one interface (``tic.text_base.TextEncoder``): ``encode(texts) -> (B, dim)``,
+``save(dir)`` into a model folder and ``load(dir, cfg)`` back. ``fit_text_encoder`` and
+``load_text_encoder`` pick one from a ``TextEncoderConfig`` through a small dict literal
+(``ENCODERS``).
+
+The size of the vectors follows from the encoder's config (``text_vector_dim``: word2vec's ``dim``,
+384 + 11 per colour slot for MiniLM); the generator's text input takes that size
+(``with_text_dims``), so it is derived, never set on its own.
 
 ``Word2VecEncoder`` is the paper's: gensim Word2Vec (256-d) fitted on the training texts; the
 sentence vector is the mean of the vectors of the words it knows (with ``color_synonyms``,
@@ -13,11 +18,11 @@ colour words are first mapped to their basic term: crimson -> red). Unknown word
 
 from __future__ import annotations
 
-import abc
 import json
 import logging
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +30,10 @@ import torch
 from safetensors.numpy import load_file, save_file
 from torch import Tensor
 
-from tic.config import TextEncoderConfig
+from tic.color_names import SYNONYMS
+from tic.config import ModelConfig, TextEncoderConfig
+from tic.text_base import TextEncoder
+from tic.text_minilm import MiniLMEncoder
 
 log = logging.getLogger("tic")
 
@@ -39,26 +47,6 @@ def tokenize(text: str) -> list[str]:
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     return _WORD.findall(text.lower())
-
-
-class TextEncoder(abc.ABC):
-    """Interface shared by all text encoders."""
-
-    kind: str
-    dim: int
-
-    @abc.abstractmethod
-    def encode(self, texts: list[str]) -> Tensor:
-        """``texts`` (B strings) -> float32 ``(B, dim)`` on the CPU."""
-
-    @abc.abstractmethod
-    def save(self, folder: str | Path) -> None:
-        """Write the encoder's assets into a model folder (may write nothing)."""
-
-    @classmethod
-    @abc.abstractmethod
-    def load(cls, folder: str | Path | None, cfg: TextEncoderConfig) -> TextEncoder:
-        """Rebuild the encoder from a model folder written by ``save``."""
 
 
 class Word2VecEncoder(TextEncoder):
@@ -78,8 +66,6 @@ class Word2VecEncoder(TextEncoder):
             raise ValueError(f"{len(words)} words but vectors of shape {vectors.shape}")
         self.synonyms: dict[str, str] = {}
         if color_synonyms:
-            from tic.data.captions import SYNONYMS
-
             self.synonyms = dict(SYNONYMS)
         self.words = list(words)
         self.index = {w: i for i, w in enumerate(self.words)}
@@ -153,13 +139,14 @@ class Word2VecEncoder(TextEncoder):
             raise ValueError(f"{folder}: word vectors are {enc.dim}-d but config says {cfg.dim}")
         return enc
 
+    @classmethod
+    def vector_dim(cls, cfg: TextEncoderConfig) -> int:
+        return cfg.dim
+
 
 def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
-
-# MiniLM's module imports TextEncoder from here; its heavy packages are imported only on load.
-from tic.text_minilm import MiniLMEncoder  # noqa: E402
 
 ENCODERS: dict[str, type[TextEncoder]] = {"word2vec": Word2VecEncoder, "minilm": MiniLMEncoder}
 
@@ -178,3 +165,25 @@ def fit_text_encoder(texts: list[str], cfg: TextEncoderConfig) -> TextEncoder:
     if cfg.kind not in ENCODERS:
         raise ValueError(f"unknown text encoder {cfg.kind!r}; choose from {sorted(ENCODERS)}")
     return ENCODERS[cfg.kind].load(None, cfg)  # pretrained encoders ignore the texts
+
+
+def text_vector_dim(cfg: TextEncoderConfig) -> int:
+    """The size of the sentence vectors of the encoder ``cfg`` (without building it)."""
+    if cfg.kind not in ENCODERS:
+        raise ValueError(f"unknown text encoder {cfg.kind!r}; choose from {sorted(ENCODERS)}")
+    return ENCODERS[cfg.kind].vector_dim(cfg)
+
+
+def with_text_dims(model: ModelConfig) -> ModelConfig:
+    """A copy of ``model`` whose ``text_encoder.dim`` and ``generator.text_dim`` are the size of the
+    vectors its text encoder makes (``text_vector_dim``), and ``generator.token_dim`` the size of
+    its token features when the generator has cross-attention; ``model`` itself is not changed."""
+    dim = text_vector_dim(model.text_encoder)
+    # token features for cross-attention (tic.models.EncoderUNet): only encoders that make them
+    tokens = getattr(ENCODERS[model.text_encoder.kind], "TOKEN_DIM", 0)
+    return replace(
+        model,
+        text_encoder=replace(model.text_encoder, dim=dim),
+        generator=replace(model.generator, text_dim=dim,
+                          token_dim=tokens if model.generator.cross_attention else 0),
+    )

@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tic.color_names import COLOR_TERMS, colors_in_text, rewrite_color_words
 from tic.config import TextEncoderConfig
-from tic.data.captions import COLOR_TERMS, colors_in_text, rewrite_color_words
 from tic.errors import TicError
-from tic.text import TextEncoder
+from tic.text_base import TextEncoder
 
 MAX_TOKENS = 256  # sentence_bert_config.json: max_seq_length (longer texts are truncated)
 
@@ -140,7 +140,7 @@ class MiniLMEncoder(TextEncoder):
     """all-MiniLM-L6-v2 sentence vectors ``(B, 384)``; a model folder only gets a small marker.
 
     ``color_slots`` k > 0 appends ``k`` one-hot vectors over the 11 basic colour terms: the first
-    ``k`` colours the text names, in order (``tic.data.captions.colors_in_text``, which maps
+    ``k`` colours the text names, in order (``tic.color_names.colors_in_text``, which maps
     synonyms such as crimson / navy / gold to their basic term); ``dim`` is then
     ``384 + 11 k``. The sentence vector carries the structure ("... on a blue background") and
     words outside the colour table; the slots give the generator the named colours directly, so
@@ -159,7 +159,7 @@ class MiniLMEncoder(TextEncoder):
         self.batch_size = batch_size
         self.color_synonyms = color_synonyms
         self.color_slots = color_slots
-        self.dim = self.SENTENCE_DIM + len(COLOR_TERMS) * color_slots
+        self.dim = self.SENTENCE_DIM + len(COLOR_TERMS) * color_slots  # = vector_dim(cfg)
         self.tokenizer, self.model = self._load_model()
 
     @staticmethod
@@ -249,7 +249,7 @@ class MiniLMEncoder(TextEncoder):
                 tokens[i, :m, : self.SENTENCE_DIM] = states[j, 1 : m + 1]
                 mask[i, :m] = 1
                 spans = phrase_colors(texts[i])
-                for t, (a, b) in enumerate(e.offsets[1 : m + 1]):
+                for t, (a, _) in enumerate(e.offsets[1 : m + 1]):
                     for lo, hi, terms in spans:
                         if lo <= a < hi and terms:
                             for term in terms:
@@ -271,11 +271,15 @@ class MiniLMEncoder(TextEncoder):
         (Path(folder) / self.MARKER).write_text(json.dumps(marker) + "\n")
 
     @classmethod
+    def vector_dim(cls, cfg: TextEncoderConfig) -> int:
+        return cls.SENTENCE_DIM + len(COLOR_TERMS) * cfg.color_slots
+
+    @classmethod
     def load(cls, folder: str | Path | None, cfg: TextEncoderConfig) -> MiniLMEncoder:
         """Load the model from the installed wheel (``folder`` needs no assets).
 
-        For a saved model (``folder`` given) ``cfg.dim`` must be ``384 + 11 color_slots``; when a
-        new model is built (``folder=None``) the caller takes the size from ``encoder.dim``.
+        For a saved model (``folder`` given) ``cfg.dim`` must be ``384 + 11 color_slots``; a new
+        model (``folder=None``) takes its configs' sizes from ``tic.text.with_text_dims``.
         """
         encoder = cls(color_synonyms=cfg.color_synonyms, color_slots=cfg.color_slots)
         if folder is not None and cfg.dim != encoder.dim:

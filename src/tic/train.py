@@ -1,7 +1,9 @@
 """Training: the paper's GAN recipe, resumable, on one process or many (``torchrun``).
 
-``train(cfg, run_dir)`` reads top to bottom: set up (data, text encoder, G, D, optimizers, maybe a
-checkpoint to resume), then per step: D step, G step, log, evaluate, save.
+``train(cfg, run_dir, train_set, val_set, text_encoder)`` reads top to bottom: set up (G, D,
+optimizers, maybe a checkpoint to resume), then per step: D step, G step, log, evaluate, save. The
+data and the text encoder are passed in; ``prepare_run(cfg, run_dir)`` makes them from the config
+(reads the manifests, fits the text encoder or loads the checkpoint's) for ``tic train``.
 
 Run folder layout::
 
@@ -13,55 +15,61 @@ Run folder layout::
                                             text-encoder assets) + training_state.pt
     RUN_DIR/model/                          the final model folder
 
-``training_state.pt`` holds D's weights, both optimizers, the step, the RNG states and the data
-position (``torch.load(weights_only=True)`` reads it); with G from the model folder beside it, a
-resumed run continues exactly where the checkpoint was taken (bit-identical losses on CPU). A
-checkpoint folder is written under a temporary name and renamed, so a crash never leaves half of
-one; the last ``keep_last`` are kept.
+Checkpoints (format, atomic writing, ``keep_last``, resuming, ``init_from``) are ``tic.checkpoint``'s:
+a resumed run continues exactly where the checkpoint was taken (bit-identical losses on CPU).
 
 Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) each process trains on its shard of every epoch
 (``DistributedSampler``), G and D are ``DistributedDataParallel`` (gradients averaged, BatchNorm
-buffers broadcast from rank 0), and rank 0 alone logs, evaluates and saves. ``batch_size`` is per
-process.
+buffers broadcast from rank 0), and rank 0 alone logs, evaluates and saves (``tic.distributed``).
+``batch_size`` is per process.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import re
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler
 
+from tic.checkpoint import (
+    checkpoint_to_resume,
+    init_from,
+    load_checkpoint,
+    save_checkpoint,
+    save_model_folder,
+)
 from tic.color import model_lab_to_rgb
-from tic.config import to_dict
 from tic.data.dataset import ColorizationDataset, batch_to_lab
 from tic.data.manifest import read_manifest
+from tic.device import autocast_bf16, use_bf16
+from tic.distributed import (
+    all_ranks_agree,
+    barrier,
+    broadcast_object,
+    init_distributed,
+    process_device,
+)
 from tic.errors import TicError
+from tic.grid import image_grid, to_image
+from tic.imageio import save_image
 from tic.losses import build_perceptual_loss, gan_loss_d, gan_loss_g, l1_loss
 from tic.models import Generator, PatchDiscriminator
-from tic.pipeline import WEIGHTS_NAME, bf16_supported, resolve_device, save_model_folder
 from tic.text import TextEncoder, fit_text_encoder, load_text_encoder
 from tic.train_config import TrainConfig, save_train_config
 
 log = logging.getLogger("tic")
-
-STATE_NAME = "training_state.pt"
-_CKPT = re.compile(r"^step-(\d{8})$")
 
 
 @dataclass
@@ -78,19 +86,91 @@ class TrainResult:
     text_encoder: TextEncoder
 
 
+class RunData(NamedTuple):
+    """What ``train`` trains on: ``train(cfg, run_dir, *prepare_run(cfg, run_dir))``."""
+
+    train_set: ColorizationDataset
+    val_set: ColorizationDataset | None
+    text_encoder: TextEncoder
+
+
+def prepare_run(cfg: TrainConfig, run_dir: str | Path, resume: bool = False) -> RunData:
+    """The data and text encoder ``cfg`` names: the manifests as datasets, and the text encoder
+    fitted on the training texts (a pretrained one loaded), or the checkpoint's when resuming.
+
+    Under torchrun, rank 0 fits the encoder and the others load its copy (fitting is not bit-stable
+    across processes).
+    """
+    cfg.validate()
+    run = Path(run_dir)
+    rank, world = init_distributed()
+    # errors about the run folder (not writable, nothing to resume) before the slow fitting
+    ckpt = broadcast_object(checkpoint_to_resume(run, resume) if rank == 0 else None, world)
+    records = read_manifest(cfg.data.train, split=cfg.data.split_train,
+                            skip_missing=cfg.data.skip_missing)
+    if not records:
+        raise TicError(f"{cfg.data.train}: the training manifest has no records")
+    train_set = ColorizationDataset(
+        records, cfg.model.image_size, train=True, seed=cfg.seed,
+        recolor_prob=cfg.data.recolor_prob,
+    )
+    val_set = None
+    if cfg.data.val:
+        val_records = read_manifest(
+            cfg.data.val, split=cfg.data.split_val, skip_missing=cfg.data.skip_missing
+        )
+        if not val_records:
+            raise TicError(f"{cfg.data.val}: the validation manifest has no records")
+        val_set = ColorizationDataset(val_records, cfg.model.image_size, train=False)
+    if ckpt is not None:
+        return RunData(train_set, val_set, load_text_encoder(ckpt, cfg.model.text_encoder))
+    shared = run / "text_encoder"
+    if rank == 0:
+        texts = [r.text for r in records]
+        log.info(
+            "fitting the %s text encoder on %d training texts",
+            cfg.model.text_encoder.kind, len(texts),
+        )
+        logging.getLogger("gensim").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
+        try:
+            encoder = fit_text_encoder(texts, cfg.model.text_encoder)
+        except ValueError as e:
+            raise TicError(f"{cfg.data.train}: {e}") from None
+        if world > 1:  # the other processes load rank 0's encoder
+            shared.mkdir(exist_ok=True)
+            encoder.save(shared)
+    barrier(world)
+    if rank != 0:
+        encoder = load_text_encoder(shared, cfg.model.text_encoder)
+    return RunData(train_set, val_set, encoder)
+
+
 # --- the loop -----------------------------------------------------------------------------------
 
 
 def train(
-    cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    train_set: ColorizationDataset,
+    val_set: ColorizationDataset | None,
+    text_encoder: TextEncoder,
+    resume: bool = False,
+    progress: bool = True,
 ) -> TrainResult:
-    """Train G and D as ``cfg`` says, writing into ``run_dir``; ``resume`` continues its last
-    checkpoint. Returns when ``cfg.steps`` are done or after Ctrl-C (a checkpoint is written first).
+    """Train G and D as ``cfg`` says on ``train_set`` (held-out error and pictures on ``val_set``),
+    writing into ``run_dir``; ``resume`` continues its last checkpoint (with the checkpoint's text
+    encoder, which ``prepare_run(..., resume=True)`` gives). Returns when ``cfg.steps`` are done or
+    after Ctrl-C (a checkpoint is written first). ``cfg`` is not changed.
     """
     cfg.validate()
+    if text_encoder.dim != cfg.model.generator.text_dim:
+        raise TicError(
+            f"the text encoder makes {text_encoder.dim}-d vectors but model.generator.text_dim is "
+            f"{cfg.model.generator.text_dim} (load_train_config derives it from the encoder)"
+        )
     run = Path(run_dir)
-    rank, world = _init_distributed()
-    device = _device(cfg.device)
+    rank, world = init_distributed()
+    device = process_device(cfg.device)
     if cfg.deterministic:
         torch.use_deterministic_algorithms(True)
     # Denormal floats (e.g. tiny BatchNorm variances, Adam moments) are ~100x slower on CPUs;
@@ -98,31 +178,24 @@ def train(
     torch.set_flush_denormal(True)
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
-    # --- set up: run folder, data, text encoder, models, optimizers -----------------------------
-    ckpt = _prepare_run_folder(run, resume) if rank == 0 else None
-    ckpt = _broadcast_object(ckpt, world)
-    records = read_manifest(cfg.data.train, split=cfg.data.split_train,
-                            skip_missing=cfg.data.skip_missing)
-    if not records:
-        raise TicError(f"{cfg.data.train}: the training manifest has no records")
-    dataset = ColorizationDataset(
-        records, cfg.model.image_size, train=True, seed=cfg.seed,
-        recolor_prob=cfg.data.recolor_prob,
-    )
-    text_encoder = _text_encoder(cfg, records, run, ckpt, rank, world)
-    # the text pathway's input size comes from the encoder (384 for MiniLM, whatever the YAML says)
-    cfg.model.text_encoder.dim = cfg.model.generator.text_dim = text_encoder.dim
-    text_table = _text_table(text_encoder, [r.text for r in records], cfg.data.text, cfg.seed)
-    val = _val_set(cfg, text_encoder)
+    # --- set up: run folder, text vectors, models, optimizers ------------------------------------
+    ckpt = broadcast_object(checkpoint_to_resume(run, resume) if rank == 0 else None, world)
+    dataset = train_set
+    text_table = _text_table(text_encoder, [r.text for r in dataset.records], cfg.data.text,
+                             cfg.seed)
+    val = None
+    if val_set is not None:
+        texts = [r.text for r in val_set.records]
+        val = val_set, _text_table(text_encoder, texts, cfg.data.text, cfg.seed + 1)
 
     nets = build_nets(cfg, device)
     G, D = nets.G, nets.D
     step = 0
     if ckpt is not None:
-        step = _load_checkpoint(ckpt, G, D, nets.opt_g, nets.opt_d, device)
+        step = load_checkpoint(ckpt, G, D, nets.opt_g, nets.opt_d)
         log.info("resuming %s from step %d", ckpt, step)
     elif cfg.init_from:
-        _init_from(Path(cfg.init_from), G, D)
+        init_from(Path(cfg.init_from), G, D)
     if rank == 0:
         save_train_config(cfg, run / "config.yaml")
         _truncate_jsonl(run / "losses.jsonl", step)
@@ -138,7 +211,7 @@ def train(
     batches_per_epoch = len(sampler) // cfg.batch_size
     if batches_per_epoch == 0:
         raise TicError(
-            f"{cfg.data.train}: {len(records)} record(s) make no full batch of {cfg.batch_size} "
+            f"{cfg.data.train}: {len(dataset)} record(s) make no full batch of {cfg.batch_size} "
             f"per process ({world} process(es)); lower batch_size or add images"
         )
     autocast = autocast_for(cfg, device)
@@ -151,8 +224,7 @@ def train(
     losses: dict[str, float] = {}
     log.info(
         "training %d steps from step %d on %s (%d process(es), batch %d each, %s, %d records)",
-        cfg.steps, step, device, world, cfg.batch_size, cfg.precision,
-        len(records),
+        cfg.steps, step, device, world, cfg.batch_size, cfg.precision, len(dataset),
     )
     try:
         for batch in _batches(dataset, sampler, cfg, step, batches_per_epoch, device):
@@ -197,11 +269,13 @@ def train(
                 _log_images(run, writer, step, G, val or (dataset, text_table), device, autocast)
 
             # --- save ---
-            stopping = not _all_ranks_agree(torch.tensor(not stop.requested), world)
+            stopping = not all_ranks_agree(torch.tensor(not stop.requested), world)
             if step % cfg.save_every == 0 or step == cfg.steps or stopping:
                 if rank == 0:
-                    last_ckpt = _save_checkpoint(run, cfg, step, nets, text_encoder)
-                _barrier(world)
+                    last_ckpt = save_checkpoint(
+                        run, step, G, D, nets.opt_g, nets.opt_d, text_encoder, cfg
+                    )
+                barrier(world)
             if stopping:
                 break
     finally:
@@ -210,8 +284,12 @@ def train(
         if writer is not None:
             writer.close()
     if rank == 0 and step >= cfg.steps:
-        _save_model(run / "model", G, text_encoder, cfg)
-    _barrier(world)
+        try:
+            save_model_folder(run / "model", G, text_encoder, cfg.model)
+        except OSError as e:
+            path = run / "model"
+            raise TicError(f"{path}: could not write the final model ({e.strerror or e})") from None
+    barrier(world)
     return TrainResult(step, step < cfg.steps, last_ckpt, losses, G, D, text_encoder)
 
 
@@ -248,10 +326,8 @@ def build_nets(cfg: TrainConfig, device: torch.device) -> Nets:
 
 
 def autocast_for(cfg: TrainConfig, device: torch.device):
-    """A factory of the autocast context the config asks for (bf16, or none for fp32)."""
-    if cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_supported(device)):
-        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
-    return nullcontext
+    """A factory of the autocast context ``cfg.precision`` asks for (the policy: ``tic.device``)."""
+    return partial(autocast_bf16, device, use_bf16(cfg.precision, device))
 
 
 def train_step(
@@ -273,7 +349,7 @@ def train_step(
         real_score = D(L, real_ab).mean(dim=(1, 2, 3))  # (B,) the averaged patch logits
         fake_score = D(L, fake_ab.detach()).mean(dim=(1, 2, 3))
     loss_d = gan_loss_d(real_score, fake_score)
-    if not _all_ranks_agree(torch.isfinite(loss_d), world):
+    if not all_ranks_agree(torch.isfinite(loss_d), world):
         return None
     nets.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
@@ -296,7 +372,7 @@ def train_step(
             + loss_cfg.lambda_l1 * loss_l1
             + lambda_perceptual * loss_perceptual
         )
-        if not _all_ranks_agree(torch.isfinite(loss_g), world):
+        if not all_ranks_agree(torch.isfinite(loss_g), world):
             return None
         nets.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -326,107 +402,7 @@ def evaluate_ab_l1(G: nn.Module, val, cfg: TrainConfig, device, autocast) -> flo
     return total / count
 
 
-# --- set-up helpers -----------------------------------------------------------------------------
-
-
-def _init_distributed() -> tuple[int, int]:
-    """(rank, world size); under torchrun, joins the process group (gloo on CPU, nccl on CUDA)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1
-    if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    return dist.get_rank(), dist.get_world_size()
-
-
-def _device(name: str) -> torch.device:
-    device = resolve_device(name)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    return device
-
-
-def _broadcast_object(obj, world: int):
-    if world <= 1:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
-def _barrier(world: int) -> None:
-    if world > 1:
-        dist.barrier()
-
-
-def _all_ranks_agree(flag: Tensor, world: int) -> bool:
-    """True when ``flag`` (a bool tensor) is true on every process."""
-    flag = flag.detach().to(torch.int32).reshape(1)
-    if world > 1:
-        flag = flag.cpu() if dist.get_backend() == "gloo" else flag
-        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-    return bool(flag.item())
-
-
-def _prepare_run_folder(run: Path, resume: bool) -> Path | None:
-    """Create ``run`` (checking it is writable); return the checkpoint to resume, if any."""
-    try:
-        run.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=run, prefix=".write-test.", delete=True)
-        probe.close()
-    except OSError as e:
-        raise TicError(f"{run}: run folder is not writable ({e.strerror or e})") from None
-    latest = latest_checkpoint(run)
-    if resume:
-        if latest is None:
-            raise TicError(f"{run}: no checkpoint to resume from (checkpoints/step-*/ is empty)")
-        return latest
-    if latest is not None:
-        raise TicError(
-            f"{run}: the run folder already has checkpoints; pass --resume to continue it, "
-            "or choose another --out"
-        )
-    return None
-
-
-def latest_checkpoint(run: str | Path) -> Path | None:
-    """The newest complete checkpoint folder of a run (None when there is none)."""
-    folder = Path(run) / "checkpoints"
-    if not folder.is_dir():
-        return None
-    found = sorted(
-        p for p in folder.iterdir()
-        if _CKPT.match(p.name) and (p / STATE_NAME).is_file() and (p / WEIGHTS_NAME).is_file()
-    )
-    return found[-1] if found else None
-
-
-def _text_encoder(cfg, records, run: Path, ckpt: Path | None, rank: int, world: int) -> TextEncoder:
-    """Fit the text encoder on the training texts (rank 0), or load the checkpoint's."""
-    if ckpt is not None:
-        return load_text_encoder(ckpt, cfg.model.text_encoder)
-    shared = run / "text_encoder"
-    if rank == 0:
-        texts = [r.text for r in records]
-        log.info(
-            "fitting the %s text encoder on %d training texts",
-            cfg.model.text_encoder.kind, len(texts),
-        )
-        logging.getLogger("gensim").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
-        try:
-            encoder = fit_text_encoder(texts, cfg.model.text_encoder)
-        except ValueError as e:
-            raise TicError(f"{cfg.data.train}: {e}") from None
-        if world > 1:  # the other processes load rank 0's encoder (fitting is not bit-stable)
-            shared.mkdir(exist_ok=True)
-            encoder.save(shared)
-    _barrier(world)
-    if rank != 0:
-        encoder = load_text_encoder(shared, cfg.model.text_encoder)
-    return encoder
+# --- texts and set-up helpers -------------------------------------------------------------------
 
 
 def _text_table(encoder: TextEncoder, texts: list[str], mode: str, seed: int) -> Tensor:
@@ -453,19 +429,6 @@ def _batch_text(batch: dict, table: Tensor, encoder: TextEncoder, cache: dict) -
     for i in rows:
         emb[i] = cache[batch["text"][i]]
     return emb
-
-
-def _val_set(cfg: TrainConfig, encoder: TextEncoder):
-    if not cfg.data.val:
-        return None
-    records = read_manifest(
-        cfg.data.val, split=cfg.data.split_val, skip_missing=cfg.data.skip_missing
-    )
-    if not records:
-        raise TicError(f"{cfg.data.val}: the validation manifest has no records")
-    dataset = ColorizationDataset(records, cfg.model.image_size, train=False)
-    texts = [r.text for r in records]
-    return dataset, _text_table(encoder, texts, cfg.data.text, cfg.seed + 1)
 
 
 def _tensorboard(run: Path):
@@ -548,7 +511,7 @@ def _batches(dataset, sampler: _ResumableSampler, cfg: TrainConfig, step, per_ep
         epoch, offset = epoch + 1, 0
 
 
-# --- checkpoints --------------------------------------------------------------------------------
+# --- skipped steps ------------------------------------------------------------------------------
 
 
 def _snapshot_buffers(*modules: nn.Module) -> list[Tensor]:
@@ -561,133 +524,6 @@ def _restore_buffers(*args) -> None:
     with torch.no_grad():
         for b, s in zip([b for m in modules for b in m.buffers()], saved, strict=True):
             b.copy_(s)
-
-
-def _rng_state() -> dict:
-    np_state = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "python": torch.tensor(random.getstate()[1], dtype=torch.int64),
-        "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
-        "numpy_pos": int(np_state[2]),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
-    keys = state["numpy_keys"].numpy().astype(np.uint32)
-    np.random.set_state(("MT19937", keys, state["numpy_pos"], 0, 0.0))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _all_finite(*modules: nn.Module) -> bool:
-    return all(bool(torch.isfinite(t).all()) for m in modules for t in m.state_dict().values()
-               if t.is_floating_point())
-
-
-def _save_checkpoint(run: Path, cfg, step: int, nets: Nets, text_encoder) -> Path:
-    """Write ``checkpoints/step-N/`` (model folder + training state) atomically; keep the last K."""
-    G, D = nets.G, nets.D
-    folder = run / "checkpoints"
-    final = folder / f"step-{step:08d}"
-    if not _all_finite(G, D):
-        log.error("step %d: weights hold NaN/inf; checkpoint not written", step)
-        return latest_checkpoint(run)
-    tmp = folder / f".step-{step:08d}.partial"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        save_model_folder(tmp, G, text_encoder, cfg.model)
-        state = {
-            "format": "tic-training-state/1",
-            "step": step,
-            "discriminator": D.state_dict(),
-            "opt_g": nets.opt_g.state_dict(),
-            "opt_d": nets.opt_d.state_dict(),
-            "rng": _rng_state(),
-            "train_config": json.dumps(to_dict(cfg)),
-        }
-        torch.save(state, tmp / STATE_NAME)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        previous = latest_checkpoint(run)
-        raise TicError(
-            f"{final}: could not write the checkpoint ({e.strerror or e}); "
-            f"the last good checkpoint is {previous}"
-        ) from None
-    kept = sorted(p for p in folder.iterdir() if _CKPT.match(p.name))
-    for old in kept[: -cfg.keep_last]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def _save_model(path: Path, G, text_encoder, cfg) -> None:
-    try:
-        save_model_folder(path, G, text_encoder, cfg.model)
-    except OSError as e:
-        raise TicError(f"{path}: could not write the final model ({e.strerror or e})") from None
-
-
-def _widened(name: str, old: Tensor, new: Tensor) -> Tensor:
-    """``old`` in the shape of ``new``: equal shapes as they are; a Linear weight whose input grew
-    keeps its columns, the new ones zero (so the layer computes what it did)."""
-    if old.shape == new.shape:
-        return old
-    if old.ndim == 2 and old.shape[0] == new.shape[0] and old.shape[1] < new.shape[1]:
-        out = torch.zeros_like(new)
-        out[:, : old.shape[1]] = old
-        return out
-    raise TicError(
-        f"init_from: {name} is {tuple(old.shape)} there but {tuple(new.shape)} in this config"
-    )
-
-
-def _init_from(folder: Path, G, D) -> None:
-    """Weights of another run (``TrainConfig.init_from``) into freshly built ``G`` and ``D``."""
-    from safetensors.torch import load_file
-
-    if not (folder / WEIGHTS_NAME).is_file():
-        raise TicError(f"init_from: {folder} has no {WEIGHTS_NAME} (not a model folder)")
-    _load_widened(G, load_file(str(folder / WEIGHTS_NAME)), folder)
-    if (folder / STATE_NAME).is_file():
-        state = torch.load(folder / STATE_NAME, map_location="cpu", weights_only=True)
-        _load_widened(D, state["discriminator"], folder)
-    else:
-        log.info("init_from: %s has no discriminator; D starts from scratch", folder)
-    log.info("initialised from %s", folder)
-
-
-def _load_widened(net: nn.Module, state: dict[str, Tensor], folder: Path) -> None:
-    own = net.state_dict()
-    if set(own) != set(state):
-        odd = sorted(set(own) ^ set(state))
-        raise TicError(f"init_from: {folder} does not fit this config ({odd[0]} ...)")
-    net.load_state_dict({k: _widened(k, state[k], own[k]) for k in own})
-
-
-def _load_checkpoint(ckpt: Path, G, D, opt_g, opt_d, device) -> int:
-    from safetensors.torch import load_file
-
-    try:
-        state = torch.load(ckpt / STATE_NAME, map_location="cpu", weights_only=True)
-        G.load_state_dict(load_file(str(ckpt / WEIGHTS_NAME)))
-        D.load_state_dict(state["discriminator"])
-    except (RuntimeError, OSError, KeyError, EOFError) as e:
-        raise TicError(
-            f"{ckpt}: checkpoint does not fit this config or is damaged ({str(e).splitlines()[0]})"
-        ) from None
-    opt_g.load_state_dict(state["opt_g"])
-    opt_d.load_state_dict(state["opt_d"])
-    _set_rng_state(state["rng"])
-    return int(state["step"])
 
 
 # --- logging ------------------------------------------------------------------------------------
@@ -713,10 +549,9 @@ def _log_scalars(run: Path, writer, step: int, values: dict[str, float]) -> None
 def _log_images(run: Path, writer, step: int, G, source, device, autocast, n: int = 4) -> None:
     """Grid gray | truth | output for the first ``n`` items of the val (else train) set."""
     dataset, table = source
-    items = [dataset[i] for i in range(min(n, len(dataset)))]
     if dataset.train:  # deterministic crops for the picture
-        items = [ColorizationDataset(dataset.records, dataset.size, train=False)[i]
-                 for i in range(min(n, len(dataset)))]
+        dataset = ColorizationDataset(dataset.records, dataset.size, train=False)
+    items = [dataset[i] for i in range(min(n, len(dataset)))]
     rgb = torch.stack([it["rgb"] for it in items]).to(device)
     texts = [dataset.records[it["index"]].text for it in items]
     L, real_ab = batch_to_lab(rgb)
@@ -727,31 +562,12 @@ def _log_images(run: Path, writer, step: int, G, source, device, autocast, n: in
     gray = model_lab_to_rgb(L, torch.zeros_like(real_ab))
     truth = rgb.float() / 255
     out = model_lab_to_rgb(L, fake_ab)
-    grid = image_grid(gray.cpu(), truth.cpu(), out.cpu(), texts)
+    rows = [[to_image(gray[i]), to_image(truth[i]), to_image(out[i])] for i in range(len(items))]
+    captions = [["", "", t or "(no text)"] for t in texts]
+    # tiny training images are enlarged so they can be seen
+    grid = image_grid(rows, ["gray", "ground truth", "output"], captions, max(128, dataset.size))
     writer.add_image("samples", np.asarray(grid), step, dataformats="HWC")
     writer.add_text("samples/texts", "  \n".join(f"{i}: {t}" for i, t in enumerate(texts)), step)
     samples = run / "samples"
     samples.mkdir(exist_ok=True)
-    from tic.imageio import save_image
-
     save_image(grid, samples / f"step-{step:08d}.png")
-
-
-def image_grid(gray: Tensor, truth: Tensor, output: Tensor, texts: list[str]):
-    """Rows ``gray | truth | output`` (``(B, 3, s, s)`` in [0, 1] each), the text under each row."""
-    from PIL import Image, ImageDraw
-
-    B, _, s, _ = gray.shape
-    scale = max(1, 128 // s)  # tiny training images are enlarged so they can be seen
-    cell = s * scale
-    line = 14
-    canvas = Image.new("RGB", (3 * cell, B * (cell + line)), "white")
-    draw = ImageDraw.Draw(canvas)
-    for i in range(B):
-        for j, img in enumerate((gray[i], truth[i], output[i])):
-            arr = (img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
-            tile = Image.fromarray(arr).resize((cell, cell), Image.NEAREST)
-            canvas.paste(tile, (j * cell, i * (cell + line)))
-        text = texts[i] if len(texts[i]) <= 3 * cell // 6 else texts[i][: 3 * cell // 6 - 3] + "..."
-        draw.text((2, i * (cell + line) + cell + 1), text or "(no text)", fill="black")
-    return canvas

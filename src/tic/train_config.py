@@ -7,6 +7,7 @@ key. The resolved config is written to the run folder as ``config.yaml``.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,9 @@ from tic.config import (
     model_preset,
     to_dict,
 )
+from tic.text import with_text_dims
+
+log = logging.getLogger("tic")
 
 
 @dataclass
@@ -67,7 +71,11 @@ class LossConfig:
     Deviation from the paper: the paper's perceptual loss uses VGG19 layer-4 features; VGG19
     weights cannot be had on this project's machines, so the default is ImageNet VGG16 up to
     ``relu4_3`` (``tic.backbones.vgg16``). ``perceptual_net: vgg19`` with ``vgg19_path`` (a
-    torchvision ``.pth``) restores the paper's choice (layer ``relu4_4``).
+    torchvision ``.pth``) restores the paper's choice.
+
+    ``perceptual_layer``: the feature layer, used as named; None (the default) means layer 4's
+    last ReLU of the network (``LAYER4``: ``relu4_3`` for vgg16, ``relu4_4`` for vgg19), and
+    ``load_train_config`` writes that name into the resolved config.
 
     Cost control (our addition, off in the paper recipe): ``perceptual_size`` > 0 resizes both RGB
     images to that size before VGG (VGG is most of a CPU training step's cost);
@@ -83,11 +91,19 @@ class LossConfig:
     lambda_gan: float = 1.0
     lambda_perceptual: float = 1.0
     perceptual_net: Literal["vgg16", "vgg19"] = "vgg16"
-    perceptual_layer: str = "relu4_3"
+    perceptual_layer: str | None = None
     vgg19_path: str | None = None
     perceptual_pretrained: bool = True
     perceptual_size: int = 0
     perceptual_every: int = 1
+
+    def feature_layer(self) -> str:
+        """The layer the perceptual loss compares: ``perceptual_layer``, else the net's layer 4."""
+        return self.perceptual_layer or LAYER4[self.perceptual_net]
+
+
+# The paper's "layer 4" features: the last ReLU of the fourth block of each perceptual network.
+LAYER4 = {"vgg16": "relu4_3", "vgg19": "relu4_4"}
 
 
 @dataclass
@@ -113,7 +129,7 @@ class TrainConfig:
       ``eval_every`` (held-out ab L1 on ``data.val``), ``save_every`` (checkpoint), ``keep_last``
       (checkpoints kept on disk).
     - ``precision``: ``auto`` (bf16 autocast where it pays: CUDA GPUs with bf16, CPUs with AMX;
-      see ``tic.pipeline.bf16_supported``), ``bf16``, ``fp32``.
+      see ``tic.device.bf16_supported``), ``bf16``, ``fp32``.
     - ``channels_last``: NHWC memory layout (faster convolutions on CPU and CUDA).
     - ``deterministic``: ``torch.use_deterministic_algorithms`` (exact resume on CUDA too).
     - ``max_bad_steps``: a step with a non-finite loss is skipped; this many in a row stop the run.
@@ -169,6 +185,18 @@ class TrainConfig:
             raise ConfigError(f"data.recolor_prob must be in [0, 1], got {self.data.recolor_prob}")
         if self.data.recolor_prob and self.data.text != "keep":
             raise ConfigError("data.recolor_prob needs data.text 'keep' (it writes new texts)")
+        g = self.model.generator
+        if g.encoder != "scratch" and not g.encoder_frozen:
+            raise ConfigError(
+                "model.generator.encoder_frozen: false is not supported by tic train yet (the "
+                "frozen-encoder recipe, tic.train_frozen, needs a frozen encoder)"
+            )
+        if g.encoder != "scratch" and self.data.scenes and not self.data.cutouts:
+            raise ConfigError("data.scenes needs data.cutouts (RGBA cut-outs with labels)")
+        if not 0 <= self.data.empty_text_prob <= 1:
+            raise ConfigError(
+                f"data.empty_text_prob must be in [0, 1], got {self.data.empty_text_prob}"
+            )
         if self.optim.lr <= 0:
             raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
         return self
@@ -179,6 +207,12 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
 
     ``model`` may name a preset (``model: tiny``, or ``model: {preset: tiny, ...}`` plus changes).
     Relative manifest paths are taken from the current folder and stored absolute.
+
+    Resolved here, so that the saved config names what the run uses: the text sizes
+    (``model.generator.text_dim`` and, for minilm, ``model.text_encoder.dim``) are derived from
+    the text encoder (``tic.text.with_text_dims``); a ``generator.text_dim`` given that disagrees
+    is an error (``_derive_text_dims``); ``loss.perceptual_layer`` left out becomes the network's
+    layer 4 (``LAYER4``).
     """
     data: dict = {}
     if path is not None:
@@ -191,17 +225,61 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
             raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of config keys")
+    given = {k: v for k in _DERIVED if (v := _lookup(data, k)) is not None}  # not from presets
     _expand_preset(data)
     for item in overrides:  # one at a time: "model=tiny" then "model.image_size=64" works
+        one = apply_overrides({}, [_yaml12_number(item)])
+        key = item.partition("=")[0].strip()
+        for k in _DERIVED:
+            if k == key or k.startswith(key + "."):
+                given.pop(k, None)
+                if (v := _lookup(one, k)) is not None:
+                    given[k] = v
         apply_overrides(data, [_yaml12_number(item)])
         _expand_preset(data)
     cfg = from_dict(TrainConfig, data)
-    # the text pathway's input size follows the encoder: setting text_encoder.dim is enough
-    cfg.model.generator.text_dim = cfg.model.text_encoder.dim
+    cfg.model = _derive_text_dims(cfg.model, given)
+    cfg.loss.perceptual_layer = cfg.loss.feature_layer()
     # absolute paths in the resolved config, so a run resumes from any folder
     cfg.data.train = str(Path(cfg.data.train).absolute()) if cfg.data.train else ""
     cfg.data.val = str(Path(cfg.data.val).absolute()) if cfg.data.val else None
+    cfg.data.cutouts = str(Path(cfg.data.cutouts).absolute()) if cfg.data.cutouts else None
     return cfg.validate()
+
+
+# keys whose values follow from the text encoder
+_DERIVED = ("model.generator.text_dim", "model.text_encoder.dim")
+
+
+def _lookup(data: dict, key: str):
+    """``data["a"]["b"]`` for ``key`` ``"a.b"``, None when it is not there."""
+    for part in key.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _derive_text_dims(model: ModelConfig, given: dict) -> ModelConfig:
+    """``model`` with its text sizes derived from the encoder.
+
+    A ``generator.text_dim`` given that disagrees is an error. MiniLM's ``text_encoder.dim`` is
+    fixed by the encoder (384 + 11 per colour slot): a different value given there (older configs
+    say 384 next to colour slots) is replaced with a warning, so that their runs still resume.
+    """
+    derived = with_text_dims(model)
+    enc = derived.text_encoder
+    for key, value in given.items():
+        if value == enc.dim:
+            continue
+        slots = f" with {enc.color_slots} colour slot(s)" if enc.kind == "minilm" else ""
+        what = (f"{key} is {value!r} but the {enc.kind} text encoder{slots} makes {enc.dim}-d "
+                f"vectors")
+        if key == "model.text_encoder.dim":
+            log.warning("%s; using %d (leave %s out)", what, enc.dim, key)
+        else:
+            raise ConfigError(f"{what}; the text size follows the encoder: leave {key} out")
+    return derived
 
 
 class _Loader(yaml.SafeLoader):

@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,18 +34,22 @@ from torch import Tensor
 
 from tic import ab_bins
 from tic.backbones import load_pretrained_encoder
+from tic.checkpoint import (
+    checkpoint_to_resume,
+    load_checkpoint,
+    save_checkpoint,
+    save_model_folder,
+)
 from tic.color import AB_SCALE
-from tic.config import to_dict
 from tic.data.views import ViewSet, batch_targets, draw
 from tic.errors import TicError
 from tic.models import build_generator
-from tic.pipeline import WEIGHTS_NAME, encode_text, save_model_folder
+from tic.pipeline import encode_text
 from tic.text import TextEncoder
 from tic.train_config import TrainConfig, save_train_config
 
 log = logging.getLogger("tic")
 
-STATE_NAME = "training_state.pt"
 FEATURE_CHUNK = 32  # views per encoder pass when the features are cached
 
 
@@ -169,20 +172,15 @@ def train_frozen(
     if g.encoder == "scratch" or not g.encoder_frozen:
         raise TicError("train_frozen needs a generator with a frozen pretrained encoder")
     run = Path(run_dir)
-    run.mkdir(parents=True, exist_ok=True)
+    ckpt = checkpoint_to_resume(run, resume)
     torch.set_flush_denormal(True)
     torch.manual_seed(cfg.seed)
     G = load_pretrained_encoder(build_generator(g))
     params = [p for p in G.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2))
     step = 0
-    ckpt = latest_checkpoint(run)
-    if resume and ckpt is None:
-        raise TicError(f"{run}: no checkpoint to resume from (checkpoints/step-*/ is empty)")
-    if not resume and ckpt is not None:
-        raise TicError(f"{run}: the run folder already has checkpoints; pass --resume to continue")
-    if resume:
-        step = _load_checkpoint(ckpt, G, opt)
+    if ckpt is not None:
+        step = load_checkpoint(ckpt, G, None, opt, None)
         log.info("resuming %s from step %d", ckpt, step)
     save_train_config(cfg, run / "config.yaml")
     _truncate_jsonl(run / "losses.jsonl", step)
@@ -227,10 +225,10 @@ def train_frozen(
             if val is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
                 _log(run, step, validate(G, val[0], val[1], val[2], text_cache))
             if step % cfg.save_every == 0 or step == cfg.steps:
-                _save_checkpoint(run, cfg, step, G, opt, text_encoder)
+                save_checkpoint(run, step, G, None, opt, None, text_encoder, cfg)
     except KeyboardInterrupt:
         log.warning("interrupted at step %d; writing a checkpoint", step)
-        _save_checkpoint(run, cfg, step, G, opt, text_encoder)
+        save_checkpoint(run, step, G, None, opt, None, text_encoder, cfg)
     finally:
         bar.close()
     if step >= cfg.steps:
@@ -239,47 +237,6 @@ def train_frozen(
 
 
 # --- run folder ---------------------------------------------------------------------------------
-
-
-def latest_checkpoint(run: Path) -> Path | None:
-    folder = run / "checkpoints"
-    if not folder.is_dir():
-        return None
-    found = sorted(p for p in folder.glob("step-*")
-                   if (p / STATE_NAME).is_file() and (p / WEIGHTS_NAME).is_file())
-    return found[-1] if found else None
-
-
-def _save_checkpoint(run: Path, cfg: TrainConfig, step: int, G, opt, text_encoder) -> Path:
-    folder = run / "checkpoints"
-    final = folder / f"step-{step:08d}"
-    tmp = folder / f".step-{step:08d}.partial"
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_model_folder(tmp, G, text_encoder, cfg.model)
-    state = {"format": "tic-training-state/1", "step": step, "opt_g": opt.state_dict(),
-             "train_config": json.dumps(to_dict(cfg))}
-    torch.save(state, tmp / STATE_NAME)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    for old in sorted(folder.glob("step-*"))[: -cfg.keep_last]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def _load_checkpoint(ckpt: Path, G, opt) -> int:
-    from safetensors.torch import load_file
-
-    try:
-        G.load_state_dict(load_file(str(ckpt / WEIGHTS_NAME)))
-        state = torch.load(ckpt / STATE_NAME, map_location="cpu", weights_only=True)
-        opt.load_state_dict(state["opt_g"])
-    except (RuntimeError, OSError, KeyError, EOFError) as e:
-        raise TicError(
-            f"{ckpt}: checkpoint does not fit this config or is damaged ({str(e).splitlines()[0]})"
-        ) from None
-    return int(state["step"])
 
 
 def _log(run: Path, step: int, values: dict) -> None:

@@ -1,7 +1,7 @@
 """MS COCO captions (``captions_train2017.json`` + image folder) -> manifest records.
 
 As in the paper, an image is kept when at least one of its caption sentences names a colour
-(``tic.data.captions.colors_in_text``: basic terms and synonyms such as crimson or navy); its text
+(``tic.color_names.colors_in_text``: basic terms and synonyms such as crimson or navy); its text
 is those sentences, joined with spaces, in annotation order. Sentences that call the photo itself
 "black and white" describe a gray picture, not an object's colour, and are not used.
 
@@ -18,7 +18,7 @@ import logging
 import re
 from pathlib import Path
 
-from tic.data.captions import colors_in_text
+from tic.color_names import colors_in_text
 from tic.data.manifest import Record
 from tic.errors import TicError
 

@@ -9,7 +9,7 @@ random basic term it does not have yet; a dull object (mean chroma below 35) als
 its chroma so the new hue shows.
 
 The caption is measured on the finished composite, never assumed: the object's and the
-background's colour terms come from ``tic.data.captions`` on the pixels inside and outside the
+background's colour terms come from ``tic.color_names`` on the pixels inside and outside the
 object mask (a turned-to-yellow dark object may really be olive green, and says so). Example:
 ``"a blue camel on a green background"``.
 
@@ -39,21 +39,20 @@ import torch
 from PIL import Image
 
 from tic.color import lab_to_rgb_in_gamut, rgb_to_lab
-from tic.data.captions import (
+from tic.color_names import (
     COLOR_TERMS,
-    caption_from_terms,
-    clean_label,
     color_fractions,
     dominant_color_term,
     hue_angle,
     name_color,
     top_terms,
 )
+from tic.data.captions import caption_from_terms, clean_label
 from tic.data.manifest import Record, write_manifest
 from tic.data.photos import read_pool
 from tic.data.splits import seeded_split
 from tic.errors import TicError
-from tic.imageio import open_image, save_image
+from tic.imageio import load_image, save_image, to_rgb_image
 
 RECOLOR_TERMS = ("red", "orange", "yellow", "green", "blue", "purple", "pink")
 # A recoloured dull object (mean chroma below this) gets more chroma, so that the new hue shows.
@@ -72,8 +71,10 @@ def plain_color(rng: np.random.Generator) -> np.ndarray:
 
 @lru_cache(maxsize=1024)
 def _open(path: Path, mode: str) -> Image.Image:
-    """A pool image, decoded once per process (scenes reuse the same few hundred files)."""
-    return open_image(path).convert(mode)
+    """A pool image, decoded once per process (scenes reuse the same few hundred files); soft
+    alpha is kept for cut-outs: it blends the edges."""
+    img = load_image(path)
+    return to_rgb_image(img) if mode == "RGB" else img.convert(mode)
 
 
 def crop_photo(path: Path, size: int, rng: np.random.Generator) -> np.ndarray:

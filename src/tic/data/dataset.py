@@ -15,11 +15,12 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from tic.color import rgb_to_model_lab
-from tic.data.captions import caption_from_terms, clean_label, color_fractions, top_terms
+from tic.color_names import color_fractions, top_terms
+from tic.data.captions import caption_from_terms, clean_label
 from tic.data.composites import RECOLOR_TERMS, recolor_region
 from tic.data.manifest import Record
 from tic.errors import TicError
-from tic.imageio import open_image
+from tic.imageio import load_image, mask_from_alpha, read_mask, split_alpha, to_rgb_image
 
 
 class ColorizationDataset(Dataset):
@@ -29,7 +30,8 @@ class ColorizationDataset(Dataset):
       horizontal flip, drawn from ``seed``, the epoch (``set_epoch``) and the index, so a resumed
       run sees the same crops.
     - ``train=False``: shorter side resized to ``s``, centre crop: deterministic.
-    - ``mask``: the record's mask, else the image's alpha, else all 255.
+    - ``mask``: the record's mask file, else the image's alpha, else all 255; 0 / 255 by the one mask
+      rule of ``tic.imageio`` (> 127 of 255).
     - ``recolor_prob`` (training only): with this probability a cut-out composite (a record with
       a ``label`` and an ``"object"`` region, see ``tic.data.composites``) has its object's hue
       turned on the fly to a random other colour term (L kept exactly, so the gray input is the
@@ -64,15 +66,15 @@ class ColorizationDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         rec = self.records[index]
-        img = open_image(rec.image)
-        alpha = img.getchannel("A") if img.mode in ("RGBA", "LA", "PA") else None
-        rgb = img.convert("RGB")
+        img, alpha = split_alpha(load_image(rec.image))
+        rgb = to_rgb_image(img)
         if rec.mask is not None:
-            mask = open_image(rec.mask).convert("L").resize(rgb.size, Image.NEAREST)
+            mask = read_mask(rec.mask, rgb.size)
         elif alpha is not None:
-            mask = alpha
+            mask = mask_from_alpha(alpha)
         else:
-            mask = Image.new("L", rgb.size, 255)
+            mask = torch.ones(rgb.height, rgb.width, dtype=torch.bool)
+        mask = Image.fromarray(mask.numpy().astype(np.uint8) * 255, "L")
         rng = random.Random(hash((self.seed, self.epoch, index)) if self.train else 0)
         rgb, mask = self._crop(rgb, mask, rng)
         rgb8 = np.asarray(rgb, dtype=np.uint8).copy()

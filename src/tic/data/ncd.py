@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tic.data.captions import COLOR_TERMS, colors_in_text
+from tic.color_names import COLOR_TERMS, colors_in_text
 from tic.data.manifest import Record
 from tic.data.splits import seeded_split
 from tic.errors import TicError

@@ -12,7 +12,7 @@ square, triangle: so "the red circle" is never ambiguous), placed in different c
 grid so they never overlap. Shapes take different colour terms from
 ``TERMS`` (red, green, blue, purple, pink, brown: the basic terms that have clear examples at
 L* = 60); the background is one more term or gray. Each colour is drawn from the term's "core"
-at that lightness: in-gamut Lab colours that ``tic.data.captions.name_color`` names with the term,
+at that lightness: in-gamut Lab colours that ``tic.color_names.name_color`` names with the term,
 also after moving the hue by +-6 degrees or the chroma by +-10. Edges are hard (no
 anti-aliasing) so no pixel mixes two colours.
 
@@ -25,7 +25,7 @@ Files written under ``out``::
     masks/000000_bg.png            the background mask
     manifest.jsonl
 
-Manifest record (DESIGN.md's manifest format plus extra keys)::
+Manifest record (the manifest format of ``tic.data.manifest`` plus extra keys)::
 
     {"image": "images/000000.png", "text": "a red circle and a blue square on a green background",
      "mask": "masks/000000_0.png",          # the first shape: the "main object"
@@ -49,7 +49,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter
 
 from tic.color import lab_to_rgb, rgb_to_lab
-from tic.data.captions import COLOR_TERMS, color_term_indices
+from tic.color_names import COLOR_TERMS, color_term_indices
 from tic.data.manifest import Record, write_manifest
 from tic.imageio import save_image
 

@@ -28,14 +28,8 @@ from PIL import Image
 from torch import Tensor
 
 from tic import color
-from tic.data.captions import (
-    caption_image,
-    clean_label,
-    color_fractions,
-    dominant_color_term,
-    hue_angle,
-    top_terms,
-)
+from tic.color_names import color_fractions, dominant_color_term, hue_angle, top_terms
+from tic.data.captions import caption_image, clean_label
 from tic.data.composites import RECOLOR_TERMS
 from tic.data.layouts import make_layout
 from tic.data.manifest import Record
