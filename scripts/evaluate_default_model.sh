@@ -1,27 +1,48 @@
 #!/bin/bash
-# Everything MODEL_CARD.md reports about the shipped model, after training and shipping it:
-#   bash scripts/evaluate_default_model.sh     (repository root, venv active; about 15 min here)
-# Writes runs/eval/*, docs/*.png and benchmarks/results/{open_vocab*,colorize_speed}.json.
-set -e
-E=runs/eval
+# Everything MODEL_CARD.md reports about the shipped model (v2), after training it:
+#   bash scripts/evaluate_default_model.sh choose RUN_MODEL   # 1: decodings on the hash split
+#   bash scripts/evaluate_default_model.sh ship RUN_MODEL HEAD T   # 2: ship the chosen decoding
+#   bash scripts/evaluate_default_model.sh report                # 3: every number and picture
+# (repository root, venv active). RUN_MODEL: the trained model, e.g. runs/v2/model or a checkpoint
+# folder. Writes runs/eval-v2/*, docs/v2_*.png and benchmarks/results/*.json.
+set -euo pipefail
+E=runs/eval-v2
+D=data/v2
+OLD=models/scratch-v1
+NEW=src/tic/assets/default
 mkdir -p $E docs
-tic evaluate --data data/default/val.jsonl --baseline gray --out $E/val --quiet --device cpu
-tic evaluate --data data/default/val.jsonl --no-text --out $E/val_notext --quiet --device cpu
-tic evaluate --data data/default/val_recolor.jsonl --out $E/recolor --quiet --device cpu
-tic report --data data/default/val_photos.jsonl --out $E/report_photos --n 6 --device cpu
-tic report --data data/default/val_composites.jsonl --out $E/report_composites --n 6 --device cpu
-python benchmarks/open_vocab.py
-python scripts/ship_default_model.py runs/default/model --out $E/raw/default
-python benchmarks/open_vocab.py --model $E/raw/default --out benchmarks/results/open_vocab_raw_minilm.json --picture docs/open_vocab_raw_minilm.png
-python scripts/ship_default_model.py runs/default/model --out $E/fp32/default --dtype fp32 --color-synonyms
-tic evaluate --model $E/fp32/default --model src/tic/assets/default --data data/default/val_photos.jsonl --out $E/fp32_vs_fp16 --quiet --device cpu
-python scripts/plot_losses.py runs/default-stage1 --out docs/losses_stage1.png
-python scripts/plot_losses.py runs/default --out docs/losses_stage2.png
-python benchmarks/colorize_speed.py
-cp $E/report_photos/rows.png docs/photos_rows.png
-cp $E/report_photos/text_ablation.png docs/photos_text_ablation.png
-cp $E/report_composites/rows.png docs/composites_rows.png
-cp $E/report_composites/text_ablation.png docs/composites_text_ablation.png
-cp $E/report_composites/recolor.png docs/composites_recolor.png
-cp $E/recolor/grid.png docs/recolor_grid.png
-echo done
+ev() { tic evaluate --quiet --device cpu "$@"; }
+
+case "$1" in
+choose)  # the decoding, chosen on the hash split of the TRAINING sources, not the held-out ones
+  variants=()
+  for v in regression:0.38 bins:0.2 bins:0.38 bins:0.6 bins:1.0; do
+    head=${v%%:*}; t=${v##*:}
+    python scripts/ship_default_model.py "$2" --out $E/decode/$head-$t --ab-head $head \
+      --temperature "$t" --color-synonyms
+    variants+=(--model $E/decode/$head-$t)
+  done
+  ev "${variants[@]}" --baseline gray --data $D/val_hash.jsonl --out $E/decode_hash
+  ;;
+ship)
+  python scripts/ship_default_model.py "$2" --ab-head "$3" --temperature "$4" --color-synonyms
+  python scripts/ship_default_model.py "$2" --ab-head "$3" --temperature "$4" --color-synonyms \
+    --dtype fp32 --out $E/fp32/default
+  ;;
+report)
+  ev --model $NEW --model $OLD --baseline gray --data $D/val_sources.jsonl --out $E/sources
+  ev --model $NEW --model $OLD --no-text --data $D/val_sources.jsonl --out $E/sources_notext
+  ev --model $NEW --model $OLD --baseline gray --data $D/val_hash.jsonl --out $E/hash
+  ev --model $NEW --model $OLD --no-text --data $D/val_hash.jsonl --out $E/hash_notext
+  ev --model $NEW --model $OLD --data $D/val_recolor/manifest.jsonl --out $E/recolor
+  ev --model $NEW --model $OLD --data $D/val_binding/manifest.jsonl --out $E/binding --grid-rows 8
+  ev --model $E/fp32/default --model $NEW --data $D/val_sources.jsonl --out $E/fp32_vs_fp16
+  python benchmarks/heldout_colors.py --data $D/val_sources.jsonl
+  python benchmarks/heldout_colors.py --data $D/val_sources.jsonl --model $OLD \
+    --out benchmarks/results/heldout_colors_scratch_v1.json
+  tic report --data $D/val_sources.jsonl --out $E/report_sources --n 8 --device cpu
+  python scripts/plot_losses.py runs/v2 --out docs/v2_losses.png
+  python benchmarks/colorize_speed.py
+  ;;
+*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report" >&2; exit 2 ;;
+esac

@@ -3,6 +3,7 @@
     python scripts/ship_default_model.py runs/default/model            # fp16 weights (default)
     python scripts/ship_default_model.py runs/default/model --dtype fp32
     python scripts/ship_default_model.py runs/default/model --color-synonyms
+    python scripts/ship_default_model.py runs/v2/model --ab-head bins --temperature 0.38
 
 Writes ``src/tic/assets/default/`` (``config.json``, ``model.safetensors``, the text-encoder
 files), replacing what is there atomically: the folder is written beside it and renamed. With
@@ -39,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--color-synonyms", action="store_true",
                    help="rewrite colour synonyms to basic terms before encoding (crimson -> red; "
                    "text_encoder.color_synonyms in config.json)")
+    p.add_argument("--ab-head", choices=["regression", "bins"], default=None,
+                   help="the output head of a pretrained-encoder model (generator.ab_head)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="annealed-mean temperature of the bins head (generator.bins_temperature)")
     args = p.parse_args(argv)
 
     source = Colorizer.from_pretrained(args.model, device="cpu")  # fails clearly if broken
@@ -48,10 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         staged = tmp / "default"
         # a checkpoint folder works too: its optimiser state stays behind
         shutil.copytree(args.model, staged, ignore=shutil.ignore_patterns(STATE_NAME))
-        if args.color_synonyms:  # inference-time only: the captions used basic terms anyway
-            cfg = json.loads((staged / CONFIG_NAME).read_text())
+        # inference-time settings only: the weights are the same
+        cfg = json.loads((staged / CONFIG_NAME).read_text())
+        if args.color_synonyms:  # the captions used basic terms anyway
             cfg["text_encoder"]["color_synonyms"] = True
-            (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
+        if args.ab_head is not None:
+            cfg["generator"]["ab_head"] = args.ab_head
+        if args.temperature is not None:
+            cfg["generator"]["bins_temperature"] = args.temperature
+        (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
         if args.dtype == "fp16":
             state = load_file(str(staged / WEIGHTS_NAME))
             state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}

@@ -281,3 +281,21 @@ def test_write_results_writes_the_tables(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["psnr"] is None  # inf -> null
     assert "| m | 1 |" in (tmp_path / "metrics.md").read_text()
     assert not (tmp_path / "grid.png").exists()
+
+
+def test_all_objects_right_counts_images_whose_every_object_is_right():
+    from tic.evaluate import Run, summarize
+
+    def row(*oks):
+        return {"colors": [{"term": "red", "region": "object", "found": [], "ok": ok}
+                           for ok in oks], **dict.fromkeys(METRIC_KEYS_FOR_TEST, 1.0)}
+
+    run = Run("m", rows=[row(True, True), row(True, False), row(True), row(False, False)])
+    s = summarize(run)
+    # three images name two objects; one of them has both right
+    assert s["text_all_objects_judged"] == 3
+    assert s["text_all_objects_accuracy"] == 1 / 3
+    assert s["text_object_accuracy"] == 4 / 7
+
+
+METRIC_KEYS_FOR_TEST = ("psnr", "ssim", "lpips_vgg", "lpips_alex", "lpips_squeeze", "colorfulness")

@@ -294,6 +294,13 @@ def summarize(run: Run) -> dict:
     summary["text_chromatic_judged"] = len(chromatic)
     summary["text_object_accuracy"] = _accuracy(on_object)
     summary["text_object_judged"] = len(on_object)
+    # scenes with several named objects (binding): images where every object shows its colour
+    several = [[c for c in r["colors"] if c["region"] == "object"] for r in run.rows]
+    several = [objs for objs in several if len(objs) >= 2]
+    summary["text_all_objects_accuracy"] = (
+        sum(all(c["ok"] for c in objs) for objs in several) / len(several) if several else None
+    )
+    summary["text_all_objects_judged"] = len(several)
     summary["fid"] = run.fid.compute() if run.fid is not None and len(run.rows) >= 2 else None
     return summary
 
@@ -439,8 +446,11 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
     with_object = any(s.get("text_object_judged") for s in summaries)
     head = ["Method", "n", "SSIM ↑", "PSNR ↑", "LPIPS(vgg) ↓", "LPIPS(sqz) ↓", "LPIPS(alex) ↓",
             "Colourfulness", "Text colour acc. ↑", "Chromatic text colour acc. ↑"]  # fmt: skip
+    with_all = any(s.get("text_all_objects_judged") for s in summaries)
     if with_object:
         head.append("Object colour acc. ↑")
+    if with_all:
+        head.append("All objects right ↑")
     if with_fid:
         head.append("FID ↓")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -453,6 +463,9 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
         ]  # fmt: skip
         if with_object:
             cells.append(_share(s.get("text_object_accuracy"), s.get("text_object_judged", 0)))
+        if with_all:
+            cells.append(_share(s.get("text_all_objects_accuracy"),
+                                s.get("text_all_objects_judged", 0)))
         if with_fid:
             cells.append(fmt(s["fid"], 2))
         lines.append("| " + " | ".join(cells) + " |")
@@ -470,6 +483,11 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
         notes.append(
             "Object colour acc.: the same over the colours named for the regions called "
             "\"object\" (the cut-out of a composite)."
+        )
+    if with_all:
+        notes.append(
+            "All objects right: share of the images with two or more \"object\" regions in "
+            "which every object shows its named colour (binding: both objects right)."
         )
     if truth_colorfulness is not None:
         notes.append(f"Colourfulness of the ground truth: {truth_colorfulness:.1f}.")
