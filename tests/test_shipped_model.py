@@ -16,7 +16,7 @@ from tic.checkpoint import default_model_dir
 from tic.cli import main
 from tic.color import rgb_to_lab
 
-from .conftest import EXAMPLES, PHOTOS
+from .conftest import EXAMPLES, PHOTOS, ROOT
 
 # a validation-split cut-out of the shared pool (never seen in training): a plain, light object
 CUTOUT = PHOTOS / "images" / "tuxstamps__edward_bear.png"
@@ -67,10 +67,18 @@ def hue_gap(a: float, b: float) -> float:
 def test_shipped_model_loads_without_a_path(colorizer):
     assert (default_model_dir() / "model.safetensors").is_file()
     cfg = colorizer.config
-    assert cfg.text_encoder.kind == "minilm" and cfg.generator.text_fusion == "film"
-    assert cfg.image_size == 128
+    assert cfg.text_encoder.kind == "minilm" and cfg.generator.encoder == "mobilenet_v2"
+    assert cfg.generator.cross_attention > 0 and cfg.image_size == 256
     # small enough to ship: the weights file of MODEL_CARD.md
-    assert (default_model_dir() / "model.safetensors").stat().st_size < 8 * 2**20
+    assert (default_model_dir() / "model.safetensors").stat().st_size < 12 * 2**20
+
+
+def test_previous_model_still_loads_from_its_folder():
+    """The scratch U-Net that shipped before v2 (models/scratch-v1) loads and colorizes."""
+    old = Colorizer.from_pretrained(ROOT / "models" / "scratch-v1", device="cpu")
+    assert old.config.generator.encoder == "scratch" and old.config.image_size == 128
+    out = old(Image.open(EXAMPLES / "owl.jpg"), "a brown owl")
+    assert out.size == Image.open(EXAMPLES / "owl.jpg").size
 
 
 @pytest.mark.parametrize("word", ["red", "blue", "yellow"])

@@ -155,7 +155,8 @@ def test_paper_yaml_lists_every_key_with_its_default():
     the encoder and is left out; the data keys name CUB)."""
     path = Path(__file__).resolve().parents[1] / "configs" / "paper.yaml"
     listed = yaml.safe_load(path.read_text())
-    assert _keys(listed) == _keys(to_dict(TrainConfig())) - {"model.generator.text_dim"}
+    derived = {"model.generator.text_dim", "model.generator.token_dim"}
+    assert _keys(listed) == _keys(to_dict(TrainConfig())) - derived
     paper = to_dict(load_train_config(path))
     default = to_dict(load_train_config(None, ["data.train=x.jsonl"]))
     paper.pop("data"), default.pop("data")
