@@ -244,14 +244,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(args: list[str], tmpdir: Path, port: int, log: Path, prefix: list[str] = ()):
-    """``tic web`` in its own process with TMPDIR at ``tmpdir``; returns once it answers."""
+def start_server(
+    args: list[str],
+    tmpdir: Path,
+    port: int,
+    log: Path,
+    launcher: tuple[str, ...] = ("-m", "tic.cli"),
+):
+    """``tic web`` in its own process with TMPDIR at ``tmpdir``; returns once it answers.
+    ``launcher``: how Python starts the ``tic`` command."""
     import urllib.request
 
     env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONUNBUFFERED": "1"}
     env.pop("GRADIO_TEMP_DIR", None)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
-    cmd = [sys.executable, *prefix, "-m", "tic.cli", "web", "--port", str(port), *args]
+    cmd = [sys.executable, *launcher, "web", "--port", str(port), *args]
     proc = subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:

@@ -372,6 +372,12 @@ def _swatch(term: str) -> str:
     )
 
 
+def _duration(seconds: int) -> str:
+    if seconds % 60 == 0:
+        return f"{seconds // 60} minute{'s' if seconds != 60 else ''}"
+    return f"{seconds} seconds"
+
+
 def _p(inner: str) -> str:
     return f"<p>{inner}</p>"
 
@@ -442,8 +448,8 @@ def build_app(
             "Drop a photo (gray or colour: a colour photo is turned to gray first), describe its "
             "colours, and press Colorize. The result keeps the photo's full resolution and "
             f"lightness. Model: {html.escape(model_name)}. "
-            f"Files are deleted from the server {keep_files // 60 or keep_files} "
-            f"{'minutes' if keep_files >= 60 else 'seconds'} after they are made."
+            f"Uploads and results are deleted from the server {_duration(keep_files)} after "
+            "they are made."
         )
         with gr.Tab("Colorize", id="colorize"):
             with gr.Row():
