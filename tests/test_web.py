@@ -153,6 +153,7 @@ def test_bad_files_get_one_line_naming_the_file(app, gray_photo, tmp_path, make,
         (None, "a red car", "Drop a photo first"),
         ("photo", "x" * 10_000, "10,000 characters long; the limit is 1,000"),
         ({"orig_name": "a.png"}, "red", "did not arrive"),
+        ({"path": "/no/such/x.png", "orig_name": "x.png"}, "red", "x.png: the upload is no longer"),
     ],
 )
 def test_bad_requests_get_a_message(app, gray_photo, photo, text, expected):
@@ -294,7 +295,7 @@ def server(tiny_model_dir, tmp_path_factory):
     tmpdir = tmp_path_factory.mktemp("server-tmp")
     port = free_port()
     log = tmp_path_factory.mktemp("server-log") / "tic-web.log"
-    keep = 2
+    keep = 5
     proc = start_server(
         ["--model", str(tiny_model_dir), "--keep-files", str(keep)], tmpdir, port, log
     )
@@ -321,6 +322,11 @@ def test_server_answers_the_api_and_leaves_nothing_behind(server, gray_photo, tm
         and np.abs(lightness(out) - lightness(Image.open(gray_photo))).max() < 0.8
     )
     assert Image.open(colour).size == (90, 70) and "red" in note
+    # the upload and the result live in the server's private folder under TMPDIR, nowhere else
+    tmpdir = server["tmpdir"]
+    (cache,) = [p for p in tmpdir.iterdir()]
+    assert cache.name.startswith("tic-web-")
+    assert "street-colorized.png" in {p.name for p in files_under(cache)}
     gallery, zip_path, _ = client.predict(handle_file(gray_photo), "red\nblue", api_name="/recolor")
     assert len(gallery) == 2 and len(zipfile.ZipFile(zip_path).namelist()) == 2
     gallery, zip_path, _ = client.predict([handle_file(gray_photo)], "red", api_name="/batch")
@@ -333,13 +339,8 @@ def test_server_answers_the_api_and_leaves_nothing_behind(server, gray_photo, tm
     with pytest.raises(Exception, match="10,000 characters long"):
         client.predict(handle_file(gray_photo), "x" * 10_000, api_name="/colorize")
 
-    # every upload and result lives in the server's private folder under TMPDIR, nowhere else
-    tmpdir = server["tmpdir"]
-    (cache,) = [p for p in tmpdir.iterdir()]
-    assert cache.name.startswith("tic-web-")
     examples = {p.name for p in EXAMPLES.glob("*.jpg")}
     made = [p for p in files_under(cache) if p.name not in examples]
-    assert any(p.name == "street-colorized.png" for p in made)
     # ... and is deleted --keep-files seconds after it was made (Gradio's deletion, then ours)
     deadline = time.time() + 20
     while made and time.time() < deadline:
