@@ -507,7 +507,7 @@ def build_app(
                         format="webp", interactive=False, buttons=["fullscreen"], elem_id="slider",
                     )  # fmt: skip
                     png = gr.File(label="Result: full-resolution PNG", elem_id="png")
-                    note = gr.HTML(elem_id="note")
+                    note = gr.HTML(label="Note", elem_id="note")
             go.click(
                 web.colorize, [photo, text], [slider, png, note], api_name="colorize",
                 **model_events,
@@ -538,7 +538,7 @@ def build_app(
                 with gr.Column():
                     gallery2 = gr.Gallery(label="One version per text", columns=2, format="webp")
                     zip2 = gr.File(label="All versions: zip of full-resolution PNGs")
-                    note2 = gr.HTML()
+                    note2 = gr.HTML(label="Note")
             go2.click(
                 web.recolor, [photo2, texts2], [gallery2, zip2, note2], api_name="recolor",
                 **model_events,
@@ -555,7 +555,7 @@ def build_app(
                 with gr.Column():
                     gallery3 = gr.Gallery(label="Results", columns=3, format="webp")
                     zip3 = gr.File(label="All results: zip of full-resolution PNGs")
-                    note3 = gr.HTML()
+                    note3 = gr.HTML(label="Note")
             go3.click(
                 web.batch, [photos3, text3], [gallery3, zip3, note3], api_name="batch",
                 **model_events,
