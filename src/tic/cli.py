@@ -567,6 +567,59 @@ def run_caption(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+# --- tic web --------------------------------------------------------------------------------------
+
+
+def add_web(sub) -> None:
+    p = sub.add_parser(
+        "web",
+        help="a browser app for colorizing with words (extra: web)",
+        description="Serve the browser app (and its HTTP API) on HOST:PORT until Ctrl-C.",
+    )
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=_positive_int, default=7860)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=50_000_000,
+        help="refuse larger images (default 50,000,000)",
+    )
+    p.add_argument(
+        "--keep-files",
+        type=_positive_int,
+        default=900,
+        metavar="SECONDS",
+        help="delete uploads and results this long after they are made (default 900)",
+    )
+    p.add_argument(
+        "--examples",
+        default=None,
+        metavar="DIR",
+        help="example photos with sidecar .txt texts (default: the repository's examples/)",
+    )
+    p.set_defaults(func=run_web)
+
+
+def run_web(args: argparse.Namespace) -> int:
+    from tic import web
+
+    examples = Path(args.examples) if args.examples else web.EXAMPLES_DIR
+    if args.examples and not examples.is_dir():
+        raise TicError(f"{examples}: no such folder (--examples)")
+    web.serve(
+        args.model,
+        host=args.host,
+        port=args.port,
+        device=args.device,
+        max_pixels=args.max_pixels,
+        keep_files=args.keep_files,
+        examples_dir=examples,
+    )
+    return 0
+
+
 # --- entry point ----------------------------------------------------------------------------------
 
 
@@ -593,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report(sub)
     add_data(sub)
     add_caption(sub)
+    add_web(sub)
     return parser
 
 

@@ -1,0 +1,354 @@
+"""``tic web``: the app's functions on a tiny model, and one real server over HTTP (gradio_client).
+
+The browser itself is driven in ``test_web_browser.py`` (marked ``browser``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tic import Colorizer
+from tic.cli import build_parser
+from tic.color import srgb8_to_l
+
+gr = pytest.importorskip("gradio", reason="the 'web' extra is not installed")
+web = pytest.importorskip("tic.web")
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def lightness(image: Image.Image) -> np.ndarray:
+    """CIE L* of an 8-bit image, (H, W)."""
+    return srgb8_to_l(np.asarray(image.convert("RGB"), dtype=np.uint8))[0, 0].numpy()
+
+
+@pytest.fixture(scope="module")
+def colorizer(tiny_model_dir) -> Colorizer:
+    return Colorizer.from_pretrained(tiny_model_dir, device="cpu")
+
+
+@pytest.fixture
+def app(colorizer, tmp_path) -> web.WebColorizer:
+    return web.WebColorizer(colorizer, tmp_path / "cache")
+
+
+@pytest.fixture
+def gray_photo(tmp_path) -> Path:
+    rng = np.random.default_rng(0)
+    pixels = np.linspace(0, 255, 90)[None, :] * np.ones((70, 1)) * 0.8 + rng.integers(
+        0, 50, (70, 90)
+    )
+    path = tmp_path / "street.png"
+    Image.fromarray(pixels.astype(np.uint8), mode="L").save(path)
+    return path
+
+
+def payload(path: Path, name: str | None = None) -> dict:
+    """What Gradio hands the functions (preprocess=False): a file payload."""
+    return {"path": str(path), "orig_name": name or path.name, "meta": {"_type": "gradio.FileData"}}
+
+
+def no_warnings():
+    return warnings.catch_warnings(record=True)
+
+
+# --- the functions --------------------------------------------------------------------------
+
+
+def test_colorize_keeps_size_and_lightness_and_names_the_colours(app, gray_photo):
+    (gray, colour), png, note = app.colorize(payload(gray_photo), "a red bird over blue sky")
+    out = Image.open(png)
+    assert Path(png).parent.parent == app.out_dir  # written straight into the cache folder
+    assert Path(png).name == "street-colorized.png" and out.format == "PNG"
+    assert out.size == (90, 70)
+    assert np.abs(lightness(out) - lightness(Image.open(gray_photo))).max() < 0.8
+    assert gray.size == colour.size == (90, 70)
+    # the slider's "before" is the input's own lightness, without colour
+    assert np.abs(lightness(gray) - lightness(Image.open(gray_photo))).max() < 0.8
+    assert np.ptp(np.asarray(gray.convert("RGB"), dtype=int), axis=2).max() <= 1
+    assert 'data-color="red"' in note and 'data-color="blue"' in note
+    assert "90 x 70 px" in note
+
+
+def test_colour_photo_is_turned_to_gray_and_alpha_kept(app, tmp_path):
+    rgba = np.zeros((40, 50, 4), np.uint8)
+    rgba[..., 0], rgba[..., 1], rgba[..., 3] = 200, 90, 255
+    rgba[:10, :, 3] = 0
+    path = tmp_path / "logo.png"
+    Image.fromarray(rgba, mode="RGBA").save(path)
+    (gray, colour), png, _ = app.colorize(str(path), "green")
+    out = Image.open(png)
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], rgba[..., 3])
+    assert np.abs(lightness(out) - lightness(Image.fromarray(rgba[..., :3]))).max() < 0.8
+    assert gray.mode == "RGBA"
+
+
+def test_empty_text_warns_and_still_colorizes(app, gray_photo):
+    with pytest.warns(UserWarning, match="text is empty"):
+        _, png, note = app.colorize(payload(gray_photo), "   ")
+    assert Image.open(png).size == (90, 70)
+    assert "text is empty" in note
+
+
+def test_unknown_words_are_shown(app, gray_photo):
+    # the tiny model's word2vec knows only its training texts
+    with pytest.warns(UserWarning, match="does not know.*zorblax"):
+        _, _, note = app.colorize(payload(gray_photo), "a red zorblax bird")
+    assert "zorblax" in note and 'data-color="red"' in note
+
+
+def _bomb(path: Path) -> Path:
+    Image.new("1", (12_000, 10_000)).save(path)  # 120 MP, a few KB as a PNG
+    assert path.stat().st_size < 100_000
+    return path
+
+
+def _truncated(path: Path, source: Path) -> Path:
+    buf = io.BytesIO()
+    Image.open(source).convert("L").save(buf, format="JPEG")
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda d, src: (d / "notes.jpg").write_text("not an image") and d / "notes.jpg",
+         "notes.jpg: not an image file"),
+        (lambda d, src: _truncated(d / "half.jpg", src), "half.jpg: corrupt or truncated"),
+        (lambda d, src: _bomb(d / "bomb.png"), "bomb.png: 12000x10000 = 120,000,000 pixels is above the limit of 50,000,000"),
+        (lambda d, src: (d / "empty.png").write_bytes(b"") or d / "empty.png", "empty.png: empty file"),
+    ],
+    ids=["not-an-image", "truncated", "decompression-bomb", "empty-file"],
+)  # fmt: skip
+def test_bad_files_get_one_line_naming_the_file(app, gray_photo, tmp_path, make, expected):
+    uploads = tmp_path / "cache" / "abc123"  # as Gradio stores uploads: cache/HASH/name
+    uploads.mkdir(parents=True)
+    path = make(uploads, gray_photo)
+    with pytest.raises(gr.Error) as err:
+        app.colorize(payload(path), "a red car")
+    message = err.value.message
+    assert message.startswith(expected.split(":")[0]) and expected in message
+    assert str(uploads) not in message and "\n" not in message and "Traceback" not in message
+    assert list(app.out_dir.rglob("*.png")) == ([path] if path.suffix == ".png" else [])
+
+
+@pytest.mark.parametrize(
+    "photo, text, expected",
+    [
+        (None, "a red car", "Drop a photo first"),
+        ("photo", "x" * 10_000, "10,000 characters long; the limit is 1,000"),
+        ({"orig_name": "a.png"}, "red", "did not arrive"),
+        ({"path": "/no/such/x.png", "orig_name": "x.png"}, "red", "x.png: the upload is no longer"),
+    ],
+)
+def test_bad_requests_get_a_message(app, gray_photo, photo, text, expected):
+    with pytest.raises(gr.Error, match=expected):
+        app.colorize(payload(gray_photo) if photo == "photo" else photo, text)
+
+
+def test_recolor_gives_one_full_resolution_version_per_text(app, gray_photo):
+    texts = "a red bird\n\n  a blue bird  \na green bird over yellow grass\n"
+    gallery, zip_path, note = app.recolor(payload(gray_photo), texts)
+    assert [caption for _, caption in gallery] == [
+        "a red bird", "a blue bird", "a green bird over yellow grass",
+    ]  # fmt: skip
+    with zipfile.ZipFile(zip_path) as z:
+        names = z.namelist()
+        images = [Image.open(io.BytesIO(z.read(n))) for n in names]
+    assert names == ["street-1-a-red-bird.png", "street-2-a-blue-bird.png",
+                     "street-3-a-green-bird-over-yellow-grass.png"]  # fmt: skip
+    assert all(im.size == (90, 70) for im in images)
+    assert not np.array_equal(np.asarray(images[0]), np.asarray(images[1]))  # the text matters
+    assert note.count("tic-note") == 3
+
+
+@pytest.mark.parametrize(
+    "texts, expected",
+    [("", "one text per line"), ("\n".join(["red"] * 9), "9 texts: at most 8"),
+     ("red\n" + "y" * 2000, "Text 2 is 2,000 characters")],
+)  # fmt: skip
+def test_recolor_bad_texts(app, gray_photo, texts, expected):
+    with pytest.raises(gr.Error, match=expected):
+        app.recolor(payload(gray_photo), texts)
+
+
+def test_batch_reports_a_bad_file_and_does_the_others(app, gray_photo, tmp_path):
+    other = tmp_path / "other.jpg"
+    Image.open(gray_photo).resize((64, 48)).save(other)
+    bad = tmp_path / "bad.png"
+    bad.write_text("no")
+    photos = [payload(gray_photo), payload(bad), payload(other), payload(gray_photo)]
+    with pytest.warns(UserWarning, match="1 of 4 photo"):
+        gallery, zip_path, note = app.batch(photos, "a yellow flower")
+    assert [name for _, name in gallery] == ["street.png", "other.jpg", "street.png"]
+    with zipfile.ZipFile(zip_path) as z:
+        assert z.namelist() == ["street.png", "other.png", "street-2.png"]
+        assert Image.open(io.BytesIO(z.read("other.png"))).size == (64, 48)
+    assert "bad.png: not an image file" in note and "3 of 4 photo(s) done" in note
+
+
+def test_batch_with_only_bad_files_is_an_error_and_leaves_no_zip(app, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_text("no")
+    with pytest.raises(gr.Error, match="1 of 1 photo.*bad.png: not an image"):
+        app.batch([payload(bad)], "red")
+    assert not list(app.out_dir.rglob("*.zip"))
+    with pytest.raises(gr.Error, match="Drop one or more photos"):
+        app.batch([], "red")
+
+
+def test_sweep_deletes_old_files_but_not_kept_ones(tmp_path):
+    old, new, kept = (tmp_path / "a" / "old.png", tmp_path / "b" / "new.png", tmp_path / "c.jpg")
+    for p in (old, new, kept):
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(b"x")
+    for p in (old, kept):
+        os.utime(p, (time.time() - 100, time.time() - 100))
+    assert web.sweep(tmp_path, 50, keep={str(kept)}) == 1
+    assert not old.exists() and new.exists() and kept.exists()
+
+
+def test_examples_are_the_repository_photos_with_their_texts():
+    examples = web.find_examples(EXAMPLES)
+    assert len(examples) == 6
+    assert (str(EXAMPLES / "owl.jpg"), "a brown owl on a gray branch") in examples
+    assert web.find_examples(None) == [] and web.find_examples(ROOT / "no-such") == []
+
+
+def test_cli_defaults_match_the_module():
+    args = build_parser().parse_args(["web"])
+    assert (args.host, args.port, args.device) == ("127.0.0.1", 7860, "auto")
+    assert args.max_pixels == web.DEFAULT_MAX_PIXELS and args.keep_files == web.DEFAULT_KEEP_FILES
+
+
+# --- one real server, over HTTP ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(
+    args: list[str],
+    tmpdir: Path,
+    port: int,
+    log: Path,
+    launcher: tuple[str, ...] = ("-m", "tic.cli"),
+):
+    """``tic web`` in its own process with TMPDIR at ``tmpdir``; returns once it answers.
+    ``launcher``: how Python starts the ``tic`` command."""
+    import urllib.request
+
+    env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONUNBUFFERED": "1"}
+    env.pop("GRADIO_TEMP_DIR", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    cmd = [sys.executable, *launcher, "web", "--port", str(port), *args]
+    proc = subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"tic web exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise AssertionError(f"tic web did not answer in 120 s:\n{log.read_text()}")
+
+
+def stop_server(proc: subprocess.Popen) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    return proc.returncode
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_dir, tmp_path_factory):
+    pytest.importorskip("gradio_client")
+    tmpdir = tmp_path_factory.mktemp("server-tmp")
+    port = free_port()
+    log = tmp_path_factory.mktemp("server-log") / "tic-web.log"
+    keep = 5
+    proc = start_server(
+        ["--model", str(tiny_model_dir), "--keep-files", str(keep)], tmpdir, port, log
+    )
+    yield {
+        "proc": proc,
+        "url": f"http://127.0.0.1:{port}/",
+        "tmpdir": tmpdir,
+        "log": log,
+        "keep": keep,
+    }
+    stop_server(proc)
+
+
+def test_server_answers_the_api_and_leaves_nothing_behind(server, gray_photo, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(server["url"], download_files=str(tmp_path / "downloads"), verbose=False)
+    (gray, colour), png, note = client.predict(
+        handle_file(gray_photo), "a red car under a blue sky", api_name="/colorize"
+    )
+    out = Image.open(png)
+    assert (
+        out.size == (90, 70)
+        and np.abs(lightness(out) - lightness(Image.open(gray_photo))).max() < 0.8
+    )
+    assert Image.open(colour).size == (90, 70) and "red" in note
+    # the upload and the result live in the server's private folder under TMPDIR, nowhere else
+    tmpdir = server["tmpdir"]
+    (cache,) = [p for p in tmpdir.iterdir()]
+    assert cache.name.startswith("tic-web-")
+    assert "street-colorized.png" in {p.name for p in files_under(cache)}
+    gallery, zip_path, _ = client.predict(handle_file(gray_photo), "red\nblue", api_name="/recolor")
+    assert len(gallery) == 2 and len(zipfile.ZipFile(zip_path).namelist()) == 2
+    gallery, zip_path, _ = client.predict([handle_file(gray_photo)], "red", api_name="/batch")
+    assert len(gallery) == 1
+
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(Exception, match="notes.jpg: not an image file Pillow can read"):
+        client.predict(handle_file(bad), "red", api_name="/colorize")
+    with pytest.raises(Exception, match="10,000 characters long"):
+        client.predict(handle_file(gray_photo), "x" * 10_000, api_name="/colorize")
+
+    examples = {p.name for p in EXAMPLES.glob("*.jpg")}
+    made = [p for p in files_under(cache) if p.name not in examples]
+    # ... and is deleted --keep-files seconds after it was made (Gradio's deletion, then ours)
+    deadline = time.time() + 20
+    while made and time.time() < deadline:
+        time.sleep(0.5)
+        made = [p for p in files_under(cache) if p.name not in examples]
+    assert made == [], f"still there after {server['keep']} s: {made}"
+    # the example photos stay while the server runs; the whole folder goes when it stops
+    assert {p.name for p in files_under(cache)} == examples
+    assert stop_server(server["proc"]) == 0, server["log"].read_text()
+    assert list(tmpdir.iterdir()) == []
+    assert "Traceback" not in server["log"].read_text()

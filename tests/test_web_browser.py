@@ -1,0 +1,156 @@
+"""``tic web`` in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Starts ``tic web`` (the shipped model) on a free port, uploads an example photo, types a text,
+clicks, downloads the PNG and checks its size and L* against the input; then one bad file and
+its message. Every request the page makes must stay on 127.0.0.1, and the server must connect
+nowhere else (an audit hook in the server process records every connection it opens).
+
+Skipped when Playwright or Chromium is missing, unless TIC_REQUIRE_BROWSER=1 (as `.ci/run` sets),
+which makes that a failure. ``TIC_WEB_SCREENSHOT=PATH`` also saves the page with its result there
+(how docs/web.png was made).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.test_web import EXAMPLES, files_under, free_port, lightness, start_server, stop_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("TIC_CHROMIUM", "/usr/bin/chromium")
+# the flags this machine's headless Chromium needs (root, no GPU, no network)
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+# Runs in the server process before tic: records every connection and name lookup that does not
+# stay on this machine.
+AUDIT = """
+import json, sys
+out = open(sys.argv.pop(1), "a")
+def hook(event, args):
+    if event == "socket.connect" and isinstance(args[1], tuple):
+        host = str(args[1][0])
+    elif event == "socket.getaddrinfo":
+        host = str(args[0]) if args[0] is not None else "localhost"
+    else:
+        return
+    if host not in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::"):
+        out.write(json.dumps([event, host]) + "\\n"); out.flush()
+sys.addaudithook(hook)
+sys.argv[0] = "tic"
+from tic.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _playwright():
+    required = os.environ.get("TIC_REQUIRE_BROWSER") == "1"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if required:
+            raise
+        pytest.skip("playwright is not installed (pip install playwright)")
+    if not Path(CHROMIUM).exists():
+        if required:
+            raise AssertionError(f"{CHROMIUM} not found (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    _playwright()
+    root = tmp_path_factory.mktemp("browser-server")
+    tmpdir, audit_log = root / "tmp", root / "egress.jsonl"
+    tmpdir.mkdir()
+    audit_log.touch()
+    port = free_port()
+    proc = start_server(
+        ["--keep-files", "600"], tmpdir, port, root / "tic-web.log",
+        launcher=("-c", AUDIT, str(audit_log)),
+    )  # fmt: skip
+    info = {"proc": proc, "url": f"http://127.0.0.1:{port}/", "tmpdir": tmpdir,
+            "audit": audit_log, "log": root / "tic-web.log"}  # fmt: skip
+    yield info
+    stop_server(proc)
+
+
+def test_colorize_in_a_real_browser(server, tmp_path):
+    sync_playwright = _playwright()
+    photo = EXAMPLES / "owl.jpg"
+    bad = tmp_path / "holiday.jpg"
+    bad.write_text("this is a text file with a .jpg name\n")
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 860}, accept_downloads=True
+            )
+            page = context.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(server["url"])
+            page.wait_for_selector("#colorize", timeout=60_000)
+
+            # a photo, a text, a click
+            page.set_input_files("#photo input[type=file]", str(photo))
+            page.fill("#text textarea", "a brown owl on a gray branch")
+            page.wait_for_selector("#photo img", timeout=30_000)  # the upload is shown
+            page.click("#colorize")
+            link = page.wait_for_selector("#png a[download]", timeout=120_000)
+            assert "owl-colorized" in page.inner_text("#png")
+            with page.expect_download() as download:
+                link.click()
+            saved = tmp_path / download.value.suggested_filename
+            download.value.save_as(saved)
+
+            # the before/after slider shows two pictures; the note shows the colours named
+            assert page.locator("#slider img").count() == 2
+            note = page.inner_text("#note")
+            assert "brown" in note and "gray" in note
+            assert page.locator('#note .tic-swatch[data-color="brown"]').count() == 1
+            if os.environ.get("TIC_WEB_SCREENSHOT"):
+                page.mouse.move(0, 0)
+                page.screenshot(path=os.environ["TIC_WEB_SCREENSHOT"])
+
+            # one bad file: its message appears in the page, no traceback
+            page.click("#photo button[aria-label='Remove Image']")
+            page.set_input_files("#photo input[type=file]", str(bad))
+            page.click("#colorize")
+            toast = page.wait_for_selector(".toast-body", timeout=60_000)
+            message = toast.inner_text()
+            assert "holiday.jpg: not an image file Pillow can read" in message
+            assert "Traceback" not in page.content()
+        finally:
+            browser.close()
+
+    # the downloaded PNG: the input's exact size and lightness
+    out, src = Image.open(saved), Image.open(photo)
+    assert saved.name == "owl-colorized.png" and out.format == "PNG"
+    assert out.size == src.size
+    assert np.abs(lightness(out) - lightness(src)).max() < 0.8
+    assert np.asarray(out.convert("RGB"), dtype=int).std(axis=2).mean() > 1  # it has colour
+
+    # everything the page loaded came from the server on 127.0.0.1
+    hosts = {urlparse(u).hostname for u in requests if not u.startswith(("data:", "blob:"))}
+    assert hosts == {"127.0.0.1"}, sorted(u for u in requests if "127.0.0.1" not in u)
+    assert any(urlparse(u).path.endswith(".woff2") for u in requests)  # fonts: served locally
+
+    # the server opened no connection beyond this machine; it leaves nothing in TMPDIR
+    assert stop_server(server["proc"]) == 0, server["log"].read_text()
+    egress = [json.loads(line) for line in server["audit"].read_text().splitlines()]
+    assert egress == [], egress
+    assert files_under(server["tmpdir"]) == [] and list(server["tmpdir"].iterdir()) == []
+    assert "Traceback" not in server["log"].read_text()
