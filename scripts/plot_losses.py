@@ -44,41 +44,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {path} not found (is {args.run} a tic train run folder?)", file=sys.stderr)
         return 2
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    train = [r for r in rows if "loss_g" in r]
-    val = [r for r in rows if "val_ab_l1" in r]
+    train = [r for r in rows if "loss_l1" in r]
+    val = [r for r in rows if any(k.startswith("val_") for k in r)]
     if not train:
         print(f"error: {path} has no training losses yet", file=sys.stderr)
         return 2
     # a resumed run repeats a few steps; keep the last value of each step
     train = list({r["step"]: r for r in train}.values())
     steps = np.array([r["step"] for r in train])
+    # the paper's recipe logs loss_gan, loss_d, loss_perceptual; the frozen-encoder one loss_bins
+    others = [k for k in train[-1] if k.startswith("loss_") and k != "loss_l1"]
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = plt.subplots(1, 1 + len(others), figsize=(5 * (1 + len(others)), 4), squeeze=False)
+    axes = axes[0]
     ax = axes[0]
     l1 = np.array([r["loss_l1"] for r in train])
     ax.plot(steps, l1, color="tab:blue", alpha=0.25, lw=0.8)
     ax.plot(steps, running_mean(l1, args.smooth), color="tab:blue", label="train L1 (ab)")
-    if val:
-        ax.plot([r["step"] for r in val], [r["val_ab_l1"] for r in val], "o-", color="tab:red",
-                label="held-out L1 (ab)")
+    for key in sorted({k for r in val for k in r if k.startswith("val_")}):
+        pts = [(r["step"], r[key]) for r in val if key in r]
+        ax.plot(*zip(*pts, strict=True), "o-", label=f"held-out {key[4:]}")
     ax.set_title("L1 on ab")
     ax.legend()
-    ax = axes[1]
-    for key, colour, label in (("loss_gan", "tab:green", "G adversarial"),
-                               ("loss_d", "tab:purple", "D (real + fake BCE)")):
-        v = np.array([r[key] for r in train])
-        ax.plot(steps, v, color=colour, alpha=0.2, lw=0.8)
-        ax.plot(steps, running_mean(v, args.smooth), color=colour, label=label)
-    ax.set_title("adversarial losses")
-    ax.legend()
-    ax = axes[2]
-    perc = [(r["step"], r["loss_perceptual"]) for r in train if r.get("loss_perceptual", 0) > 0]
-    if perc:
-        s, v = map(np.array, zip(*perc, strict=True))
-        ax.plot(s, v, color="tab:orange", alpha=0.25, lw=0.8)
-        ax.plot(s, running_mean(v, args.smooth), color="tab:orange", label="perceptual (VGG16)")
+    for ax, key in zip(axes[1:], others, strict=True):
+        pts = [(r["step"], r[key]) for r in train if key in r and r[key] is not None]
+        s_, v = map(np.array, zip(*pts, strict=True))
+        ax.plot(s_, v, alpha=0.25, lw=0.8)
+        ax.plot(s_, running_mean(v, args.smooth), label=key[5:])
+        ax.set_title(key)
         ax.legend()
-    ax.set_title("perceptual loss")
     for ax in axes:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
