@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -80,6 +81,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {platform.processor()}",
         "torch": torch.__version__,
         "model": f"{label}, working size {working}",
+        "load_average_1min_at_start": round(os.getloadavg()[0], 2),
         "cases": {},
     }
     for w, h in [(1024, 768), (4000, 3000)]:

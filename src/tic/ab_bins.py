@@ -14,8 +14,6 @@ the *annealed mean* keeps a choice: the temperature ``T`` interpolates between t
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 from torch import Tensor
 
@@ -25,8 +23,18 @@ GRID_STEP = 10.0
 GRID_MAX = 110.0
 
 
-@lru_cache(maxsize=1)
-def _centers() -> Tensor:
+# The cells of ``gamut_cells()`` (step 10): for each a index, the b indices kept, from lo to hi
+# (every row is contiguous). Written out because computing them costs 0.8 s at every start-up;
+# tests/test_encoder_unet.py checks that the table equals the computation.
+_CELL_ROWS = {
+    -8: (4, 8), -7: (2, 8), -6: (0, 9), -5: (-2, 9), -4: (-3, 9), -3: (-3, 9), -2: (-4, 9),
+    -1: (-5, 9), 0: (-6, 9), 1: (-7, 8), 2: (-8, 8), 3: (-8, 8), 4: (-9, 8), 5: (-9, 7),
+    6: (-10, 7), 7: (-10, 7), 8: (-11, 7), 9: (-8, -1), 10: (-6, -5),
+}
+
+
+def gamut_cells() -> Tensor:
+    """The in-gamut cells computed: those holding an sRGB colour at some lightness (``(Q, 2)``)."""
     # a cell is kept when any colour inside it is an sRGB colour at some lightness: sample the
     # plane finely, keep the sRGB points, and take the cells they fall into
     fine = torch.arange(-GRID_MAX - GRID_STEP / 2, GRID_MAX + GRID_STEP / 2 + 1e-6, 1.0)
@@ -37,12 +45,13 @@ def _centers() -> Tensor:
     rgb = lab_to_rgb(lab.T.reshape(1, 3, len(L), len(ab)), clip=False)[0]  # (3, nL, F)
     inside = ((rgb >= 0) & (rgb <= 1)).all(0).any(0)  # (F,)
     cells = torch.round(ab[inside] / GRID_STEP).clamp(-GRID_MAX / GRID_STEP, GRID_MAX / GRID_STEP)
-    return torch.unique(cells, dim=0).mul(GRID_STEP).float().contiguous()
+    return torch.unique(cells, dim=0).mul(GRID_STEP).float().contiguous()  # sorted by (a, b)
 
 
 def bin_centers() -> Tensor:
-    """The in-gamut ab cell centres ``(Q, 2)`` float32, natural units."""
-    return _centers().clone()
+    """The in-gamut ab cell centres ``(Q, 2)`` float32, natural units, sorted by (a, b)."""
+    cells = [(a, b) for a, (lo, hi) in sorted(_CELL_ROWS.items()) for b in range(lo, hi + 1)]
+    return torch.tensor(cells, dtype=torch.float32) * GRID_STEP
 
 
 def soft_encode(ab: Tensor, centers: Tensor, k: int = 5, sigma: float = 5.0) -> Tensor:
