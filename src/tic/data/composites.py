@@ -104,6 +104,19 @@ def load_cutout(
     return arr[..., :3], arr[..., 3]
 
 
+def paste(canvas: np.ndarray, obj: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Blend ``obj`` ``(h, w, 3)`` with ``alpha`` ``(h, w)`` into ``canvas`` ``(S, S, 3)`` (in place)
+    at a random place; returns the object's mask ``(S, S)`` bool (alpha > 0.5)."""
+    size = canvas.shape[0]
+    h, w = alpha.shape
+    y, x = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
+    region = canvas[y : y + h, x : x + w]
+    canvas[y : y + h, x : x + w] = region * (1 - alpha[..., None]) + obj * alpha[..., None]
+    mask = np.zeros(canvas.shape[:2], dtype=bool)
+    mask[y : y + h, x : x + w] = alpha > 0.5
+    return mask
+
+
 def turn_hue(
     rgb: np.ndarray, weight: np.ndarray, target_hue: float, min_chroma: float = 0.0
 ) -> tuple[np.ndarray, float]:
@@ -182,12 +195,7 @@ def make_composite(
         targets = [t for t in RECOLOR_TERMS if t != have]
         target = targets[int(rng.integers(len(targets)))]
         obj, hue_shift = turn_hue(obj, alpha, hue_angle(target), min_chroma=_MIN_CHROMA)
-    h, w = alpha.shape
-    y, x = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
-    region = canvas[y : y + h, x : x + w]
-    canvas[y : y + h, x : x + w] = region * (1 - alpha[..., None]) + obj * alpha[..., None]
-    mask = np.zeros((size, size), dtype=bool)
-    mask[y : y + h, x : x + w] = alpha > 0.5
+    mask = paste(canvas, obj, alpha, rng)
     rgb8 = (canvas.clip(0, 1) * 255).round().astype(np.uint8)
 
     # the caption is measured on what was written

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tic.data.captions import clean_label
-from tic.data.composites import crop_photo, load_cutout, plain_color
+from tic.data.composites import crop_photo, load_cutout, paste, plain_color
 
 # Longer side of each object, as a share of the image side, by the number of objects.
 _SCALES = {1: (0.45, 0.9), 2: (0.35, 0.6), 3: (0.3, 0.5)}
@@ -58,12 +58,7 @@ def make_layout(
         if label in labels:
             continue
         obj, alpha = load_cutout(cut["path"], size, rng, _SCALES[min(n_objects, 3)])
-        h, w = alpha.shape
-        y, x = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
-        region = canvas[y : y + h, x : x + w]
-        canvas[y : y + h, x : x + w] = region * (1 - alpha[..., None]) + obj * alpha[..., None]
-        mask = np.zeros((size, size), dtype=bool)
-        mask[y : y + h, x : x + w] = alpha > 0.5
+        mask = paste(canvas, obj, alpha, rng)
         masks = [m & ~mask for m in masks]  # the new object covers the older ones
         masks.append(mask)
         labels.append(label)
