@@ -53,8 +53,7 @@ def hash_val(file_name: str) -> bool:
 def _records(entries: list[dict]) -> list[Record]:
     out = []
     for e in entries:
-        mask = None
-        text = caption_file(e["path"], mask, e.get("label"))
+        text = caption_file(e["path"], None, e.get("label"))
         out.append(Record(image=e["path"], text=text, id=Path(e["file"]).stem,
                           extra={"label": e.get("label"), "source_package": e["source_package"],
                                  "license": e.get("license")}))

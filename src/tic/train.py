@@ -49,6 +49,7 @@ from tic.checkpoint import (
     load_checkpoint,
     save_checkpoint,
     save_model_folder,
+    truncate_log,
 )
 from tic.color import model_lab_to_rgb
 from tic.data.dataset import ColorizationDataset, batch_to_lab
@@ -198,7 +199,7 @@ def train(
         init_from(Path(cfg.init_from), G, D)
     if rank == 0:
         save_train_config(cfg, run / "config.yaml")
-        _truncate_jsonl(run / "losses.jsonl", step)
+        truncate_log(run / "losses.jsonl", step)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -527,15 +528,6 @@ def _restore_buffers(*args) -> None:
 
 
 # --- logging ------------------------------------------------------------------------------------
-
-
-def _truncate_jsonl(path: Path, step: int) -> None:
-    """Drop lines logged after ``step`` (a killed run may have logged past its last checkpoint)."""
-    if not path.is_file():
-        return
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
-    path.write_text("".join(ln + "\n" for ln in kept))
 
 
 def _log_scalars(run: Path, writer, step: int, values: dict[str, float]) -> None:

@@ -39,6 +39,7 @@ from tic.checkpoint import (
     load_checkpoint,
     save_checkpoint,
     save_model_folder,
+    truncate_log,
 )
 from tic.color import AB_SCALE
 from tic.data.views import ViewSet, batch_targets, draw
@@ -146,9 +147,7 @@ def validate(G, feats, texts: list[str], target: Tensor, text_cache: TextCache) 
         sl = slice(start, start + 32)
         f = [x[sl].float() for x in feats]
         ab, logits = G.decode(f, *text_cache.batch(texts[sl]))
-        bins = G.ab_from_heads(ab, logits) if G.cfg.ab_head == "bins" else (
-            ab_bins.annealed_mean(logits, G.bin_centers, G.cfg.bins_temperature) / AB_SCALE
-        )
+        bins = G.bins_ab(logits)
         l1_reg.append((ab - target[sl]).abs().mean((1, 2, 3)))
         l1_bins.append((bins - target[sl]).abs().mean((1, 2, 3)))
     G.train()
@@ -183,7 +182,7 @@ def train_frozen(
         step = load_checkpoint(ckpt, G, None, opt, None)
         log.info("resuming %s from step %d", ckpt, step)
     save_train_config(cfg, run / "config.yaml")
-    _truncate_jsonl(run / "losses.jsonl", step)
+    truncate_log(run / "losses.jsonl", step)
 
     t0 = time.time()
     feats = _cached_features(run / "features.safetensors", G, views.L)
@@ -242,10 +241,3 @@ def train_frozen(
 def _log(run: Path, step: int, values: dict) -> None:
     with open(run / "losses.jsonl", "a") as f:
         f.write(json.dumps({"step": step, **values}) + "\n")
-
-
-def _truncate_jsonl(path: Path, step: int) -> None:
-    if path.is_file():
-        lines = [ln for ln in path.read_text().splitlines()
-                 if ln.strip() and json.loads(ln).get("step", 0) <= step]
-        path.write_text("".join(ln + "\n" for ln in lines))

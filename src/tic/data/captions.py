@@ -36,11 +36,13 @@ def clean_label(label: str | None) -> str | None:
     return " ".join(kept or words) or None
 
 
-def _article(word: str) -> str:
+def article(word: str) -> str:
+    """``"a"`` or ``"an"`` before ``word``."""
     return "an" if word[:1] in "aeiou" else "a"
 
 
-def _join(terms: list[str]) -> str:
+def join_and(terms: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
     return terms[0] if len(terms) == 1 else ", ".join(terms[:-1]) + " and " + terms[-1]
 
 
@@ -56,14 +58,14 @@ def caption_from_terms(
     """
     if not object_terms:
         raise ValueError("need at least one colour term for the object")
-    colours = _join(object_terms)
+    colours = join_and(object_terms)
     if background_terms:
         noun = label or "object"
-        bg = _join(background_terms)
-        return f"{_article(colours)} {colours} {noun} on {_article(bg)} {bg} background"
+        bg = join_and(background_terms)
+        return f"{article(colours)} {colours} {noun} on {article(bg)} {bg} background"
     if label:
         plural = label.endswith("s") and not label.endswith("ss")
-        thing = label if plural else f"{_article(label)} {label}"
+        thing = label if plural else f"{article(label)} {label}"
         return f"a photo of {thing} in {colours}"
     return f"a photo in {colours}"
 

@@ -50,6 +50,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from tic.color import lab_to_rgb, rgb_to_lab
 from tic.color_names import COLOR_TERMS, color_term_indices
+from tic.data.captions import join_and
 from tic.data.manifest import Record, write_manifest
 from tic.imageio import save_image
 
@@ -131,10 +132,6 @@ def _erode(mask: np.ndarray, width: int) -> np.ndarray:
     return np.asarray(img) > 0
 
 
-def _join(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
 def make_item(
     index: int,
     seed: int,
@@ -188,7 +185,7 @@ def make_item(
     rgb[outline] = gray_at(_OUTLINE_L)
     masks.append(~taken)
     regions.append({"color": bg_term, "shape": "background"})
-    text = f"{_join(phrases)} on a {bg_term} background"
+    text = f"{join_and(phrases)} on a {bg_term} background"
     return rgb, masks, regions, text
 
 

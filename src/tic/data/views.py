@@ -29,7 +29,7 @@ from torch import Tensor
 
 from tic import color
 from tic.color_names import color_fractions, dominant_color_term, hue_angle, top_terms
-from tic.data.captions import caption_image, clean_label
+from tic.data.captions import article, caption_image, clean_label, join_and
 from tic.data.composites import RECOLOR_TERMS
 from tic.data.layouts import make_layout
 from tic.data.manifest import Record
@@ -153,14 +153,6 @@ def paint_region(
     return np.where(mask[..., None], out, rgb).astype(np.float32)
 
 
-def _join(phrases: list[str]) -> str:
-    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
-
-
 def draw(
     views: ViewSet, index: int, rng: np.random.Generator, recolor_prob: float,
     empty_prob: float, background_prob: float = 0.5,
@@ -179,14 +171,14 @@ def draw(
                 rgb = paint_region(rgb, mask, term, rng)
             t = torch.from_numpy(rgb).permute(2, 0, 1)
             term = dominant_color_term(t, torch.from_numpy(mask))
-            phrases.append(f"{_article(term)} {term} {label}")
+            phrases.append(f"{article(term)} {term} {label}")
         order = rng.permutation(len(phrases))
-        text = _join([phrases[k] for k in order])
+        text = join_and([phrases[k] for k in order])
         background = ~masks.any(0)
         if background.mean() > 0.2 and rng.random() < background_prob:
             t = torch.from_numpy(rgb).permute(2, 0, 1)
             bg = top_terms(color_fractions(t, torch.from_numpy(background)), 1)[0]
-            text += f" on {_article(bg)} {bg} background"
+            text += f" on {article(bg)} {bg} background"
     if rng.random() < empty_prob:
         text = ""
     return np.ascontiguousarray(rgb, dtype=np.float32), text or ""

@@ -168,12 +168,15 @@ class EncoderUNet(nn.Module):
                 x = self.attn[i](x, tokens, token_mask)
         return self.to_ab(x).tanh(), self.to_logits(x)
 
-    def ab_from_heads(self, ab: Tensor, logits: Tensor) -> Tensor:
-        """The output ab (normalised, ``(B, 2, h, w)``) by ``cfg.ab_head``."""
-        if self.cfg.ab_head == "regression":
-            return ab
+    def bins_ab(self, logits: Tensor) -> Tensor:
+        """The bins head's ab (normalised, ``(B, 2, h, w)``): its annealed mean at
+        ``cfg.bins_temperature``."""
         mean = ab_bins.annealed_mean(logits, self.bin_centers, self.cfg.bins_temperature)
         return (mean / AB_SCALE).clamp(-1, 1)
+
+    def ab_from_heads(self, ab: Tensor, logits: Tensor) -> Tensor:
+        """The output ab (normalised, ``(B, 2, h, w)``) by ``cfg.ab_head``."""
+        return ab if self.cfg.ab_head == "regression" else self.bins_ab(logits)
 
     def forward(
         self, L: Tensor, text_emb: Tensor, tokens: Tensor | None = None,
