@@ -9,7 +9,9 @@ Writes ``src/tic/assets/default/`` (``config.json``, ``model.safetensors``, the 
 files), replacing what is there atomically: the folder is written beside it and renamed. With
 ``--dtype fp16`` the floating-point weights are stored as float16 (half the size); loading casts
 them back to float32 (``Colorizer.from_pretrained``), so inference is unchanged apart from the
-weights' rounding (its effect on the validation metrics is in MODEL_CARD.md). Before replacing
+weights' rounding (its effect on the validation metrics is in MODEL_CARD.md). A frozen pretrained
+encoder is left out of the folder (its weights ship with tic as an asset and are filled in when
+the folder is loaded). Before replacing
 anything, the new folder is loaded and run once, and its output is compared with the source's.
 """
 
@@ -23,11 +25,14 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from tic import Colorizer
+from tic.backbones import load_pretrained_encoder
 from tic.checkpoint import CONFIG_NAME, STATE_NAME, WEIGHTS_NAME, default_model_dir
+from tic.models import build_generator
 
 SRC_ASSETS = Path(__file__).resolve().parents[1] / "src" / "tic" / "assets" / "default"
 
@@ -62,10 +67,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.temperature is not None:
             cfg["generator"]["bins_temperature"] = args.temperature
         (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
+        state = load_file(str(staged / WEIGHTS_NAME))
+        g = cfg["generator"]
+        if g.get("encoder", "scratch") != "scratch" and g.get("encoder_frozen", True):
+            # a frozen encoder that is tic's asset is left out (the loader fills it in); one
+            # that differs (older runs changed its BatchNorm statistics) stays in the folder
+            asset = load_pretrained_encoder(build_generator(source.config.generator)).state_dict()
+            enc = {k: v for k, v in state.items() if k.startswith("encoder.")}
+            if all(torch.equal(v.float(), asset[k].float()) for k, v in enc.items()):
+                state = {k: v for k, v in state.items() if k not in enc}
+            else:
+                print("the folder's encoder differs from tic's asset: kept in the folder")
         if args.dtype == "fp16":
-            state = load_file(str(staged / WEIGHTS_NAME))
             state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-            save_file(state, str(staged / WEIGHTS_NAME))
+        save_file(state, str(staged / WEIGHTS_NAME))
         shipped = Colorizer.from_pretrained(staged, device="cpu")
         probe = Image.effect_mandelbrot((160, 120), (-2, -1, 1, 1), 64)
         a = np.asarray(source(probe, "a red flower"), dtype=np.int16)

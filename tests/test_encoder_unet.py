@@ -152,3 +152,46 @@ def test_config_checks_for_the_encoder_unet():
         ModelConfig(image_size=64, generator=_cfg(text_dim=16),
                     text_encoder=TextEncoderConfig(dim=16)).validate()
     assert isinstance(build_generator(_cfg()), EncoderUNet)
+
+
+def test_model_folders_leave_the_frozen_encoder_out_and_older_ones_still_load(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from tic.checkpoint import load_model, save_model_folder
+    from tic.text_minilm import MiniLMEncoder
+
+    cfg = ModelConfig(image_size=64, generator=_cfg(text_dim=384, cross_attention=0),
+                      text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
+    torch.manual_seed(0)
+    g = load_pretrained_encoder(build_generator(cfg.generator)).eval()
+    save_model_folder(tmp_path / "m", g, MiniLMEncoder(), cfg)
+    stored = load_file(str(tmp_path / "m" / "model.safetensors"))
+    assert stored and not any(k.startswith("encoder.") for k in stored)
+    L, text = torch.rand(1, 1, 64, 64) * 2 - 1, torch.randn(1, 384)
+    _, loaded, _ = load_model(tmp_path / "m")
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(L, text), g(L, text))
+    # a folder written with the encoder inside (tic 0.x before this) loads the same
+    full = {k: v.contiguous() for k, v in g.state_dict().items()}
+    save_file(full, str(tmp_path / "m" / "model.safetensors"))
+    _, loaded, _ = load_model(tmp_path / "m")
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(L, text), g(L, text))
+
+
+def test_cached_training_features_are_the_inference_features():
+    """Features cached for training come from the encoder in eval mode (ImageNet BatchNorm
+    statistics, as at inference) and leave its stored statistics as they were."""
+    from tic.train_frozen import cache_features
+
+    g = load_pretrained_encoder(EncoderUNet(_cfg()))  # a new module is in train mode
+    before = {k: v.clone() for k, v in g.encoder.state_dict().items()}
+    L = torch.rand(3, 1, 64, 64) * 2 - 1
+    feats = cache_features(g, L)
+    assert all(torch.equal(before[k], v) for k, v in g.encoder.state_dict().items())
+    assert g.encoder.training  # its mode is given back
+    with torch.no_grad():
+        ref = g.eval().encode(L)
+    for f, r in zip(feats, ref, strict=True):
+        assert f.dtype == torch.float16
+        torch.testing.assert_close(f.float(), r, atol=2e-3 * float(r.abs().max()), rtol=1e-2)

@@ -126,6 +126,9 @@ def test_exponent_numbers_are_numbers(tmp_path, manifest):
     path.write_text(f"optim:\n  lr: 1e-4\ndata:\n  train: {manifest}\n")
     assert load_train_config(path).optim.lr == 1e-4
     assert load_train_config(path, ["optim.lr=3e-3"]).optim.lr == 3e-3
+    # Python writes these without a dot, which YAML 1.1 would read as strings
+    assert load_train_config(path, ["optim.lr=1e-12"]).optim.lr == 1e-12
+    assert load_train_config(path, ["optim.lr=2E+20"]).optim.lr == 2e20
 
 
 @pytest.mark.parametrize(

@@ -150,15 +150,19 @@ def _run(cfg, run, photos, cutouts, minilm, resume=False):
     return train_frozen(cfg, run, views, minilm, val, resume=resume, progress=False)
 
 
-def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm):
+GROUNDED = {"model.generator.grounding": "true", "loss.rebalance": 0.5}
+
+
+@pytest.mark.parametrize("extra", [{}, GROUNDED], ids=["plain", "grounding"])
+def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, extra):
     photos, cutouts = _images(tmp_path)
-    cfg = _frozen_config(tmp_path, photos, cutouts)
+    cfg = _frozen_config(tmp_path, photos, cutouts, **extra)
     full = _run(cfg, tmp_path / "full", photos, cutouts, minilm)
     assert full.step == 4 and (tmp_path / "full" / "model" / "model.safetensors").is_file()
     lines = (tmp_path / "full" / "losses.jsonl").read_text().splitlines()
     assert any("val_l1_bins" in ln for ln in lines)
 
-    half = _frozen_config(tmp_path, photos, cutouts, steps=2)
+    half = _frozen_config(tmp_path, photos, cutouts, steps=2, **extra)
     _run(half, tmp_path / "resumed", photos, cutouts, minilm)
     assert latest_checkpoint(tmp_path / "resumed").name == "step-00000002"
     with pytest.raises(Exception, match="--resume"):
@@ -173,3 +177,25 @@ def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm):
     L_in = color.srgb8_to_l(np.asarray(img.convert("RGB")))
     L_out = color.srgb8_to_l(np.asarray(out))
     assert (L_in - L_out).abs().max() < 1.0
+
+
+def test_init_from_a_model_without_grounding_keeps_its_weights(tmp_path, minilm):
+    from tic.checkpoint import read_weights
+
+    photos, cutouts = _images(tmp_path)
+    first = _run(_frozen_config(tmp_path, photos, cutouts), tmp_path / "first", photos, cutouts,
+                 minilm)
+    assert first.step == 4
+    # one step at a learning rate too small to move a weight: what init_from loaded
+    cfg = _frozen_config(tmp_path, photos, cutouts, steps=1, init_from=tmp_path / "first" / "model",
+                         **{"optim.lr": 1e-12}, **GROUNDED)
+    second = _run(cfg, tmp_path / "second", photos, cutouts, minilm)
+    old = read_weights(tmp_path / "first" / "model" / "model.safetensors")
+    new = second.generator.state_dict()
+    params = dict(second.generator.named_parameters())  # (BatchNorm statistics move in a step)
+    assert all(torch.allclose(params[k], v, atol=1e-9) for k, v in old.items() if k in params)
+    assert [k for k in new if k not in old] and all(
+        k.startswith("hint.") for k in new if k not in old)
+    bad = _frozen_config(tmp_path, photos, cutouts, steps=1, init_from=tmp_path)
+    with pytest.raises(Exception, match="init_from"):
+        _run(bad, tmp_path / "third", photos, cutouts, minilm)

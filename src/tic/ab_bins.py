@@ -72,3 +72,25 @@ def annealed_mean(logits: Tensor, centers: Tensor, temperature: float) -> Tensor
         raise ValueError(f"temperature must be positive, got {temperature}")
     p = torch.softmax(logits.float() / temperature, dim=1)
     return torch.einsum("bqhw,qc->bchw", p, centers.to(p.dtype))
+
+
+def rebalance_weights(ab: Tensor, centers: Tensor, mix: float, sigma: float = 5.0) -> Tensor:
+    """Class-rebalancing weights ``(Q,)`` (Zhang et al., ECCV 2016, eq. 3-4) from example pixels.
+
+    ``ab`` ``(N, 2)`` natural units -> the empirical distribution ``p`` of their nearest cells,
+    smoothed by a Gaussian of ``sigma`` over the ab plane; ``w ~ 1 / ((1 - mix) p + mix / Q)``,
+    scaled so that ``sum(p * w) = 1`` (the loss keeps its size on average). ``mix = 1``: all
+    weights 1; smaller ``mix``: rare (saturated) colours count more.
+    """
+    if not 0 < mix <= 1:
+        raise ValueError(f"mix must be in (0, 1], got {mix}")
+    counts = torch.zeros(len(centers), dtype=torch.float64)
+    for start in range(0, len(ab), 1 << 16):
+        idx = torch.cdist(ab[start : start + (1 << 16)].float(), centers.float()).argmin(1)
+        counts += torch.bincount(idx, minlength=len(centers)).double()
+    p = counts / counts.sum().clamp_min(1)
+    kernel = torch.exp(-torch.cdist(centers.double(), centers.double()).square() / (2 * sigma**2))
+    p = kernel @ p
+    p = p / p.sum()
+    w = 1 / ((1 - mix) * p + mix / len(centers))
+    return (w / (p * w).sum()).float()

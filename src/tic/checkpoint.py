@@ -87,7 +87,8 @@ def load_model(
     if not weights.is_file():
         raise TicError(f"{folder}: model folder has no {WEIGHTS_NAME}")
     generator = build_generator(config.generator)
-    load_weights(generator, read_weights(weights), f"{weights}: weights do not match config.json")
+    load_weights(generator, generator_state(weights, generator),
+                 f"{weights}: weights do not match config.json")
     try:
         text_encoder = load_text_encoder(folder, config.text_encoder)
     except (OSError, ValueError) as e:
@@ -125,6 +126,25 @@ def read_weights(path: Path) -> dict[str, Tensor]:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise TicError(f"{path}: unreadable weight file ({str(e).splitlines()[0]})") from None
+
+
+def _frozen_encoder(generator: nn.Module) -> bool:
+    cfg = getattr(generator, "cfg", None)
+    return getattr(cfg, "encoder", "scratch") != "scratch" and getattr(cfg, "encoder_frozen", False)
+
+
+def generator_state(path: Path, generator: nn.Module) -> dict[str, Tensor]:
+    """A generator's weights from ``path``. A frozen pretrained encoder is not written into model
+    folders (its weights are tic's asset, ``tic.backbones.load_pretrained_encoder``); for such a
+    generator a file without ``encoder.*`` tensors gets them from the asset. Older folders that
+    hold them load as they are."""
+    state = read_weights(path)
+    if _frozen_encoder(generator) and not any(k.startswith("encoder.") for k in state):
+        from tic.backbones import load_pretrained_encoder
+
+        load_pretrained_encoder(generator)
+        state.update({k: v for k, v in generator.state_dict().items() if k.startswith("encoder.")})
+    return state
 
 
 def load_weights(net: nn.Module, state: dict[str, Tensor], what: str, widen: bool = False) -> None:
@@ -166,7 +186,8 @@ def _write_model_files(
 ) -> None:
     data = {"format": FORMAT, "tic_version": __version__, **to_dict(config)}
     (folder / CONFIG_NAME).write_text(json.dumps(data, indent=2) + "\n")
-    state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()
+             if not (_frozen_encoder(generator) and k.startswith("encoder."))}
     save_file(state, str(folder / WEIGHTS_NAME), metadata={"format": "pt"})
     text_encoder.save(folder)
 
@@ -281,7 +302,7 @@ def load_checkpoint(ckpt: Path, G: nn.Module, D: nn.Module | None, opt_g, opt_d)
     try:
         state = torch.load(ckpt / STATE_NAME, map_location="cpu", weights_only=True)
         what = f"{ckpt}: checkpoint does not fit this config"
-        load_weights(G, read_weights(ckpt / WEIGHTS_NAME), what)
+        load_weights(G, generator_state(ckpt / WEIGHTS_NAME, G), what)
         opt_g.load_state_dict(state["opt_g"])
         if D is not None:
             load_weights(D, state["discriminator"], what)
@@ -301,7 +322,7 @@ def init_from(folder: Path, G: nn.Module, D: nn.Module) -> None:
     if not (folder / WEIGHTS_NAME).is_file():
         raise TicError(f"init_from: {folder} has no {WEIGHTS_NAME} (not a model folder)")
     what = f"init_from: {folder} does not fit this config"
-    load_weights(G, read_weights(folder / WEIGHTS_NAME), what, widen=True)
+    load_weights(G, generator_state(folder / WEIGHTS_NAME, G), what, widen=True)
     if (folder / STATE_NAME).is_file():
         state = torch.load(folder / STATE_NAME, map_location="cpu", weights_only=True)
         load_weights(D, state["discriminator"], what, widen=True)

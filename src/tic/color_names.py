@@ -189,6 +189,13 @@ def term_rgb(term: str) -> tuple[float, float, float]:
     return tuple(float(v) for v in lab_to_rgb(lab).flatten())
 
 
+def term_lab(term: str) -> tuple[float, float, float]:
+    """A typical Lab colour (L in [0, 100], a/b natural units) for a basic term."""
+    if term not in _TYPICAL_LAB:
+        raise ValueError(f"unknown colour term {term!r}; choose from {COLOR_TERMS}")
+    return _TYPICAL_LAB[term]
+
+
 # One Lab colour per term, well inside its region (checked by the tests with name_color).
 _TYPICAL_LAB: dict[str, tuple[float, float, float]] = {
     "black": (8.0, 0.0, 0.0), "white": (97.0, 0.0, 0.0), "gray": (55.0, 0.0, 0.0),

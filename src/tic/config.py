@@ -55,6 +55,9 @@ class GeneratorConfig:
     - ``ab_head``: the output ab from the ``regression`` head, or from the ``bins`` head (a
       distribution over quantised ab, ``tic.ab_bins``) by its annealed mean at
       ``bins_temperature``. Both heads are trained; this picks the one used.
+    - ``grounding``: hints of where each colour-naming phrase's object is (``tic.grounding``:
+      the encoder's ImageNet classifier at every position, matched to the phrase's noun by
+      MiniLM) added at every decoder level; needs text_encoder.kind ``minilm``.
     """
 
     width: int = 64
@@ -78,6 +81,7 @@ class GeneratorConfig:
     attention_heads: int = 4
     ab_head: Literal["regression", "bins"] = "regression"
     bins_temperature: float = 0.38
+    grounding: bool = False
 
 
 @dataclass
@@ -171,6 +175,8 @@ class ModelConfig:
                 )
             if g.bins_temperature <= 0:
                 raise ConfigError("generator.bins_temperature must be positive")
+            if g.grounding and self.text_encoder.kind != "minilm":
+                raise ConfigError("generator.grounding needs text_encoder.kind 'minilm'")
         if g.text_levels == "all" and g.text_fusion != "film":
             raise ConfigError("generator.text_levels 'all' needs text_fusion 'film'")
         return self

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from tic import color
+from tic import color, grounding
 from tic.backbones import load_pretrained_encoder
 from tic.checkpoint import load_model, save_model_folder
 from tic.config import ModelConfig
@@ -97,7 +97,8 @@ class Colorizer:
         ``L``: ``(B, 1, s, s)`` in [-1, 1] with ``s = image_size``; returns ``ab`` ``(B, 2, s, s)``
         float32 in [-1, 1].
         """
-        text = [t.to(self.device) for t in encode_text(self.text_encoder, list(texts), self.config)]
+        text = [t if t is None else t.to(self.device)
+                for t in encode_text(self.text_encoder, list(texts), self.config)]
         L = L.to(self.device).contiguous(memory_format=torch.channels_last)
         with autocast_bf16(self.device, self.use_bf16):
             ab = self.generator(L, *text)
@@ -153,11 +154,20 @@ def encode_text(
     text_encoder: TextEncoder, texts: list[str], config: ModelConfig
 ) -> tuple[Tensor, ...]:
     """The generator's text inputs: ``(text_emb,)``, or ``(text_emb, tokens, token_mask)`` when
-    the generator has cross-attention (``generator.cross_attention > 0``)."""
+    the generator has cross-attention (``generator.cross_attention > 0``), then with
+    ``generator.grounding`` the colour-naming phrases ``(weights, ab, kind)``
+    (``tic.grounding.encode_objects``)."""
+    g = config.generator
     text_emb = text_encoder.encode(texts)
-    if not config.generator.cross_attention:
+    if not g.cross_attention and not g.grounding:
         return (text_emb,)
-    return (text_emb, *text_encoder.encode_tokens(texts))
+    if g.cross_attention:
+        out = (text_emb, *text_encoder.encode_tokens(texts))
+    else:
+        out = (text_emb, None, None)
+    if g.grounding:
+        out = (*out, *grounding.encode_objects(texts, text_encoder.sentence_vectors))
+    return out
 
 
 def compose(photo: Photo, ab: Tensor) -> Image.Image:

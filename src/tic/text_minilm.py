@@ -105,7 +105,12 @@ _NOT_CONTENT = {"a", "an", "the", "some", "mostly", "mainly", "partly", "light",
 
 
 def phrase_colors(text: str) -> list[tuple[int, int, list[str]]]:
-    """The text's phrases as ``(start, end, colour terms)`` character spans.
+    """The text's phrases as ``(start, end, colour terms)`` character spans (``text_phrases``)."""
+    return [(lo, hi, colours) for lo, hi, colours, _ in text_phrases(text)]
+
+
+def text_phrases(text: str) -> list[tuple[int, int, list[str], list[str]]]:
+    """The text's phrases as ``(start, end, colour terms, content words)``.
 
     Phrases end at punctuation, conjunctions and prepositions. A phrase that names colours but
     nothing else ("mostly red", "brown" in "a chair, mostly red and brown") gives its colours to
@@ -123,14 +128,14 @@ def phrase_colors(text: str) -> list[tuple[int, int, list[str]]]:
             continue
         colours = colors_in_text(text[lo:hi])
         content = [w for w in words if w not in _NOT_CONTENT and not colors_in_text(w)]
-        spans.append([lo, hi, colours, bool(content)])
+        spans.append([lo, hi, colours, content])
     for i, span in enumerate(spans):
         if span[2] and not span[3]:
             owners = [s for s in spans[:i][::-1] if s[3]] or [s for s in spans[i + 1 :] if s[3]]
             if owners:
                 owners[0][2] = owners[0][2] + span[2]
                 span[2] = []
-    return [(lo, hi, list(dict.fromkeys(c))) for lo, hi, c, _ in spans]
+    return [(lo, hi, list(dict.fromkeys(c)), words) for lo, hi, c, words in spans]
 
 
 def token_colors(text: str, starts: list[int]) -> Tensor:
@@ -228,6 +233,18 @@ class MiniLMEncoder(TextEncoder):
             ids = torch.tensor([t.ids for t in tokens])
             mask = torch.tensor([t.attention_mask for t in tokens])
             out[rows, : self.SENTENCE_DIM] = self.model(ids, mask).float()
+        return out
+
+    @torch.inference_mode()
+    def sentence_vectors(self, texts: list[str]) -> Tensor:
+        """MiniLM's L2-normalised vectors ``(B, 384)`` of ``texts`` as written (no colour-word
+        rewriting, no colour slots; the empty text is not special)."""
+        out = torch.zeros(len(texts), self.SENTENCE_DIM)
+        for start in range(0, len(texts), self.batch_size):
+            tokens = self.tokenizer.encode_batch(texts[start : start + self.batch_size])
+            ids = torch.tensor([t.ids for t in tokens])
+            mask = torch.tensor([t.attention_mask for t in tokens])
+            out[start : start + len(tokens)] = self.model(ids, mask).float()
         return out
 
     @torch.inference_mode()

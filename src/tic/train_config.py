@@ -83,11 +83,14 @@ class LossConfig:
     its average weight is unchanged). ``benchmarks/train_speed.py`` measures both.
 
     ``lambda_bins`` (frozen-encoder recipe): weight of the cross-entropy of the bins head
-    (``tic.ab_bins``); the GAN and perceptual terms are not used by that recipe.
+    (``tic.ab_bins``); the GAN and perceptual terms are not used by that recipe. ``rebalance``
+    (same recipe): ECCV16's class rebalancing of that cross-entropy (``ab_bins.rebalance_weights``
+    with this mix; 1.0 = off, their value 0.5 weights rare, saturated colours up).
     """
 
     lambda_l1: float = 1.0
     lambda_bins: float = 0.0
+    rebalance: float = 1.0
     lambda_gan: float = 1.0
     lambda_perceptual: float = 1.0
     perceptual_net: Literal["vgg16", "vgg19"] = "vgg16"
@@ -197,6 +200,8 @@ class TrainConfig:
             raise ConfigError(
                 f"data.empty_text_prob must be in [0, 1], got {self.data.empty_text_prob}"
             )
+        if not 0 < self.loss.rebalance <= 1:
+            raise ConfigError(f"loss.rebalance must be in (0, 1], got {self.loss.rebalance}")
         if self.optim.lr <= 0:
             raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
         return self
@@ -294,11 +299,16 @@ _Loader.add_implicit_resolver(
 
 
 def _yaml12_number(item: str) -> str:
-    """``lr=1e-4`` -> ``lr=0.0001``: YAML 1.1 (PyYAML) reads ``1e-4`` as a string, not a number."""
+    """``lr=1e-4`` -> ``lr=0.0001``, ``lr=1e-12`` -> ``lr=1.0e-12``: YAML 1.1 (PyYAML) reads
+    ``1e-4`` as a string, not a number; it needs a dot in the mantissa and a signed exponent."""
     key, sep, raw = item.partition("=")
     try:
         if sep and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+\s*", raw):
-            return f"{key}={float(raw)!r}"
+            text = repr(float(raw))  # "0.0001", "1e-12", "1.5e+20"
+            mantissa, e, exponent = text.partition("e")
+            if e and "." not in mantissa:
+                text = f"{mantissa}.0e{exponent}"
+            return f"{key}={text}"
     except ValueError:
         pass
     return item

@@ -35,8 +35,11 @@ from torch import Tensor
 from tic import ab_bins
 from tic.backbones import load_pretrained_encoder
 from tic.checkpoint import (
+    WEIGHTS_NAME,
     checkpoint_to_resume,
+    generator_state,
     load_checkpoint,
+    load_weights,
     save_checkpoint,
     save_model_folder,
     truncate_log,
@@ -52,6 +55,7 @@ from tic.train_config import TrainConfig, save_train_config
 log = logging.getLogger("tic")
 
 FEATURE_CHUNK = 32  # views per encoder pass when the features are cached
+FEATURE_VERSION = b"eval-bn"  # part of the cache's hash: caches made another way are redone
 
 
 @dataclass
@@ -64,10 +68,20 @@ class FrozenResult:
 
 @torch.inference_mode()
 def cache_features(G, L: Tensor) -> list[Tensor]:
-    """The frozen encoder's features of every view, float16, deepest first."""
-    parts: list[list[Tensor]] = []
-    for start in range(0, L.shape[0], FEATURE_CHUNK):
-        parts.append([f.half() for f in G.encode(L[start : start + FEATURE_CHUNK])])
+    """The frozen encoder's features of every view, float16, deepest first.
+
+    The encoder runs in eval mode, as at inference: its BatchNorm layers use (and keep) the
+    ImageNet statistics. (In train mode they would normalise by each chunk's own statistics and
+    overwrite the stored ones, so training would see other features than inference.)
+    """
+    was_training = G.encoder.training
+    G.encoder.eval()
+    try:
+        parts: list[list[Tensor]] = []
+        for start in range(0, L.shape[0], FEATURE_CHUNK):
+            parts.append([f.half() for f in G.encode(L[start : start + FEATURE_CHUNK])])
+    finally:
+        G.encoder.train(was_training)
     return [torch.cat(level) for level in zip(*parts, strict=True)]
 
 
@@ -76,7 +90,8 @@ def _cached_features(path: Path, G, L: Tensor) -> list[Tensor]:
     reused only when the views' gray images are the same (their hash is stored with them)."""
     from safetensors.torch import load_file, save_file
 
-    digest = hashlib.sha1(L.numpy().tobytes()).hexdigest()
+    # the views' gray images and the way features are made (eval-mode encoder since 2026-11-30)
+    digest = hashlib.sha1(L.numpy().tobytes() + FEATURE_VERSION).hexdigest()
     if path.is_file():
         try:
             stored = load_file(str(path))
@@ -94,48 +109,78 @@ def _cached_features(path: Path, G, L: Tensor) -> list[Tensor]:
     return feats
 
 
-def _pad_tokens(items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
-    n = max(t.shape[0] for t, _ in items)
-    tokens = torch.zeros(len(items), n, items[0][0].shape[-1])
-    mask = torch.zeros(len(items), n)
-    for i, (t, m) in enumerate(items):
-        tokens[i, : t.shape[0]], mask[i, : m.shape[0]] = t, m
-    return tokens, mask
+def _pad(rows: list[Tensor]) -> Tensor:
+    """Tensors ``(n_i, ...)`` -> ``(B, max n_i, ...)``, zero-padded."""
+    out = torch.zeros(len(rows), max(r.shape[0] for r in rows), *rows[0].shape[1:],
+                      dtype=rows[0].dtype)
+    for i, r in enumerate(rows):
+        out[i, : r.shape[0]] = r
+    return out
 
 
 class TextCache:
-    """Text features by text, encoded once: ``(text_emb (D,), tokens (T, Dt), mask (T,))``."""
+    """The generator's text inputs (``tic.pipeline.encode_text``) by text, encoded once.
 
-    def __init__(self, encoder: TextEncoder, model_cfg, limit: int = 200_000):
+    Per text: the sentence vector, and when the model has them its tokens and token mask and
+    its colour-naming phrases (weights, ab, kind), each stored without padding.
+    """
+
+    def __init__(self, encoder: TextEncoder, model_cfg, limit: int = 50_000):
         self.encoder, self.model_cfg, self.limit = encoder, model_cfg, limit
         self.cache: dict[str, tuple] = {}
 
-    def batch(self, texts: list[str]) -> tuple[Tensor, ...]:
+    def _store(self, texts: list[str]) -> None:
+        out = encode_text(self.encoder, texts, self.model_cfg)
+        if len(self.cache) + len(texts) > self.limit:
+            self.cache.clear()
+        for i, t in enumerate(texts):
+            row = [out[0][i]]
+            if len(out) > 1:  # tokens and their mask: the first n are the text's
+                n = int(out[2][i].sum()) if out[2] is not None else 0
+                row += [None, None] if out[1] is None else [out[1][i, :n], out[2][i, :n]]
+            if len(out) > 3:  # phrases: the first p are the text's
+                p = int((out[5][i] > 0).sum())
+                row += [out[3][i, :p], out[4][i, :p], out[5][i, :p]]
+            self.cache[t] = tuple(row)
+
+    def batch(self, texts: list[str]) -> tuple[Tensor | None, ...]:
         missing = sorted(set(texts) - self.cache.keys())
         if missing:
-            out = encode_text(self.encoder, missing, self.model_cfg)
-            if len(self.cache) + len(missing) > self.limit:
-                self.cache.clear()
-            for i, t in enumerate(missing):
-                if len(out) == 1:
-                    self.cache[t] = (out[0][i],)
-                else:
-                    n = int(out[2][i].sum())
-                    self.cache[t] = (out[0][i], out[1][i, :n], out[2][i, :n])
+            self._store(missing)
         rows = [self.cache[t] for t in texts]
-        emb = torch.stack([r[0] for r in rows])
-        if len(rows[0]) == 1:
-            return (emb,)
-        return (emb, *_pad_tokens([(r[1], r[2]) for r in rows]))
+        out = [torch.stack([r[0] for r in rows])]
+        for k in range(1, len(rows[0])):
+            out.append(None if rows[0][k] is None else _pad([r[k] for r in rows]))
+        return tuple(out)
 
 
-def losses_for(G, feats, text, target: Tensor, cfg: TrainConfig) -> dict[str, Tensor]:
-    """``loss_l1`` (smooth-L1, regression head) and ``loss_bins`` (cross-entropy, bins head)."""
+def losses_for(
+    G, feats, text, target: Tensor, cfg: TrainConfig, bin_weights: Tensor | None = None
+) -> dict[str, Tensor]:
+    """``loss_l1`` (smooth-L1, regression head) and ``loss_bins`` (cross-entropy, bins head;
+    each pixel weighted by ``bin_weights`` of its nearest true bin when given: rebalancing)."""
     ab, logits = G.decode(feats, *text)
     loss_l1 = F.smooth_l1_loss(ab, target, beta=0.05)
     soft = ab_bins.soft_encode(target * AB_SCALE, G.bin_centers)
-    loss_bins = -(soft * F.log_softmax(logits.float(), dim=1)).sum(1).mean()
-    return {"loss_l1": loss_l1, "loss_bins": loss_bins}
+    ce = -(soft * F.log_softmax(logits.float(), dim=1)).sum(1)  # (B, h, w)
+    if bin_weights is not None:
+        ce = ce * bin_weights[soft.argmax(1)]
+    return {"loss_l1": loss_l1, "loss_bins": ce.mean()}
+
+
+def _init_from(folder: Path, G) -> None:
+    """A model or checkpoint folder's decoder weights into ``G``; modules that ``G`` has and
+    the folder lacks (``hint.*`` of a model without grounding) keep their initial values. The
+    frozen encoder stays the shipped ImageNet one even when the folder holds another copy."""
+    own = G.state_dict()
+    state = {k: v for k, v in generator_state(folder / WEIGHTS_NAME, G).items()
+             if not k.startswith("encoder.")}
+    state.update({k: v for k, v in own.items() if k.startswith("encoder.")})
+    new = sorted(k for k in own if k not in state)
+    if any(not k.startswith("hint.") for k in new):
+        raise TicError(f"init_from: {folder} does not fit this config (missing {new[0]})")
+    load_weights(G, {**state, **{k: own[k] for k in new}}, f"init_from: {folder} does not fit")
+    log.info("initialised from %s (%d new tensors start fresh)", folder, len(new))
 
 
 @torch.inference_mode()
@@ -181,6 +226,8 @@ def train_frozen(
     if ckpt is not None:
         step = load_checkpoint(ckpt, G, None, opt, None)
         log.info("resuming %s from step %d", ckpt, step)
+    elif cfg.init_from:
+        _init_from(Path(cfg.init_from), G)
     save_train_config(cfg, run / "config.yaml")
     truncate_log(run / "losses.jsonl", step)
 
@@ -194,6 +241,11 @@ def train_frozen(
     log.info("encoder features of %d views cached in %.0f s (%.2f GB)", len(views),
              time.time() - t0, sum(f.numel() * 2 for f in feats) / 1e9)
     text_cache = TextCache(text_encoder, cfg.model)
+    bin_weights = None
+    if cfg.loss.rebalance < 1:
+        ab = batch_targets(list(views.rgb)).permute(0, 2, 3, 1).reshape(-1, 2) * AB_SCALE
+        bin_weights = ab_bins.rebalance_weights(ab, G.bin_centers, cfg.loss.rebalance)
+        log.info("rebalancing: bin weights %.2f..%.2f", bin_weights.min(), bin_weights.max())
     G.train()
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step")
     losses: dict = {}
@@ -207,7 +259,7 @@ def train_frozen(
             text = text_cache.batch([d[1] for d in drawn])
             batch_feats = [f[torch.from_numpy(idx)].float() for f in feats]
 
-            out = losses_for(G, batch_feats, text, target, cfg)
+            out = losses_for(G, batch_feats, text, target, cfg, bin_weights)
             loss = cfg.loss.lambda_l1 * out["loss_l1"] + cfg.loss.lambda_bins * out["loss_bins"]
             if not torch.isfinite(loss):
                 raise TicError(f"step {step + 1}: non-finite loss (lower optim.lr)")

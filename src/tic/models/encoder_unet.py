@@ -11,6 +11,9 @@ normalisation). Its features at 1/32, 1/16, 1/8 and 1/4 of the input go into a d
 - at the ``cross_attention`` coarsest levels, cross-attention from the image features to the
   text's token features (``TextCrossAttention``): a region can read the colour of the words that
   name it, which one sentence vector cannot say ("a red car and a blue house");
+- with ``grounding``, hints at every level: where each colour-naming phrase's object is and its
+  colour (``tic.grounding.hint_maps``: ImageNet class activation maps of the encoder's own
+  classifier, matched to the phrase's noun), added through a small zero-initialised 1x1 network;
 - two heads at 1/4: ``ab`` regression (tanh, normalised units) and logits over the quantised ab
   plane (``tic.ab_bins``). ``cfg.ab_head`` picks the one ``forward`` returns: ``regression`` or
   ``bins`` (annealed mean at ``cfg.bins_temperature``). ab is upsampled bilinearly to the input
@@ -29,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tic import ab_bins
+from tic import ab_bins, grounding
 from tic.color import AB_SCALE
 from tic.config import GeneratorConfig
 from tic.models.blocks import conv_bn_relu
@@ -94,6 +97,14 @@ class TextCrossAttention(nn.Module):
         return feat + self.out(attn)
 
 
+def _hint_net(channels: int) -> nn.Sequential:
+    """Hint channels ``(a * s, b * s, s)`` -> a residual for ``channels``; starts at zero."""
+    net = nn.Sequential(nn.Conv2d(3, 32, 1), nn.ReLU(inplace=True), nn.Conv2d(32, channels, 1))
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
+
+
 class EncoderUNet(nn.Module):
     """``forward(L, text_emb, tokens, token_mask) -> ab``.
 
@@ -131,6 +142,11 @@ class EncoderUNet(nn.Module):
             TextCrossAttention(w, cfg.token_dim, cfg.attention_dim, cfg.attention_heads)
             for w in widths[: cfg.cross_attention]
         )
+        self.hint = nn.ModuleList(_hint_net(w) for w in widths) if cfg.grounding else None
+        if cfg.grounding:
+            classes = grounding.load_classes()
+            self.register_buffer("class_weight", classes["weight"], persistent=False)
+            self.register_buffer("class_bias", classes["bias"], persistent=False)
         self.to_ab = nn.Conv2d(widths[-1], 2, 3, padding=1)
         self.to_logits = nn.Conv2d(widths[-1], len(self.bin_centers), 1)
 
@@ -148,21 +164,36 @@ class EncoderUNet(nn.Module):
 
     def decode(
         self, feats: list[Tensor], text_emb: Tensor, tokens: Tensor | None = None,
-        token_mask: Tensor | None = None,
+        token_mask: Tensor | None = None, obj_weights: Tensor | None = None,
+        obj_ab: Tensor | None = None, obj_kind: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Encoder features -> ``(ab, logits)`` at 1/4 of the input: ``ab`` ``(B, 2, h, w)`` in
-        [-1, 1] from the regression head, ``logits`` ``(B, Q, h, w)`` over ``bin_centers``."""
+        [-1, 1] from the regression head, ``logits`` ``(B, Q, h, w)`` over ``bin_centers``.
+        ``obj_*``: the text's colour-naming phrases (``tic.grounding.encode_objects``), used
+        when the model has ``grounding``."""
         text_emb = text_emb.to(feats[0].dtype)
         if self.attn:
             if tokens is None:
                 tokens = text_emb.new_zeros(text_emb.shape[0], 0, self.cfg.token_dim)
                 token_mask = text_emb.new_zeros(text_emb.shape[0], 0)
             tokens = tokens.to(feats[0].dtype)
+        hint = None
+        if self.hint is not None:
+            if obj_weights is None:
+                obj_weights = text_emb.new_zeros(text_emb.shape[0], 0, 1000)
+                obj_ab = text_emb.new_zeros(text_emb.shape[0], 0, 2)
+                obj_kind = text_emb.new_zeros(text_emb.shape[0], 0)
+            hint = grounding.hint_maps(feats[0], obj_weights, obj_ab, obj_kind,
+                                       (self.class_weight.to(feats[0].dtype),
+                                        self.class_bias.to(feats[0].dtype)))
         x = self.stem(feats[0])
         for i, skip in enumerate([None, *feats[1:]]):
             if skip is not None:
                 x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
                 x = self.levels[i - 1](torch.cat([x, skip], dim=1))
+            if hint is not None:
+                h = F.interpolate(hint, size=x.shape[-2:], mode="bilinear", align_corners=False)
+                x = x + self.hint[i](h)
             x = self.film[i](x, text_emb)
             if i < len(self.attn):
                 x = self.attn[i](x, tokens, token_mask)
@@ -180,7 +211,7 @@ class EncoderUNet(nn.Module):
 
     def forward(
         self, L: Tensor, text_emb: Tensor, tokens: Tensor | None = None,
-        token_mask: Tensor | None = None,
+        token_mask: Tensor | None = None, *objects: Tensor,
     ) -> Tensor:
         if L.ndim != 4 or L.shape[1] != 1:
             raise ValueError(f"L must have shape (B, 1, H, W), got {tuple(L.shape)}")
@@ -191,6 +222,6 @@ class EncoderUNet(nn.Module):
                 f"text_emb must have shape ({L.shape[0]}, {self.cfg.text_dim}), "
                 f"got {tuple(text_emb.shape)}"
             )
-        ab, logits = self.decode(self.encode(L), text_emb, tokens, token_mask)
+        ab, logits = self.decode(self.encode(L), text_emb, tokens, token_mask, *objects)
         ab = self.ab_from_heads(ab, logits)
         return F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)

@@ -1,0 +1,87 @@
+"""How often the grounding maps alone point at the right object (``tic.grounding``), no decoder.
+
+On a binding set (``scripts/prepare_data_v2.py``'s ``val_binding/``: two cut-outs on one gray
+input, each named with its label), for every scene: the objects' maps from the encoder's ImageNet
+classifier matched to each label (``grounding.object_maps`` at the model's working size, as
+inference computes them, upsampled to the image), and for each object the share of its mask
+where its own map beats the other's. An object is "found" when that share is over one half; a
+scene is right when both are. This is the ceiling the hints give the decoder for binding.
+
+    python benchmarks/grounding_maps.py --data data/v2/val_binding/manifest.jsonl
+
+Writes ``benchmarks/results/grounding_maps.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from tic import grounding
+from tic.backbones import load_pretrained_encoder
+from tic.checkpoint import load_model
+from tic.text_minilm import MiniLMEncoder
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/grounding_maps.json"))
+    args = p.parse_args(argv)
+    cfg, G, _ = load_model(args.model)
+    G = load_pretrained_encoder(G).eval()
+    size = cfg.image_size
+    classes = grounding.load_classes()
+    classifier = (classes["weight"], classes["bias"])
+    encoder = MiniLMEncoder()
+    root = args.data.parent
+    rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
+    seen, shares, names = set(), [], []
+    for row in rows:
+        key = tuple(r["mask"] for r in row["regions"])
+        if key in seen:  # the swapped-colour twin has the same objects and maps
+            continue
+        seen.add(key)
+        gray = Image.open(root / row["image"]).convert("L")
+        L = torch.from_numpy(np.asarray(gray.resize((size, size), Image.BICUBIC), np.float32))
+        with torch.no_grad():
+            feat = G.encode((L / 255 * 2 - 1)[None, None])[0]
+            nouns = [r["name"] for r in row["regions"]]
+            vectors = encoder.sentence_vectors([grounding.CLASS_PROMPT.format(n) for n in nouns])
+            maps = grounding.object_maps(feat, grounding.class_weights(vectors)[None], classifier)
+        maps = F.interpolate(maps, size=gray.size[::-1], mode="bilinear", align_corners=False)[0]
+        own = []
+        for i, region in enumerate(row["regions"]):
+            mask = torch.from_numpy(np.asarray(Image.open(root / region["mask"]).convert("L")) > 127)
+            others = torch.cat([maps[:i], maps[i + 1 :]]).amax(0)
+            own.append(float((maps[i] > others)[mask].float().mean()))
+        shares.append(own)
+        names.append(nouns)
+    shares_np = np.array(shares)
+    result = {
+        "data": str(args.data),
+        "model": args.model or "shipped",
+        "machine": platform.machine(),
+        "scenes": len(shares),
+        "objects_found": float((shares_np > 0.5).mean()),
+        "scenes_both_found": float((shares_np > 0.5).all(1).mean()),
+        "mean_own_share": float(shares_np.mean()),
+        "missed": [{"labels": n, "own_share": [round(v, 2) for v in s]}
+                   for n, s in zip(names, shares, strict=True) if min(s) <= 0.5],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"{len(shares)} scenes: objects found {result['objects_found']:.1%}, both found "
+          f"{result['scenes_both_found']:.1%} (mean own share {result['mean_own_share']:.3f})")
+
+
+if __name__ == "__main__":
+    main()

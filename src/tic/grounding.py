@@ -1,0 +1,137 @@
+"""Where the text's objects are: ImageNet class activation maps matched to the nouns of the text.
+
+A colour word is only useful if the model knows which pixels it is about. The frozen MobileNetV2
+encoder already knows 1000 ImageNet classes: its classifier (a linear layer on the 1280 features
+of ``features[18]``) applied at every position of the 1/32 feature map gives class scores per
+position (a class activation map, Zhou et al., CVPR 2016). The text says which classes matter:
+each noun phrase's words ("umbrella" in "a pink umbrella and a blue girl") are embedded by MiniLM
+and compared with the embeddings of the 1000 class names; its ``TOP_K`` nearest classes, weighted
+by a softmax of their similarities, pick the class probabilities whose sum is the phrase's map.
+Nothing here is trained on tic's data, so it reaches nouns that no training caption used.
+
+``hint_maps`` turns the maps into three channels at 1/32: the named colour's ``a``, ``b`` (Lab,
+normalised) weighted by where the phrase is, and the weight itself. The decoder
+(``tic.models.EncoderUNet`` with ``grounding: true``) reads them at every level and learns how far
+to trust them and where the object's edges are. Phrases compete for positions (a softmax across
+phrases), so "a pink umbrella and a blue girl" gives each position mostly one colour. Phrases
+whose noun is the whole picture or its background ("a photo", "on a green background") cover what
+the object phrases do not.
+
+The assets (``assets/backbones/imagenet_classes.safetensors``: the classifier of torchvision's
+MobileNetV2 and MiniLM embeddings of the class names) are written by
+``scripts/convert_imagenet_classes.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import Tensor
+
+from tic.backbones import assets_dir
+from tic.color import normalize_ab
+from tic.color_names import term_lab
+from tic.errors import TicError
+
+ASSET = "imagenet_classes.safetensors"
+TOP_K = 3  # classes per noun
+SIMILARITY_TEMPERATURE = 0.02  # softmax over the TOP_K cosine similarities
+COMPETITION_TEMPERATURE = 0.1  # softmax across phrases at each position
+CLASS_PROMPT = "a photo of a {}"
+WHOLE_NOUNS = frozenset({"background", "backdrop", "photo", "photograph", "picture", "image",
+                         "scene", "everything", "all"})  # fmt: skip
+MAX_PHRASES = 8
+OBJECT, WHOLE = 1, 2  # phrase kinds (0: padding)
+
+
+@functools.lru_cache(maxsize=1)
+def load_classes() -> dict[str, Tensor]:
+    """``weight`` (1000, 1280), ``bias`` (1000,) and ``names`` (1000, 384) float32."""
+    from safetensors.torch import load_file
+
+    path = assets_dir() / ASSET
+    if not path.is_file():
+        raise TicError(f"{path} is missing from this installation of tic "
+                       "(rebuild it with scripts/convert_imagenet_classes.py)")
+    return {k: v.float() for k, v in load_file(str(path)).items()}
+
+
+def text_objects(text: str) -> list[tuple[str, str, int]]:
+    """The phrases of ``text`` that name a colour: ``(noun words, first colour term, kind)``.
+
+    ``kind`` is ``WHOLE`` when the phrase's noun is the picture or its background, else
+    ``OBJECT``. At most ``MAX_PHRASES``, in the text's order.
+    """
+    from tic.text_minilm import text_phrases
+
+    out = []
+    for _, _, colours, words in text_phrases(text):
+        if not colours:
+            continue
+        kind = WHOLE if not words or words[-1] in WHOLE_NOUNS else OBJECT
+        out.append((" ".join(words), colours[0], kind))
+    return out[:MAX_PHRASES]
+
+
+def class_weights(noun_vectors: Tensor) -> Tensor:
+    """``(P, 384)`` L2-normalised noun embeddings -> ``(P, 1000)`` weights over ImageNet classes
+    (the ``TOP_K`` most similar class names, softmax of similarity / temperature)."""
+    sim = noun_vectors @ load_classes()["names"].T  # cosine: both sides are L2-normalised
+    top = sim.topk(TOP_K, dim=-1)
+    w = torch.zeros_like(sim)
+    return w.scatter_(-1, top.indices, (top.values / SIMILARITY_TEMPERATURE).softmax(-1))
+
+
+def encode_objects(
+    texts: list[str], embed
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Per text, its colour-naming phrases as fixed-size tensors (P = most phrases in a text):
+    ``weights`` ``(B, P, 1000)`` over ImageNet classes, ``ab`` ``(B, P, 2)`` the named colour
+    (normalised Lab ab) and ``kind`` ``(B, P)`` (0 padding, ``OBJECT``, ``WHOLE``).
+
+    ``embed(list[str]) -> (n, 384)`` gives L2-normalised sentence vectors (MiniLM's).
+    """
+    found = [text_objects(t) for t in texts]
+    P = max((len(f) for f in found), default=0)
+    weights = torch.zeros(len(texts), P, 1000)
+    ab = torch.zeros(len(texts), P, 2)
+    kind = torch.zeros(len(texts), P)
+    nouns = sorted({n for f in found for n, _, k in f if k == OBJECT})
+    vec = dict(zip(nouns, class_weights(embed([CLASS_PROMPT.format(n) for n in nouns])),
+                   strict=True)) if nouns else {}
+    for i, phrases in enumerate(found):
+        for j, (noun, term, k) in enumerate(phrases):
+            if k == OBJECT:
+                weights[i, j] = vec[noun]
+            lab = torch.tensor(term_lab(term)).view(1, 3, 1, 1)
+            ab[i, j] = normalize_ab(lab[:, 1:]).flatten()
+            kind[i, j] = k
+    return weights, ab, kind
+
+
+def object_maps(feat: Tensor, weights: Tensor, classifier: tuple[Tensor, Tensor]) -> Tensor:
+    """``feat`` ``(B, 1280, h, w)`` (``features[18]``), ``weights`` ``(B, P, 1000)`` ->
+    ``(B, P, h, w)``: each phrase's summed class probabilities, divided by its image maximum."""
+    W, b = classifier
+    probs = (torch.einsum("bchw,kc->bkhw", feat, W) + b[None, :, None, None]).softmax(1)
+    maps = torch.einsum("bpk,bkhw->bphw", weights, probs)
+    return maps / maps.amax((2, 3), keepdim=True).clamp_min(1e-8)
+
+
+def hint_maps(
+    feat: Tensor, weights: Tensor, ab: Tensor, kind: Tensor, classifier: tuple[Tensor, Tensor]
+) -> Tensor:
+    """``(B, 3, h, w)``: ``(a * s, b * s, s)`` summed over the phrases, ``s`` each phrase's share
+    of a position (objects: its map times its softmax share across object phrases; the whole /
+    background: what the objects leave, ``1 - max`` of their maps)."""
+    B, _, h, w = feat.shape
+    if weights.shape[1] == 0:
+        return feat.new_zeros(B, 3, h, w)
+    obj = (kind == OBJECT)[:, :, None, None]
+    maps = object_maps(feat, weights.to(feat.dtype), classifier) * obj
+    share = maps * (maps / COMPETITION_TEMPERATURE).masked_fill(~obj, -1e4).softmax(1)
+    rest = 1 - maps.amax(1, keepdim=True)  # (B, 1, h, w); 1 where no object phrase
+    share = torch.where((kind == WHOLE)[:, :, None, None], rest.expand_as(share), share)
+    colour = torch.einsum("bphw,bpc->bchw", share, ab.to(feat.dtype))
+    return torch.cat([colour, share.sum(1, keepdim=True).clamp(max=1)], dim=1)
