@@ -207,7 +207,7 @@ def check(result: dict, photo: Path, text: str, expected_l: dict) -> str | None:
         diff = float(np.abs(lightness(Path(result["png"])) - expected_l[photo]).max())
         if diff >= 0.8:
             return f"L* differs from the input's by {diff:.2f}"
-        from tic.data.captions import colors_in_text
+        from tic.color_names import colors_in_text
 
         for term in set(colors_in_text(text)):
             if f'data-color="{term}"' not in result["note"]:

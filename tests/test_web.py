@@ -264,6 +264,24 @@ def test_session_files_end_with_their_session_or_their_time(tmp_path):
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+def test_requests_naming_an_upload_are_counted_in_gradios_queue():
+    from types import SimpleNamespace as NS
+
+    def event(*inputs):
+        return NS(data=NS(data=list(inputs)))
+
+    queue = NS(event_ids_to_events={
+        "1": event(payload(Path("/c/h1/a.png")), "red"),  # /colorize
+        "2": event([payload(Path("/c/h2/b.png")), payload(Path("/c/h1/a.png"))], "red"),  # /batch
+        "3": event(payload(Path("/c/h2/b.png")), "a\nb"),
+        "4": NS(data=None),  # joined, its data not there yet
+    })  # fmt: skip
+    demo = NS(_queue=queue)
+    assert web._requests_naming(demo, "/c/h1/a.png") == 2
+    assert web._requests_naming(demo, "/c/h2/b.png") == 2
+    assert web._requests_naming(demo, "/c/h3/c.png") == 0
+
+
 def test_examples_are_the_repository_photos_with_their_texts():
     examples = web.find_examples(EXAMPLES)
     assert len(examples) == 6
@@ -431,6 +449,12 @@ def stop_server(proc: subprocess.Popen) -> int:
 
 
 def files_under(folder: Path) -> list[Path]:
+    """The files under ``folder``, looked at again when the server deletes a folder meanwhile."""
+    for _ in range(10):
+        try:
+            return sorted(p for p in folder.rglob("*") if p.is_file())
+        except FileNotFoundError:
+            time.sleep(0.05)
     return sorted(p for p in folder.rglob("*") if p.is_file())
 
 

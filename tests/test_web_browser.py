@@ -2,8 +2,9 @@
 
 Starts ``tic web`` (the shipped model) on a free port, uploads an example photo, types a text,
 clicks, downloads the PNG and checks its size and L* against the input; then one bad file and
-its message. Every request the page makes must stay on 127.0.0.1, and the server must connect
-nowhere else (an audit hook in the server process records every connection it opens).
+its message; once the page is closed, its results are deleted from the server. Every request the
+page makes must stay on 127.0.0.1, and the server must connect nowhere else (an audit hook in the
+server process records every connection it opens).
 
 Skipped when Playwright or Chromium is missing, unless TIC_REQUIRE_BROWSER=1 (as `.ci/run` sets),
 which makes that a failure. ``TIC_WEB_SCREENSHOT=PATH`` also saves the page with its result there
@@ -21,7 +22,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_web import EXAMPLES, files_under, free_port, lightness, start_server, stop_server
+from tests.test_web import (
+    EXAMPLES,
+    files_under,
+    free_port,
+    lightness,
+    start_server,
+    stop_server,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -147,6 +156,16 @@ def test_colorize_in_a_real_browser(server, tmp_path):
     hosts = {urlparse(u).hostname for u in requests if not u.startswith(("data:", "blob:"))}
     assert hosts == {"127.0.0.1"}, sorted(u for u in requests if "127.0.0.1" not in u)
     assert any(urlparse(u).path.endswith(".woff2") for u in requests)  # fonts: served locally
+
+    # the page is closed: its session's results go (Gradio's unload), long before --keep-files;
+    # the upload went when its request was done
+    (cache,) = server["tmpdir"].iterdir()
+    examples = {p.name for p in EXAMPLES.glob("*.jpg")}
+
+    def only_examples() -> bool:
+        return {p.name for p in files_under(cache)} == examples
+
+    assert wait_for(only_examples, 30), files_under(cache)
 
     # the server opened no connection beyond this machine; it leaves nothing in TMPDIR
     assert stop_server(server["proc"]) == 0, server["log"].read_text()

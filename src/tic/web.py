@@ -382,13 +382,13 @@ class WebColorizer:
 # and the freed memory handed back after each request it stayed at 0.44-0.46 GB, at the same speed.
 # (A fixed 1 MB mmap threshold also kept it flat but took twice as long.)
 # Measured again over HTTP with those settings (the code before session files; 8 clients, 120
-# requests of 0.3-12 MP, a probe in the server): the Python objects (366.8k -> 366.9k), the bytes
-# malloc had handed out (167-171 MB) and Gradio's sets of files stayed flat, and the peak RSS per 30
-# requests went 1143 / 1269 / 1063 / 1143 MB: it varies with which large buffers are alive at once
-# and where they fit in the arenas (500-650 MB free inside them, given back by malloc_trim between
-# requests), but does not grow. In one process, a fixed 4 MB (16 MB) mmap threshold lowered the
-# peak per 10 requests from 1.00-1.15 GB to 0.86-0.94 GB (0.98) but took 1.9x (1.7x) as long on the
-# shared machine, so it is not used.
+# requests of 0.3-12 MP, a probe in the server): the Python objects (366.8k -> 366.9k) and the bytes
+# malloc had handed out (167-171 MB) stayed flat, Gradio's sets of files bounded, and the peak RSS
+# per 30 requests went 1143 / 1269 / 1063 / 1143 MB: it varies with which large buffers are alive
+# at once and where they fit in the arenas (500-650 MB free inside them, given back by malloc_trim
+# between requests), but does not grow; 400 requests peaked at 1.04-1.20 GB per 50 (README). In one
+# process, a fixed 4 MB (16 MB) mmap threshold lowered the peak per 10 requests from 1.00-1.15 GB
+# to 0.86-0.94 GB (0.98) but took 1.9x (1.7x) as long on the shared machine, so it is not used.
 
 _M_ARENA_MAX = -8  # mallopt parameter numbers, from glibc's malloc.h
 
