@@ -15,8 +15,9 @@ show whether it grows with their number.
 Then it disconnects two clients on purpose, one in the middle of its upload and one while the
 server works on its request (the event stream is closed as soon as the server says it started),
 and checks that the server still answers the next request correctly. Files: right after the
-requests no upload may be left in the server's folder (only results); once the clients have closed
-(their sessions end), only the results of the session that vanished mid-request may be left, and
+requests the server's folder holds the results and each session's copy of each photo it sent
+(``uploads_kept_after_requests``: at most one per client and photo); once the clients have closed
+(their sessions end), only the files of the session that vanished mid-request may be left, and
 after ``--keep-files`` nothing. Everything stays on 127.0.0.1, and the run is bounded:
 ``--requests`` calls, each with a timeout.
 
@@ -355,7 +356,7 @@ def main() -> None:
 
         photo_names = {p.name for p in photos}
         left_after_requests = leftovers()
-        uploads_left = [str(p) for p in left_after_requests if p.name in photo_names]
+        uploads_kept = [p for p in left_after_requests if p.name in photo_names]
 
         # disconnects, then one more request that must be answered correctly
         big = photos[-1]
@@ -449,7 +450,8 @@ def main() -> None:
                 "idle_after_requests": round(idle_rss_after, 1),
             },
             "disconnects": disconnects,
-            "uploads_left_after_requests": uploads_left,
+            "uploads_kept_after_requests": len(uploads_kept),
+            "uploads_kept_at_most": args.clients * len(photos),
             "files_left_after_requests": len(left_after_requests),
             "files_left_after_clients_closed": sorted(
                 str(p.relative_to(cache)) for p in left_after_close

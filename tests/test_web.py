@@ -264,6 +264,25 @@ def test_session_files_end_with_their_session_or_their_time(tmp_path):
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+def test_session_files_keep_an_upload_for_its_session_only(tmp_path):
+    files = web.SessionFiles(tmp_path / "cache", keep_s=900)
+    upload = tmp_path / "cache" / "h1" / "street.png"  # as Gradio stores an upload
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"photo")
+    files.keep("a", upload, move=False)  # another queued request names it: a copy
+    kept = files.upload("a", upload)
+    assert upload.exists() and kept.read_bytes() == b"photo" and kept.name == "street.png"
+    assert kept.parent in files.sessions()["a"]
+    assert files.upload("b", upload) is None and files.upload(None, upload) is None
+    files.keep("a", upload, move=True)  # a has it already: only the upload goes
+    assert not upload.exists() and files.upload("a", upload) == kept
+    upload.write_bytes(b"photo")  # session b uploads the same photo: Gradio's same path
+    files.keep("b", upload, move=True)
+    assert not upload.exists() and files.upload("b", upload).parent in files.sessions()["b"]
+    assert files.end("a") == 1 and not kept.exists() and files.upload("a", upload) is None
+    assert files.upload("b", upload).read_bytes() == b"photo"
+
+
 def test_requests_naming_an_upload_are_counted_in_gradios_queue():
     from types import SimpleNamespace as NS
 
@@ -319,31 +338,38 @@ def wait_for(condition, seconds: float = 20) -> bool:
 @pytest.fixture
 def live_app(colorizer, tmp_path, monkeypatch):
     """``build_app`` (with one example photo) served on a free port of 127.0.0.1 in this process,
-    with its own Gradio cache folder; yields (url, cache folder)."""
+    with its own Gradio cache folder; yields (url, cache folder, SessionFiles)."""
     pytest.importorskip("gradio_client")
     cache = (tmp_path / "gradio-cache").resolve()
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     monkeypatch.setenv("GRADIO_HEARTBEAT_INTERVAL", "1")  # a closed client is noticed within 1 s
+    files = web.SessionFiles(cache, 900)
     demo = web.build_app(
-        SlowColorizer(colorizer, 0.3), examples=[(str(EXAMPLES / "owl.jpg"), "a brown owl")]
-    )
+        SlowColorizer(colorizer, 0.3), examples=[(str(EXAMPLES / "owl.jpg"), "a brown owl")],
+        files=files,
+    )  # fmt: skip
     demo.launch(
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
         show_error=False, ssr_mode=False,
     )  # fmt: skip
     try:
-        yield demo.local_url, cache
+        yield demo.local_url, cache, files
     finally:
         demo.close()
 
 
-def test_after_a_request_only_its_results_are_left_and_closing_the_page_deletes_them(
+def session_files(files: web.SessionFiles, client) -> list[Path]:
+    """The files in the folders of ``client``'s session."""
+    return [p for f in files.sessions().get(client.session_hash, []) for p in files_under(f)]
+
+
+def test_after_a_request_only_its_results_and_uploads_are_left_and_closing_the_page_deletes_them(
     live_app, gray_photo, tmp_path
 ):
     from gradio_client import Client, handle_file
 
-    url, cache = live_app
+    url, cache, files = live_app
     example = files_under(cache)  # Gradio's copy of the example photo: it stays
     assert [p.name for p in example] == ["owl.jpg"]
     client = Client(url, download_files=str(tmp_path / "downloads"), verbose=False)
@@ -357,21 +383,63 @@ def test_after_a_request_only_its_results_are_left_and_closing_the_page_deletes_
     with pytest.raises(Exception, match="notes.jpg: not an image file"):
         client.predict(handle_file(bad), "red", api_name="/colorize")
 
-    # no upload is left (street.png, notes.jpg), only the results the page shows and downloads,
-    # one folder per request that succeeded
+    # the results the page shows and downloads, one folder per request that succeeded, and the
+    # uploads (street.png, notes.jpg: once each, though sent 3 times and once) in folders of the
+    # session: nothing is left in Gradio's upload folders
     results = [p for p in files_under(cache) if p not in example]
     assert sorted(p.name for p in results) == sorted([
         "street-colorized.png", "street-colorized.webp", "street-gray.webp",
         "street-recolored.zip", "street-1-red.webp", "street-2-blue.webp",
         "tic-colorized.zip", "street.webp",
         "owl-colorized.png", "owl-colorized.webp", "owl-gray.webp",
+        "street.png", "notes.jpg",
     ])  # fmt: skip
-    assert len({p.parent for p in results}) == 4
+    assert sorted(results) == sorted(session_files(files, client))
+    assert len({p.parent for p in results}) == 6
     assert all(p.exists() for p in example)
 
-    client.close()  # the session ends: its results go, the example stays
+    client.close()  # the session ends: its results and uploads go, the example stays
     assert wait_for(lambda: files_under(cache) == example), files_under(cache)
     assert [p for p in cache.rglob("*") if p.is_dir()] == [example[0].parent]
+    assert files.sessions() == {}
+
+
+def test_pressing_the_button_again_colorizes_the_same_upload_for_its_session_only(
+    live_app, gray_photo, tmp_path, monkeypatch
+):
+    """The page uploads a photo once and sends the path Gradio gave it with every click.
+    (gradio_client uploads a file again for every call: here the photo is uploaded by hand, and
+    the clients send its payload as it is.)"""
+    import httpx
+    from gradio_client import Client
+    from gradio_client.client import Endpoint
+
+    monkeypatch.setattr(Endpoint, "_upload_file", lambda self, f, data_index: f)
+    url, cache, files = live_app
+    example = files_under(cache)
+    a, b = (Client(url, download_files=str(tmp_path / n), verbose=False) for n in "ab")
+    with gray_photo.open("rb") as f:
+        (path,) = httpx.post(a.upload_url, files={"files": (gray_photo.name, f)}).json()
+    photo = payload(Path(path))
+    for text in ("a red car", "a blue car"):  # the second text: the button pressed again
+        (_, _), png, _ = a.predict(photo, text, api_name="/colorize")
+        assert Image.open(png).size == (90, 70)
+    # the upload left Gradio's upload folder: one copy is left, in a folder of session a
+    assert not Path(path).exists()
+    kept = [p for p in files_under(cache) if p.name == "street.png"]
+    assert len(kept) == 1 and kept[0] in session_files(files, a)
+    gallery, _, _ = a.predict(photo, "red\nblue", api_name="/recolor")
+    assert len(gallery) == 2
+
+    # another session sending the same path does not get session a's copy
+    with pytest.raises(Exception, match="street.png: the upload is no longer on the server"):
+        b.predict(photo, "a red car", api_name="/colorize")
+    assert b.session_hash not in files.sessions()
+
+    a.close()  # session a ends: its results and its upload go
+    assert wait_for(lambda: files_under(cache) == example), files_under(cache)
+    assert files.sessions() == {} and files.upload(a.session_hash, path) is None
+    b.close()
 
 
 def test_two_clients_sending_the_same_photo_at_once_both_get_answers(
@@ -381,7 +449,7 @@ def test_two_clients_sending_the_same_photo_at_once_both_get_answers(
     first one done must not delete it from under the other."""
     from gradio_client import Client, handle_file
 
-    url, cache = live_app
+    url, cache, files = live_app
     example = files_under(cache)
     clients = [Client(url, download_files=str(tmp_path / f"c{i}"), verbose=False) for i in range(3)]
     jobs = [
@@ -392,7 +460,11 @@ def test_two_clients_sending_the_same_photo_at_once_both_get_answers(
     for job in jobs:
         (_, _), png, _ = job.result(timeout=120)
         assert Image.open(png).size == (90, 70)
-    assert "street.png" not in {p.name for p in files_under(cache)}  # the last one deleted it
+    # each session keeps its own copy; none is left in Gradio's upload folder
+    kept = [p for p in files_under(cache) if p.name == "street.png"]
+    assert len(kept) == 3
+    assert all(len([p for p in session_files(files, c) if p.name == "street.png"]) == 1
+               for c in clients)  # fmt: skip
     for c in clients:
         c.close()
     assert wait_for(lambda: files_under(cache) == example), files_under(cache)
@@ -492,13 +564,15 @@ def test_server_answers_the_api_and_leaves_nothing_behind(server, gray_photo, tm
         and np.abs(lightness(out) - lightness(Image.open(gray_photo))).max() < 0.8
     )
     assert Image.open(colour).size == (90, 70) and "red" in note
-    # the result lives in the server's private folder under TMPDIR, nowhere else; the upload is gone
+    # the result lives in the server's private folder under TMPDIR, nowhere else; so does the
+    # upload, kept for the session
     tmpdir = server["tmpdir"]
     (cache,) = [p for p in tmpdir.iterdir()]
     assert cache.name.startswith("tic-web-")
     examples = {p.name for p in EXAMPLES.glob("*.jpg")}
     made = {p.name for p in files_under(cache)} - examples
-    assert made == {"street-colorized.png", "street-colorized.webp", "street-gray.webp"}
+    assert made == {"street-colorized.png", "street-colorized.webp", "street-gray.webp",
+                    "street.png"}  # fmt: skip
     gallery, zip_path, _ = client.predict(handle_file(gray_photo), "red\nblue", api_name="/recolor")
     assert len(gallery) == 2 and len(zipfile.ZipFile(zip_path).namelist()) == 2
     gallery, zip_path, _ = client.predict([handle_file(gray_photo)], "red", api_name="/batch")
@@ -511,9 +585,11 @@ def test_server_answers_the_api_and_leaves_nothing_behind(server, gray_photo, tm
     with pytest.raises(Exception, match="10,000 characters long"):
         client.predict(handle_file(gray_photo), "x" * 10_000, api_name="/colorize")
 
-    # after the requests: their results, no upload; when the client closes, they go too
+    # after the requests: their results and one copy of each upload; when the client closes,
+    # they go too
     made = [p for p in files_under(cache) if p.name not in examples]
-    assert len(made) == 8 and not {"street.png", "notes.jpg"} & {p.name for p in made}
+    assert len(made) == 10
+    assert [p.name for p in made].count("street.png") == 1 and "notes.jpg" in {p.name for p in made}
     client.close()
     assert wait_for(lambda: [p for p in files_under(cache) if p.name not in examples] == [])
     # the example photos stay while the server runs; the whole folder goes when it stops

@@ -591,9 +591,9 @@ def add_web(sub) -> None:
         type=_positive_int,
         default=900,
         metavar="SECONDS",
-        help="the longest a file stays on the server (default 900): a request's uploads are "
-        "deleted when it is done, its results when the page is closed or after SECONDS, "
-        "and a file no request claimed after SECONDS",
+        help="the longest a file stays on the server (default 900): a page's uploaded photos "
+        "and its results are deleted when the page is closed or SECONDS after they were "
+        "uploaded or made, and a file no request claimed after SECONDS",
     )
     p.add_argument(
         "--examples",

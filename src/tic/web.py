@@ -18,11 +18,14 @@ each server a private one and removes it on exit. Each request writes its result
 full-resolution PNG or zip and the previews the page shows) into a folder of its own that belongs
 to the request's browser session (``SessionFiles``): it is deleted when the session ends (the page
 is closed or reloaded: Gradio's ``unload``, after its heartbeat stops) or ``keep_files`` seconds
-after it was made, whichever comes first. The photos a request read are deleted as soon as it is
-done (unless another queued request names the same upload, or it is an example photo), and so is
-anything else the request wrote. A sweeper deletes, ``keep_files`` seconds after they were written,
-files that no request ever claimed (an upload cut off by a client that went away, the upload of a
-request that was dropped from the queue).
+after it was made, whichever comes first. The photos a request read leave Gradio's upload folders
+when it is done: each moves into a folder of the session (copied instead while another queued
+request names the same upload), where the session's later requests find it by the path Gradio gave
+it (the page sends that path again when Colorize is pressed again), and it goes with the session's
+results. Gradio's copies of the example photos stay; a request that fails leaves no results. A
+sweeper deletes, ``keep_files`` seconds after they were written, the files still there: a kept
+upload (its time runs from its upload), a file no request ever claimed (an upload cut off by a
+client that went away, the upload of a request that was dropped from the queue).
 """
 
 from __future__ import annotations
@@ -103,10 +106,14 @@ def _warn(message: str) -> None:
 
 
 class SessionFiles:
-    """The result folders of each browser session: what its page can still show and download.
+    """The folders of each browser session: its results (what its page can still show and
+    download) and the photos it uploaded (what its page can send again).
 
     Every request writes its results into a fresh folder under ``root`` (``new``), owned by the
-    request's session (Gradio's ``session_hash``; ``None`` for a call without one). ``end``
+    request's session (Gradio's ``session_hash``; ``None`` for a call without one). ``keep`` moves
+    an upload into a fresh folder of the session, and ``upload`` finds it there by the path Gradio
+    gave it, for that session only: Gradio names uploads by their content, so another session that
+    sends the same path (it uploaded the same photo, or guessed) does not get this copy. ``end``
     deletes a session's folders (the page was closed or reloaded); ``expire`` deletes the folders
     made more than ``keep_s`` seconds ago, for sessions that never say they ended (an API client
     that does not close, a browser that vanished). ``forget`` drops deleted paths from the sets
@@ -118,6 +125,7 @@ class SessionFiles:
         self.root = Path(root)
         self.keep_s = keep_s
         self._folders: dict[Path, tuple[str | None, float]] = {}  # folder -> (session, made at)
+        self._uploads: dict[tuple[str, str], Path] = {}  # (session, Gradio's path) -> kept copy
         self._tracked: list[set[str]] = []
         self._lock = threading.Lock()
 
@@ -130,6 +138,29 @@ class SessionFiles:
         with self._lock:
             self._folders[folder] = (session, time.monotonic())
         return folder
+
+    def keep(self, session: str, upload: Path, move: bool) -> None:
+        """Keep ``upload`` (a file Gradio received) for the later requests of ``session``: moved
+        into a folder of the session, or copied when ``move`` is false (another queued request
+        names it). When the session has it already, ``upload`` is only deleted (if ``move``)."""
+        if self.upload(session, upload) is not None:
+            if move:
+                upload.unlink()
+            return
+        folder = self.new(session)
+        try:  # move and copy2 keep the upload's time: the sweeper counts from it
+            kept = (shutil.move if move else shutil.copy2)(upload, folder / upload.name)
+        except OSError:
+            self.delete([folder])
+            raise
+        with self._lock:
+            self._uploads[(session, str(upload))] = Path(kept)
+
+    def upload(self, session: str | None, path: str | Path) -> Path | None:
+        """The copy ``session`` kept of the upload Gradio named ``path``; None if it has none."""
+        with self._lock:
+            kept = self._uploads.get((session, str(path)))
+        return kept if kept is not None and kept.exists() else None
 
     def sessions(self) -> dict[str | None, list[Path]]:
         """The folders kept now, by session."""
@@ -156,6 +187,8 @@ class SessionFiles:
         with self._lock:
             for folder in folders:
                 self._folders.pop(folder, None)
+            gone = set(folders)
+            self._uploads = {k: v for k, v in self._uploads.items() if v.parent not in gone}
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
         self.forget([str(f) for f in folders])
@@ -181,10 +214,12 @@ class WebColorizer:
     A lock runs the model one request at a time: two would only share the same cores, and each
     holds a full-resolution photo in memory (a 12 MP one needs about 0.9 GB).
 
-    When a request is done, the uploads it read are deleted: the paths for which ``disposable``
-    is true (``build_app``: an upload Gradio received that no other queued request names and that
-    is not an example photo) and that were not uploaded again while it ran. A request that fails
-    leaves no result folder.
+    When a request is done, the uploads it read (the paths for which ``uploaded`` is true:
+    ``build_app`` says which files Gradio received from users) go into its session's files, where
+    its later requests find them by the same path; ``wanted`` says whether another queued request
+    names an upload (``build_app``: Gradio's queue), which then stays where it is for that request.
+    A request that fails leaves no result folder (but its uploads are kept all the same: the user
+    may correct the text and press the button again).
     """
 
     def __init__(
@@ -192,12 +227,14 @@ class WebColorizer:
         colorizer,
         files: SessionFiles,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        disposable=lambda path: False,
+        uploaded=lambda path: False,
+        wanted=lambda path: False,
     ):
         self.colorizer = colorizer
         self.files = files
         self.max_pixels = max_pixels
-        self._disposable = disposable  # (path str) -> may this upload be deleted now?
+        self._uploaded = uploaded  # (path str) -> a file Gradio received from a user?
+        self._wanted = wanted  # (path str) -> does another queued request name it?
         self._lock = threading.Lock()
 
     # --- the three tools ------------------------------------------------------------------------
@@ -209,7 +246,7 @@ class WebColorizer:
             text = _check_text(text, "the text")
             start = time.perf_counter()
             with self._lock:
-                result, unknown = self._colorize(self._open(path, name), text)
+                result, unknown = self._colorize(self._open(path, name, session), text)
                 png = folder() / f"{_stem(name)}-colorized.png"
                 _save_png(result, png)
                 gray, colour = _previews(result, PREVIEW_SIDE)
@@ -240,7 +277,7 @@ class WebColorizer:
                 _check_text(line, f"text {i}")
             gallery, notes, unknown_all = [], [], []
             with self._lock:
-                image = self._open(path, name)
+                image = self._open(path, name, session)
                 zip_path = folder() / f"{_stem(name)}-recolored.zip"
                 with _zip(zip_path) as archive:
                     for i, line in enumerate(lines, 1):
@@ -276,7 +313,7 @@ class WebColorizer:
                 with _zip(zip_path) as archive:
                     for path, name in items:
                         try:
-                            result, unknown = self._colorize(self._open(path, name), text)
+                            result, unknown = self._colorize(self._open(path, name, session), text)
                         except TicError as e:
                             failures.append(str(e))
                             continue
@@ -306,8 +343,8 @@ class WebColorizer:
         """Around each request. Yields ``folder()``: this request's result folder, made on first
         use. TicError -> gr.Error (one line, escaped: it is shown as HTML); anything unexpected is
         logged with its traceback on the server and shown as one line in the page. Afterwards the
-        uploads it read are deleted (and its result folder too if it failed), and the memory it
-        freed goes back to the system."""
+        uploads it read go into the session's files (and its result folder is deleted if it
+        failed), and the memory it freed goes back to the system."""
         started = time.time()
         made: list[Path] = []
 
@@ -330,35 +367,39 @@ class WebColorizer:
                 html.escape(f"Internal error ({type(e).__name__}: {line}); see the server log.")
             ) from None
         finally:
-            self._delete_uploads(photos, started)
+            self._keep_uploads(photos, session, started)
             _malloc_trim()
 
-    def _delete_uploads(self, photos: list, since: float) -> None:
-        """Delete the uploads among ``photos`` that ``disposable`` allows, unless the same file was
-        uploaded again after ``since`` (Gradio names an upload by its content, so a second client
-        sending the same photo gets the same path: its own request deletes it)."""
-        for photo in photos:
-            path = photo.get("path") if isinstance(photo, dict) else photo
-            if not isinstance(path, (str, Path)) or not self._disposable(str(path)):
-                continue
-            path = Path(path)
+    def _keep_uploads(self, photos: list, session: str | None, since: float) -> None:
+        """Take the uploads among ``photos`` out of Gradio's upload folders: into the files of
+        ``session`` (``SessionFiles.keep``), or deleted for a call without a session (no later
+        request can name it). An upload that another queued request names, or that was uploaded
+        again after ``since`` (Gradio names an upload by its content, so a second client sending
+        the same photo gets the same path), stays for that request; the session gets a copy."""
+        paths = [p.get("path") if isinstance(p, dict) else p for p in photos]
+        for path in dict.fromkeys(Path(p) for p in paths if isinstance(p, (str, Path))):
             try:
-                if path.stat().st_ctime > since:
-                    continue
-                path.unlink()
-            except OSError:  # gone already
-                continue
-            self.files.forget([str(path)])
-            try:
-                path.parent.rmdir()  # Gradio's folder for this upload, named by its content
-            except OSError:  # it holds another file
+                if self._uploaded(str(path)):
+                    move = not self._wanted(str(path)) and path.stat().st_ctime <= since
+                    if session is not None:
+                        self.files.keep(session, path, move)
+                    elif move:
+                        path.unlink()
+                    if move:
+                        path.parent.rmdir()  # Gradio's folder for this upload, named by its content
+            except OSError:  # gone already, or the folder holds another file
                 pass
+            if not path.exists():  # Gradio remembers each path a request named
+                self.files.forget([str(path)])
 
     # The helpers below run under ``self._lock``: the model runs one request at a time, and
     # ``open_image`` swaps Pillow's global pixel limit while it reads.
 
-    def _open(self, path: Path, name: str) -> Image.Image:
-        if not path.exists():  # deleted while the request waited in the queue, or used already
+    def _open(self, path: Path, name: str, session: str | None) -> Image.Image:
+        # a path the session sent before is in its files now (the page sends it again when
+        # the button is pressed again)
+        path = self.files.upload(session, path) or path
+        if not path.exists():  # another session's, or deleted after --keep-files
             raise TicError(f"{name}: the upload is no longer on the server; upload it again")
         try:
             return open_image(path, self.max_pixels)
@@ -614,7 +655,7 @@ def build_app(
 ) -> Blocks:
     """The Gradio page around ``colorizer``. Results go to ``files`` (default: folders in Gradio's
     cache folder, ``GRADIO_TEMP_DIR`` when the app is built, kept ``keep_files`` seconds at most);
-    a session's results are deleted when its page is closed, a request's uploads when it is done.
+    a session's results and uploads are deleted when its page is closed.
     """
     gr = gradio()
     from gradio.utils import get_upload_folder
@@ -622,15 +663,16 @@ def build_app(
     if files is None:
         files = SessionFiles(get_upload_folder(), keep_files)
 
-    def disposable(path: str) -> bool:
-        """An upload Gradio received, no example photo, and named by no other queued request."""
-        if path not in demo.upload_file_set or any(
+    def uploaded(path: str) -> bool:
+        """A file Gradio received from a user, not its copy of an example photo."""
+        return path in demo.upload_file_set and not any(
             path in getattr(block, "keep_in_cache", ()) for block in list(demo.blocks.values())
-        ):
-            return False
-        return _requests_naming(demo, path) <= 1  # this request's own event is in the queue too
+        )
 
-    web = WebColorizer(colorizer, files, max_pixels, disposable)
+    def wanted(path: str) -> bool:
+        return _requests_naming(demo, path) > 1  # this request's own event is in the queue too
+
+    web = WebColorizer(colorizer, files, max_pixels, uploaded, wanted)
 
     # Gradio hands a gr.Request (and so the session) to a parameter it recognises by its type; this
     # module's annotations are strings (``from __future__ import annotations``), so the type is set
@@ -658,8 +700,8 @@ def build_app(
             "Drop a photo (gray or colour: a colour photo is turned to gray first), describe its "
             "colours, and press Colorize. The result keeps the photo's full resolution and "
             f"lightness. Model: {html.escape(model_name)}. "
-            "A photo is deleted from the server as soon as it is colorized; the results when "
-            f"this page is closed or reloaded, or {_duration(keep_files)} after they are made."
+            "Your photos and results are deleted from the server when this page is closed or "
+            f"reloaded, or {_duration(keep_files)} after they were uploaded or made."
         )
         with gr.Tab("Colorize", id="colorize"):
             with gr.Row():
@@ -764,8 +806,9 @@ def sweep(folder: Path, older_than: float, keep: set[str] = frozenset()) -> list
     those in ``keep`` (the example photos), and the folders under it left empty as long (a new
     one may be about to receive a file). Returns the deleted files.
 
-    This catches what no request claimed: an upload cut off by a client that went away, the
-    upload of a request that was dropped from the queue or waited longer than ``older_than``.
+    This catches what no request claimed (an upload cut off by a client that went away, the
+    upload of a request that was dropped from the queue or waited longer than ``older_than``), and
+    bounds the time a session keeps an upload: it is moved with its time of upload.
     """
     now, deleted, old = time.time(), [], []
     for path in folder.rglob("*"):
