@@ -8,13 +8,17 @@ Starts ``tic web`` (the shipped model unless ``--model``) on a free port of 127.
 colour, JPEG and PNG). Every answer is checked afterwards: the PNG has the photo's size and its
 L* (8-bit rounding allowed), and the texts' colours are named. It reports the latency each client
 saw (upload, queue, colorization, download of the result) and the time the server spent on each
-request, and samples the server's resident memory (RSS) every 0.1 s: peak overall and per quarter
-of the requests, to show whether it grows with their number.
+request, and the server's resident memory: its peak in each block of ``--block`` requests (the
+kernel's high-water mark, VmHWM, reset at each block's start) and its RSS sampled every 0.1 s, to
+show whether it grows with their number.
 
 Then it disconnects two clients on purpose, one in the middle of its upload and one while the
 server works on its request (the event stream is closed as soon as the server says it started),
-and checks that the server still answers the next request correctly and that no file is left in
-its folder once ``--keep-files`` has passed. Everything stays on 127.0.0.1, and the run is bounded:
+and checks that the server still answers the next request correctly. Files: right after the
+requests the server's folder holds the results and each session's copy of each photo it sent
+(``uploads_kept_after_requests``: at most one per client and photo); once the clients have closed
+(their sessions end), only the files of the session that vanished mid-request may be left, and
+after ``--keep-files`` nothing. Everything stays on 127.0.0.1, and the run is bounded:
 ``--requests`` calls, each with a timeout.
 
 Writes ``benchmarks/results/web_load.json``.
@@ -132,18 +136,33 @@ def other_processes(exclude: set[int]) -> list[str]:
     return rows[:5]
 
 
-class Monitor(threading.Thread):
-    """Samples the server's RSS and the load average every 0.1 s."""
+def peak_rss_mb(pid: int, reset: bool = False) -> float:
+    """The process's peak RSS (VmHWM) since it started or since the last reset."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    if reset:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    return peak
 
-    def __init__(self, pid: int):
+
+class Monitor(threading.Thread):
+    """Samples the server's RSS and the load average every 0.1 s; at the end of each block of
+    ``block`` requests, records the block's peak RSS (VmHWM) and resets it."""
+
+    def __init__(self, pid: int, block: int):
         super().__init__(daemon=True)
-        self.pid, self.samples, self.stop = pid, [], threading.Event()
+        self.pid, self.block, self.samples, self.stop = pid, block, [], threading.Event()
         self.done = 0  # requests finished so far, set by the clients
+        self.block_peaks: list[float] = []
+        peak_rss_mb(pid, reset=True)
 
     def run(self) -> None:
         while not self.stop.wait(0.1):
             try:
                 self.samples.append((time.time(), rss_mb(self.pid), self.done, loadavg()[0]))
+                if self.done >= self.block * (len(self.block_peaks) + 1):
+                    self.block_peaks.append(peak_rss_mb(self.pid, reset=True))
             except (FileNotFoundError, ProcessLookupError):
                 return
 
@@ -189,7 +208,7 @@ def check(result: dict, photo: Path, text: str, expected_l: dict) -> str | None:
         diff = float(np.abs(lightness(Path(result["png"])) - expected_l[photo]).max())
         if diff >= 0.8:
             return f"L* differs from the input's by {diff:.2f}"
-        from tic.data.captions import colors_in_text
+        from tic.color_names import colors_in_text
 
         for term in set(colors_in_text(text)):
             if f'data-color="{term}"' not in result["note"]:
@@ -269,6 +288,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--block", type=int, default=50, help="requests per block of the RSS peaks")
     ap.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     # longer than a request waits in the queue (about 8 x the time of one): uploads are deleted
     # this long after they arrive, waiting or not
@@ -295,7 +315,7 @@ def main() -> None:
         startup_s = time.time() - t0
         time.sleep(2)
         idle_rss = rss_mb(proc.pid)
-        monitor = Monitor(proc.pid)
+        monitor = Monitor(proc.pid, args.block)
         monitor.start()
         load_start = loadavg()
 
@@ -303,9 +323,13 @@ def main() -> None:
         per_client = [jobs[c :: args.clients] for c in range(args.clients)]
         results: list[dict] = []
         lock = threading.Lock()
+        clients = [
+            Client(base, download_files=str(work / f"client-{c}"), verbose=False)
+            for c in range(args.clients)
+        ]
 
         def client_loop(c: int) -> None:
-            client = Client(base, download_files=str(work / f"client-{c}"), verbose=False)
+            client = clients[c]
             for photo, text in per_client[c]:
                 try:
                     r = colorize(client, photo, text)
@@ -324,6 +348,15 @@ def main() -> None:
         load_end = loadavg()
         busy = other_processes({os.getpid(), proc.pid})
         idle_rss_after = rss_mb(proc.pid)
+        cache = next(server_tmp.iterdir())
+        examples = {p.name for p in (ROOT / "examples").glob("*.jpg")}
+
+        def leftovers():
+            return [p for p in cache.rglob("*") if p.is_file() and p.name not in examples]
+
+        photo_names = {p.name for p in photos}
+        left_after_requests = leftovers()
+        uploads_kept = [p for p in left_after_requests if p.name in photo_names]
 
         # disconnects, then one more request that must be answered correctly
         big = photos[-1]
@@ -332,12 +365,16 @@ def main() -> None:
             "during_processing": disconnect_during_processing(base, big),
         }
         time.sleep(3)
-        after = colorize(
-            Client(base, download_files=str(work / "after"), verbose=False), big, TEXTS[0]
-        )
+        clients.append(Client(base, download_files=str(work / "after"), verbose=False))
+        after = colorize(clients[-1], big, TEXTS[0])
         disconnects["next_request_error"] = check(after, big, TEXTS[0], expected_l)
         disconnects["next_request_latency_s"] = round(after["latency_s"], 2)
         monitor.stop.set()
+        # the clients close: their sessions end (the server sees it within its heartbeat, 15 s)
+        for client in clients:
+            client.close()
+        time.sleep(20)
+        left_after_close = leftovers()
 
         # check every answer (after the timed run, so the checks do not slow the server)
         errors = []
@@ -347,14 +384,8 @@ def main() -> None:
                 errors.append(f"{r['photo'].name}: {problem}")
             r.pop("note", None)
 
-        # every upload and result is deleted --keep-files seconds after it was made
-        cache = next(server_tmp.iterdir())
+        # what no session claimed goes --keep-files seconds after it was made (sweeper: + period)
         deadline = time.time() + args.keep_files + 90
-        examples = {p.name for p in (ROOT / "examples").glob("*.jpg")}
-
-        def leftovers():
-            return [p for p in cache.rglob("*") if p.is_file() and p.name not in examples]
-
         while leftovers() and time.time() < deadline:
             time.sleep(2)
         left = leftovers()
@@ -363,13 +394,21 @@ def main() -> None:
         left_after_exit = [str(p) for p in server_tmp.rglob("*")]
 
         ok = [r for r in results if not r["error"]]
-        quarters = []
         n = args.requests
-        for q in range(4):
-            lo, hi = q * n // 4, (q + 1) * n // 4
-            rss = [s[1] for s in monitor.samples if lo <= s[2] < hi or (q == 3 and s[2] >= hi)]
-            peak = round(max(rss), 1) if rss else None
-            quarters.append({"requests": f"{lo + 1}-{hi}", "peak_rss_mb": peak})
+        blocks = []
+        for b, peak in enumerate(monitor.block_peaks):
+            lo, hi = b * args.block, min(n, (b + 1) * args.block)
+            rss = [s[1] for s in monitor.samples if lo <= s[2] < hi]
+            blocks.append(
+                {
+                    "requests": f"{lo + 1}-{hi}",
+                    "peak_rss_mb": round(peak, 1),
+                    "sampled_peak_rss_mb": round(max(rss), 1) if rss else None,
+                    "rss_when_block_done_mb": round(
+                        next((s[1] for s in monitor.samples if s[2] >= hi), float("nan")), 1
+                    ),
+                }
+            )
         by_size = {}
         for w, h, m, f in SIZES:
             rs = [r for r in ok if Image.open(r["photo"]).size == (w, h)]
@@ -406,11 +445,17 @@ def main() -> None:
             "by_size": by_size,
             "server_rss_mb": {
                 "idle_before": round(idle_rss, 1),
-                "peak": round(max(s[1] for s in monitor.samples), 1),
-                "peak_by_quarter": quarters,
+                "peak": round(max(monitor.block_peaks), 1),
+                f"by_block_of_{args.block}": blocks,
                 "idle_after_requests": round(idle_rss_after, 1),
             },
             "disconnects": disconnects,
+            "uploads_kept_after_requests": len(uploads_kept),
+            "uploads_kept_at_most": args.clients * len(photos),
+            "files_left_after_requests": len(left_after_requests),
+            "files_left_after_clients_closed": sorted(
+                str(p.relative_to(cache)) for p in left_after_close
+            ),
             "files_left_after_keep_files": len(left),
             "server_exit_code": exit_code,
             "files_left_after_exit": left_after_exit,

@@ -43,7 +43,7 @@ def colorizer(tiny_model_dir) -> Colorizer:
 
 @pytest.fixture
 def app(colorizer, tmp_path) -> web.WebColorizer:
-    return web.WebColorizer(colorizer, tmp_path / "cache")
+    return web.WebColorizer(colorizer, web.SessionFiles(tmp_path / "cache", 900))
 
 
 @pytest.fixture
@@ -72,16 +72,27 @@ def no_warnings():
 def test_colorize_keeps_size_and_lightness_and_names_the_colours(app, gray_photo):
     (gray, colour), png, note = app.colorize(payload(gray_photo), "a red bird over blue sky")
     out = Image.open(png)
-    assert Path(png).parent.parent == app.out_dir  # written straight into the cache folder
+    assert Path(png).parent.parent == app.files.root  # written straight into the cache folder
+    assert app.files.sessions() == {None: [Path(png).parent]}  # a folder of its own
     assert Path(png).name == "street-colorized.png" and out.format == "PNG"
     assert out.size == (90, 70)
     assert np.abs(lightness(out) - lightness(Image.open(gray_photo))).max() < 0.8
-    assert gray.size == colour.size == (90, 70)
-    # the slider's "before" is the input's own lightness, without colour
-    assert np.abs(lightness(gray) - lightness(Image.open(gray_photo))).max() < 0.8
-    assert np.ptp(np.asarray(gray.convert("RGB"), dtype=int), axis=2).max() <= 1
+    # the previews for the slider: WebP files beside the PNG (lossy, so L* only roughly)
+    assert {Path(gray).parent, Path(colour).parent} == {Path(png).parent}
+    for preview in (gray, colour):
+        image = Image.open(preview)
+        assert image.format == "WEBP" and image.size == (90, 70)
+        assert np.abs(lightness(image) - lightness(Image.open(gray_photo))).mean() < 1.5
     assert 'data-color="red"' in note and 'data-color="blue"' in note
     assert "90 x 70 px" in note
+
+
+def test_previews_before_is_the_inputs_lightness_without_colour(app, gray_photo):
+    (_, _), png, _ = app.colorize(payload(gray_photo), "a red bird over blue sky")
+    gray, colour = web._previews(Image.open(png), web.PREVIEW_SIDE)
+    assert gray.size == colour.size == (90, 70)
+    assert np.abs(lightness(gray) - lightness(Image.open(gray_photo))).max() < 0.8
+    assert np.ptp(np.asarray(gray.convert("RGB"), dtype=int), axis=2).max() <= 1
 
 
 def test_colour_photo_is_turned_to_gray_and_alpha_kept(app, tmp_path):
@@ -94,7 +105,8 @@ def test_colour_photo_is_turned_to_gray_and_alpha_kept(app, tmp_path):
     out = Image.open(png)
     assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], rgba[..., 3])
     assert np.abs(lightness(out) - lightness(Image.fromarray(rgba[..., :3]))).max() < 0.8
-    assert gray.mode == "RGBA"
+    assert Image.open(gray).mode == "RGBA"
+    assert path.exists()  # a file that is not one of Gradio's uploads is never deleted
 
 
 def test_empty_text_warns_and_still_colorizes(app, gray_photo):
@@ -144,7 +156,8 @@ def test_bad_files_get_one_line_naming_the_file(app, gray_photo, tmp_path, make,
     message = err.value.message
     assert message.startswith(expected.split(":")[0]) and expected in message
     assert str(uploads) not in message and "\n" not in message and "Traceback" not in message
-    assert list(app.out_dir.rglob("*.png")) == ([path] if path.suffix == ".png" else [])
+    assert list(app.files.root.rglob("*.png")) == ([path] if path.suffix == ".png" else [])
+    assert app.files.sessions() == {}  # a failed request leaves no result folder
 
 
 @pytest.mark.parametrize(
@@ -174,6 +187,11 @@ def test_recolor_gives_one_full_resolution_version_per_text(app, gray_photo):
                      "street-3-a-green-bird-over-yellow-grass.png"]  # fmt: skip
     assert all(im.size == (90, 70) for im in images)
     assert not np.array_equal(np.asarray(images[0]), np.asarray(images[1]))  # the text matters
+    previews = [Path(preview) for preview, _ in gallery]
+    assert [p.name for p in previews] == [n.replace(".png", ".webp") for n in names]
+    assert all(
+        p.parent == Path(zip_path).parent and Image.open(p).size == (90, 70) for p in previews
+    )
     assert note.count("tic-note") == 3
 
 
@@ -196,6 +214,9 @@ def test_batch_reports_a_bad_file_and_does_the_others(app, gray_photo, tmp_path)
     with pytest.warns(UserWarning, match="1 of 4 photo"):
         gallery, zip_path, note = app.batch(photos, "a yellow flower")
     assert [name for _, name in gallery] == ["street.png", "other.jpg", "street.png"]
+    previews = [Path(preview) for preview, _ in gallery]
+    assert [p.name for p in previews] == ["street.webp", "other.webp", "street-2.webp"]
+    assert {p.parent for p in previews} == {Path(zip_path).parent}
     with zipfile.ZipFile(zip_path) as z:
         assert z.namelist() == ["street.png", "other.png", "street-2.png"]
         assert Image.open(io.BytesIO(z.read("other.png"))).size == (64, 48)
@@ -207,20 +228,77 @@ def test_batch_with_only_bad_files_is_an_error_and_leaves_no_zip(app, tmp_path):
     bad.write_text("no")
     with pytest.raises(gr.Error, match="1 of 1 photo.*bad.png: not an image"):
         app.batch([payload(bad)], "red")
-    assert not list(app.out_dir.rglob("*.zip"))
+    assert not list(app.files.root.rglob("*.zip")) and app.files.sessions() == {}
     with pytest.raises(gr.Error, match="Drop one or more photos"):
         app.batch([], "red")
 
 
-def test_sweep_deletes_old_files_but_not_kept_ones(tmp_path):
+def test_sweep_deletes_old_files_and_emptied_folders_but_not_kept_ones(tmp_path):
     old, new, kept = (tmp_path / "a" / "old.png", tmp_path / "b" / "new.png", tmp_path / "c.jpg")
     for p in (old, new, kept):
         p.parent.mkdir(exist_ok=True)
         p.write_bytes(b"x")
-    for p in (old, kept):
+    fresh = tmp_path / "d"  # an empty folder just made: a file may be on its way into it
+    fresh.mkdir()
+    for p in (old, kept, old.parent):
         os.utime(p, (time.time() - 100, time.time() - 100))
-    assert web.sweep(tmp_path, 50, keep={str(kept)}) == 1
-    assert not old.exists() and new.exists() and kept.exists()
+    assert web.sweep(tmp_path, 50, keep={str(kept)}) == [str(old)]
+    assert not old.parent.exists() and new.exists() and kept.exists() and fresh.exists()
+
+
+def test_session_files_end_with_their_session_or_their_time(tmp_path):
+    files = web.SessionFiles(tmp_path / "cache", keep_s=0.5)
+    a1, a2, b = files.new("a"), files.new("a"), files.new("b")
+    for folder in (a1, a2, b):
+        (folder / "result.png").write_bytes(b"x")
+    tracked = {str(a1 / "result.png"), str(b / "result.png"), "/elsewhere/x.png"}
+    files.track([tracked])
+    assert files.sessions() == {"a": [a1, a2], "b": [b]}
+    assert files.end("a") == 2  # the page of session a was closed
+    assert not a1.exists() and not a2.exists() and b.exists()
+    assert tracked == {str(b / "result.png"), "/elsewhere/x.png"}  # Gradio's set, kept in step
+    assert files.end("no-such-session") == 0 and files.expire() == 0
+    time.sleep(0.6)
+    assert files.expire() == 1 and not b.exists()  # session b never ended: its time did
+    assert files.sessions() == {} and tracked == {"/elsewhere/x.png"}
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_session_files_keep_an_upload_for_its_session_only(tmp_path):
+    files = web.SessionFiles(tmp_path / "cache", keep_s=900)
+    upload = tmp_path / "cache" / "h1" / "street.png"  # as Gradio stores an upload
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"photo")
+    files.keep("a", upload, move=False)  # another queued request names it: a copy
+    kept = files.upload("a", upload)
+    assert upload.exists() and kept.read_bytes() == b"photo" and kept.name == "street.png"
+    assert kept.parent in files.sessions()["a"]
+    assert files.upload("b", upload) is None and files.upload(None, upload) is None
+    files.keep("a", upload, move=True)  # a has it already: only the upload goes
+    assert not upload.exists() and files.upload("a", upload) == kept
+    upload.write_bytes(b"photo")  # session b uploads the same photo: Gradio's same path
+    files.keep("b", upload, move=True)
+    assert not upload.exists() and files.upload("b", upload).parent in files.sessions()["b"]
+    assert files.end("a") == 1 and not kept.exists() and files.upload("a", upload) is None
+    assert files.upload("b", upload).read_bytes() == b"photo"
+
+
+def test_requests_naming_an_upload_are_counted_in_gradios_queue():
+    from types import SimpleNamespace as NS
+
+    def event(*inputs):
+        return NS(data=NS(data=list(inputs)))
+
+    queue = NS(event_ids_to_events={
+        "1": event(payload(Path("/c/h1/a.png")), "red"),  # /colorize
+        "2": event([payload(Path("/c/h2/b.png")), payload(Path("/c/h1/a.png"))], "red"),  # /batch
+        "3": event(payload(Path("/c/h2/b.png")), "a\nb"),
+        "4": NS(data=None),  # joined, its data not there yet
+    })  # fmt: skip
+    demo = NS(_queue=queue)
+    assert web._requests_naming(demo, "/c/h1/a.png") == 2
+    assert web._requests_naming(demo, "/c/h2/b.png") == 2
+    assert web._requests_naming(demo, "/c/h3/c.png") == 0
 
 
 def test_examples_are_the_repository_photos_with_their_texts():
@@ -234,6 +312,162 @@ def test_cli_defaults_match_the_module():
     args = build_parser().parse_args(["web"])
     assert (args.host, args.port, args.device) == ("127.0.0.1", 7860, "auto")
     assert args.max_pixels == web.DEFAULT_MAX_PIXELS and args.keep_files == web.DEFAULT_KEEP_FILES
+
+
+# --- the page's functions over HTTP, served in this process -----------------------------------
+
+
+class SlowColorizer:
+    """The tiny model, taking at least ``seconds`` per photo: requests overlap in the queue."""
+
+    def __init__(self, colorizer: Colorizer, seconds: float):
+        self.colorizer, self.seconds = colorizer, seconds
+
+    def __call__(self, image, text):
+        time.sleep(self.seconds)
+        return self.colorizer(image, text)
+
+
+def wait_for(condition, seconds: float = 20) -> bool:
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline:
+        time.sleep(0.2)
+    return condition()
+
+
+@pytest.fixture
+def live_app(colorizer, tmp_path, monkeypatch):
+    """``build_app`` (with one example photo) served on a free port of 127.0.0.1 in this process,
+    with its own Gradio cache folder; yields (url, cache folder, SessionFiles)."""
+    pytest.importorskip("gradio_client")
+    cache = (tmp_path / "gradio-cache").resolve()
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    monkeypatch.setenv("GRADIO_HEARTBEAT_INTERVAL", "1")  # a closed client is noticed within 1 s
+    files = web.SessionFiles(cache, 900)
+    demo = web.build_app(
+        SlowColorizer(colorizer, 0.3), examples=[(str(EXAMPLES / "owl.jpg"), "a brown owl")],
+        files=files,
+    )  # fmt: skip
+    demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+        show_error=False, ssr_mode=False,
+    )  # fmt: skip
+    try:
+        yield demo.local_url, cache, files
+    finally:
+        demo.close()
+
+
+def session_files(files: web.SessionFiles, client) -> list[Path]:
+    """The files in the folders of ``client``'s session."""
+    return [p for f in files.sessions().get(client.session_hash, []) for p in files_under(f)]
+
+
+def test_after_a_request_only_its_results_and_uploads_are_left_and_closing_the_page_deletes_them(
+    live_app, gray_photo, tmp_path
+):
+    from gradio_client import Client, handle_file
+
+    url, cache, files = live_app
+    example = files_under(cache)  # Gradio's copy of the example photo: it stays
+    assert [p.name for p in example] == ["owl.jpg"]
+    client = Client(url, download_files=str(tmp_path / "downloads"), verbose=False)
+    client.predict(handle_file(gray_photo), "a red car", api_name="/colorize")
+    client.predict(handle_file(gray_photo), "red\nblue", api_name="/recolor")
+    client.predict([handle_file(gray_photo)], "red", api_name="/batch")
+    # the example's bytes, uploaded: Gradio names this upload as it named its copy of the example
+    client.predict(handle_file(EXAMPLES / "owl.jpg"), "a brown owl", api_name="/colorize")
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(Exception, match="notes.jpg: not an image file"):
+        client.predict(handle_file(bad), "red", api_name="/colorize")
+
+    # the results the page shows and downloads, one folder per request that succeeded, and the
+    # uploads (street.png, notes.jpg: once each, though sent 3 times and once) in folders of the
+    # session: nothing is left in Gradio's upload folders
+    results = [p for p in files_under(cache) if p not in example]
+    assert sorted(p.name for p in results) == sorted([
+        "street-colorized.png", "street-colorized.webp", "street-gray.webp",
+        "street-recolored.zip", "street-1-red.webp", "street-2-blue.webp",
+        "tic-colorized.zip", "street.webp",
+        "owl-colorized.png", "owl-colorized.webp", "owl-gray.webp",
+        "street.png", "notes.jpg",
+    ])  # fmt: skip
+    assert sorted(results) == sorted(session_files(files, client))
+    assert len({p.parent for p in results}) == 6
+    assert all(p.exists() for p in example)
+
+    client.close()  # the session ends: its results and uploads go, the example stays
+    assert wait_for(lambda: files_under(cache) == example), files_under(cache)
+    assert [p for p in cache.rglob("*") if p.is_dir()] == [example[0].parent]
+    assert files.sessions() == {}
+
+
+def test_pressing_the_button_again_colorizes_the_same_upload_for_its_session_only(
+    live_app, gray_photo, tmp_path, monkeypatch
+):
+    """The page uploads a photo once and sends the path Gradio gave it with every click.
+    (gradio_client uploads a file again for every call: here the photo is uploaded by hand, and
+    the clients send its payload as it is.)"""
+    import httpx
+    from gradio_client import Client
+    from gradio_client.client import Endpoint
+
+    monkeypatch.setattr(Endpoint, "_upload_file", lambda self, f, data_index: f)
+    url, cache, files = live_app
+    example = files_under(cache)
+    a, b = (Client(url, download_files=str(tmp_path / n), verbose=False) for n in "ab")
+    with gray_photo.open("rb") as f:
+        (path,) = httpx.post(a.upload_url, files={"files": (gray_photo.name, f)}).json()
+    photo = payload(Path(path))
+    for text in ("a red car", "a blue car"):  # the second text: the button pressed again
+        (_, _), png, _ = a.predict(photo, text, api_name="/colorize")
+        assert Image.open(png).size == (90, 70)
+    # the upload left Gradio's upload folder: one copy is left, in a folder of session a
+    assert not Path(path).exists()
+    kept = [p for p in files_under(cache) if p.name == "street.png"]
+    assert len(kept) == 1 and kept[0] in session_files(files, a)
+    gallery, _, _ = a.predict(photo, "red\nblue", api_name="/recolor")
+    assert len(gallery) == 2
+
+    # another session sending the same path does not get session a's copy
+    with pytest.raises(Exception, match="street.png: the upload is no longer on the server"):
+        b.predict(photo, "a red car", api_name="/colorize")
+    assert b.session_hash not in files.sessions()
+
+    a.close()  # session a ends: its results and its upload go
+    assert wait_for(lambda: files_under(cache) == example), files_under(cache)
+    assert files.sessions() == {} and files.upload(a.session_hash, path) is None
+    b.close()
+
+
+def test_two_clients_sending_the_same_photo_at_once_both_get_answers(
+    live_app, gray_photo, tmp_path
+):
+    """Gradio names an upload by its content: both clients' requests name the same file, and the
+    first one done must not delete it from under the other."""
+    from gradio_client import Client, handle_file
+
+    url, cache, files = live_app
+    example = files_under(cache)
+    clients = [Client(url, download_files=str(tmp_path / f"c{i}"), verbose=False) for i in range(3)]
+    jobs = [
+        c.submit(handle_file(gray_photo), text, api_name="/colorize")
+        for c in clients
+        for text in ("a red car", "a blue car")
+    ]
+    for job in jobs:
+        (_, _), png, _ = job.result(timeout=120)
+        assert Image.open(png).size == (90, 70)
+    # each session keeps its own copy; none is left in Gradio's upload folder
+    kept = [p for p in files_under(cache) if p.name == "street.png"]
+    assert len(kept) == 3
+    assert all(len([p for p in session_files(files, c) if p.name == "street.png"]) == 1
+               for c in clients)  # fmt: skip
+    for c in clients:
+        c.close()
+    assert wait_for(lambda: files_under(cache) == example), files_under(cache)
 
 
 # --- one real server, over HTTP ---------------------------------------------------------------
@@ -251,12 +485,13 @@ def start_server(
     port: int,
     log: Path,
     launcher: tuple[str, ...] = ("-m", "tic.cli"),
+    env: dict[str, str] | None = None,
 ):
     """``tic web`` in its own process with TMPDIR at ``tmpdir``; returns once it answers.
-    ``launcher``: how Python starts the ``tic`` command."""
+    ``launcher``: how Python starts the ``tic`` command; ``env``: more environment variables."""
     import urllib.request
 
-    env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONUNBUFFERED": "1", **(env or {})}
     env.pop("GRADIO_TEMP_DIR", None)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     cmd = [sys.executable, *launcher, "web", "--port", str(port), *args]
@@ -286,6 +521,12 @@ def stop_server(proc: subprocess.Popen) -> int:
 
 
 def files_under(folder: Path) -> list[Path]:
+    """The files under ``folder``, looked at again when the server deletes a folder meanwhile."""
+    for _ in range(10):
+        try:
+            return sorted(p for p in folder.rglob("*") if p.is_file())
+        except FileNotFoundError:
+            time.sleep(0.05)
     return sorted(p for p in folder.rglob("*") if p.is_file())
 
 
@@ -295,10 +536,11 @@ def server(tiny_model_dir, tmp_path_factory):
     tmpdir = tmp_path_factory.mktemp("server-tmp")
     port = free_port()
     log = tmp_path_factory.mktemp("server-log") / "tic-web.log"
-    keep = 5
+    keep = 600  # the results must go when the client closes, long before this
     proc = start_server(
-        ["--model", str(tiny_model_dir), "--keep-files", str(keep)], tmpdir, port, log
-    )
+        ["--model", str(tiny_model_dir), "--keep-files", str(keep)], tmpdir, port, log,
+        env={"GRADIO_HEARTBEAT_INTERVAL": "1"},  # a closed client is noticed within 1 s
+    )  # fmt: skip
     yield {
         "proc": proc,
         "url": f"http://127.0.0.1:{port}/",
@@ -322,11 +564,15 @@ def test_server_answers_the_api_and_leaves_nothing_behind(server, gray_photo, tm
         and np.abs(lightness(out) - lightness(Image.open(gray_photo))).max() < 0.8
     )
     assert Image.open(colour).size == (90, 70) and "red" in note
-    # the upload and the result live in the server's private folder under TMPDIR, nowhere else
+    # the result lives in the server's private folder under TMPDIR, nowhere else; so does the
+    # upload, kept for the session
     tmpdir = server["tmpdir"]
     (cache,) = [p for p in tmpdir.iterdir()]
     assert cache.name.startswith("tic-web-")
-    assert "street-colorized.png" in {p.name for p in files_under(cache)}
+    examples = {p.name for p in EXAMPLES.glob("*.jpg")}
+    made = {p.name for p in files_under(cache)} - examples
+    assert made == {"street-colorized.png", "street-colorized.webp", "street-gray.webp",
+                    "street.png"}  # fmt: skip
     gallery, zip_path, _ = client.predict(handle_file(gray_photo), "red\nblue", api_name="/recolor")
     assert len(gallery) == 2 and len(zipfile.ZipFile(zip_path).namelist()) == 2
     gallery, zip_path, _ = client.predict([handle_file(gray_photo)], "red", api_name="/batch")
@@ -339,14 +585,13 @@ def test_server_answers_the_api_and_leaves_nothing_behind(server, gray_photo, tm
     with pytest.raises(Exception, match="10,000 characters long"):
         client.predict(handle_file(gray_photo), "x" * 10_000, api_name="/colorize")
 
-    examples = {p.name for p in EXAMPLES.glob("*.jpg")}
+    # after the requests: their results and one copy of each upload; when the client closes,
+    # they go too
     made = [p for p in files_under(cache) if p.name not in examples]
-    # ... and is deleted --keep-files seconds after it was made (Gradio's deletion, then ours)
-    deadline = time.time() + 20
-    while made and time.time() < deadline:
-        time.sleep(0.5)
-        made = [p for p in files_under(cache) if p.name not in examples]
-    assert made == [], f"still there after {server['keep']} s: {made}"
+    assert len(made) == 10
+    assert [p.name for p in made].count("street.png") == 1 and "notes.jpg" in {p.name for p in made}
+    client.close()
+    assert wait_for(lambda: [p for p in files_under(cache) if p.name not in examples] == [])
     # the example photos stay while the server runs; the whole folder goes when it stops
     assert {p.name for p in files_under(cache)} == examples
     assert stop_server(server["proc"]) == 0, server["log"].read_text()

@@ -1,9 +1,11 @@
 """``tic web`` in a real browser: Debian's Chromium, headless, driven by Playwright.
 
-Starts ``tic web`` (the shipped model) on a free port, uploads an example photo, types a text,
-clicks, downloads the PNG and checks its size and L* against the input; then one bad file and
-its message. Every request the page makes must stay on 127.0.0.1, and the server must connect
-nowhere else (an audit hook in the server process records every connection it opens).
+Starts ``tic web`` (the shipped model) on a free port, uploads a photo, types a text, clicks,
+downloads the PNG and checks its size and L* against the input; clicks again with another text
+(the same upload); then one bad file and its message; once the page is closed, its results and
+uploads are deleted from the server. Every request the
+page makes must stay on 127.0.0.1, and the server must connect nowhere else (an audit hook in the
+server process records every connection it opens).
 
 Skipped when Playwright or Chromium is missing, unless TIC_REQUIRE_BROWSER=1 (as `.ci/run` sets),
 which makes that a failure. ``TIC_WEB_SCREENSHOT=PATH`` also saves the page with its result there
@@ -21,7 +23,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_web import EXAMPLES, files_under, free_port, lightness, start_server, stop_server
+from tests.test_web import (
+    EXAMPLES,
+    files_under,
+    free_port,
+    lightness,
+    start_server,
+    stop_server,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -89,7 +99,10 @@ def server(tmp_path_factory):
 
 def test_colorize_in_a_real_browser(server, tmp_path):
     sync_playwright = _playwright()
-    photo = EXAMPLES / "owl.jpg"
+    # an example photo, saved again: bytes of its own, so that Gradio does not take it for its
+    # copy of the example (which stays on the server)
+    photo = tmp_path / "bird.jpg"
+    Image.open(EXAMPLES / "owl.jpg").save(photo, quality=90)
     bad = tmp_path / "holiday.jpg"
     bad.write_text("this is a text file with a .jpg name\n")
     requests: list[str] = []
@@ -110,7 +123,7 @@ def test_colorize_in_a_real_browser(server, tmp_path):
             page.wait_for_selector("#photo img", timeout=30_000)  # the upload is shown
             page.click("#colorize")
             link = page.wait_for_selector("#png a[download]", timeout=120_000)
-            assert "owl-colorized" in page.inner_text("#png")
+            assert "bird-colorized" in page.inner_text("#png")
             with page.expect_download() as download:
                 link.click()
             saved = tmp_path / download.value.suggested_filename
@@ -125,6 +138,19 @@ def test_colorize_in_a_real_browser(server, tmp_path):
                 page.mouse.move(0, 0)
                 page.screenshot(path=os.environ["TIC_WEB_SCREENSHOT"])
 
+            # the button again with another text: the page sends the same upload, which the
+            # server kept for this page (in a folder of the session, not Gradio's upload folder)
+            page.fill("#text textarea", "a white owl on a blue branch")
+            page.click("#colorize")
+            page.wait_for_selector(
+                '#note .tic-swatch[data-color="blue"], .toast-body', timeout=120_000
+            )
+            toasts = page.locator(".toast-body")
+            assert toasts.count() == 0, toasts.first.inner_text()
+            assert page.locator('#note .tic-swatch[data-color="blue"]').count() == 1
+            (cache,) = server["tmpdir"].iterdir()
+            assert [p.name for p in files_under(cache)].count("bird.jpg") == 1
+
             # one bad file: its message appears in the page, no traceback
             page.click("#photo button[aria-label='Remove Image']")
             page.set_input_files("#photo input[type=file]", str(bad))
@@ -138,7 +164,7 @@ def test_colorize_in_a_real_browser(server, tmp_path):
 
     # the downloaded PNG: the input's exact size and lightness
     out, src = Image.open(saved), Image.open(photo)
-    assert saved.name == "owl-colorized.png" and out.format == "PNG"
+    assert saved.name == "bird-colorized.png" and out.format == "PNG"
     assert out.size == src.size
     assert np.abs(lightness(out) - lightness(src)).max() < 0.8
     assert np.asarray(out.convert("RGB"), dtype=int).std(axis=2).mean() > 1  # it has colour
@@ -147,6 +173,16 @@ def test_colorize_in_a_real_browser(server, tmp_path):
     hosts = {urlparse(u).hostname for u in requests if not u.startswith(("data:", "blob:"))}
     assert hosts == {"127.0.0.1"}, sorted(u for u in requests if "127.0.0.1" not in u)
     assert any(urlparse(u).path.endswith(".woff2") for u in requests)  # fonts: served locally
+
+    # the page is closed: its session's results and uploads go (Gradio's unload), long before
+    # --keep-files; Gradio's copies of the example photos stay
+    examples = {p.name for p in EXAMPLES.glob("*.jpg")}
+
+    def only_examples() -> bool:
+        left = [p.name for p in files_under(cache)]
+        return set(left) == examples and len(left) == len(examples)
+
+    assert wait_for(only_examples, 30), files_under(cache)
 
     # the server opened no connection beyond this machine; it leaves nothing in TMPDIR
     assert stop_server(server["proc"]) == 0, server["log"].read_text()

@@ -591,7 +591,9 @@ def add_web(sub) -> None:
         type=_positive_int,
         default=900,
         metavar="SECONDS",
-        help="delete uploads and results this long after they are made (default 900)",
+        help="the longest a file stays on the server (default 900): a page's uploaded photos "
+        "and its results are deleted when the page is closed or SECONDS after they were "
+        "uploaded or made, and a file no request claimed after SECONDS",
     )
     p.add_argument(
         "--examples",

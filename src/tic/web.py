@@ -13,10 +13,19 @@ Bad input (not an image, a truncated file, a decompression bomb above the pixel 
 shows; nothing reaches the user as a traceback. The page is self-contained: no fonts, scripts or
 telemetry are fetched from outside (the default theme's fonts ship with Gradio; analytics are off).
 
-Files: Gradio keeps uploads and results in its cache folder (``GRADIO_TEMP_DIR``). ``serve`` gives
-each server a private cache folder, deletes every file in it ``keep_files`` seconds after it was
-written (results stay downloadable that long), and removes the folder on exit. Results are written
-straight into that folder, so no copy of them is left anywhere else.
+Files: Gradio keeps uploads and results in its cache folder (``GRADIO_TEMP_DIR``); ``serve`` gives
+each server a private one and removes it on exit. Each request writes its results (the
+full-resolution PNG or zip and the previews the page shows) into a folder of its own that belongs
+to the request's browser session (``SessionFiles``): it is deleted when the session ends (the page
+is closed or reloaded: Gradio's ``unload``, after its heartbeat stops) or ``keep_files`` seconds
+after it was made, whichever comes first. The photos a request read leave Gradio's upload folders
+when it is done: each moves into a folder of the session (copied instead while another queued
+request names the same upload), where the session's later requests find it by the path Gradio gave
+it (the page sends that path again when Colorize is pressed again), and it goes with the session's
+results. Gradio's copies of the example photos stay; a request that fails leaves no results. A
+sweeper deletes, ``keep_files`` seconds after they were written, the files still there: a kept
+upload (its time runs from its upload), a file no request ever claimed (an upload cut off by a
+client that went away, the upload of a request that was dropped from the queue).
 """
 
 from __future__ import annotations
@@ -66,7 +75,7 @@ MAX_TEXT_CHARS = 1000  # a colour description is a sentence or two; MiniLM reads
 MAX_TEXTS = 8  # texts per recolouring: each is a full-resolution pass
 MAX_PHOTOS = 32  # photos per batch
 PREVIEW_SIDE = 1600  # the slider and the galleries show at most this many pixels a side
-DEFAULT_KEEP_FILES = 900  # seconds a result stays downloadable before its files are deleted
+DEFAULT_KEEP_FILES = 900  # seconds a result stays downloadable at most (less if its page closes)
 MODEL_EVENTS = "tic-model"  # one concurrency group: the model runs one request at a time
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"  # in a source checkout
@@ -96,34 +105,155 @@ def _warn(message: str) -> None:
     gradio().Warning(message)
 
 
+class SessionFiles:
+    """The folders of each browser session: its results (what its page can still show and
+    download) and the photos it uploaded (what its page can send again).
+
+    Every request writes its results into a fresh folder under ``root`` (``new``), owned by the
+    request's session (Gradio's ``session_hash``; ``None`` for a call without one). ``keep`` moves
+    an upload into a fresh folder of the session, and ``upload`` finds it there by the path Gradio
+    gave it, for that session only: Gradio names uploads by their content, so another session that
+    sends the same path (it uploaded the same photo, or guessed) does not get this copy. ``end``
+    deletes a session's folders (the page was closed or reloaded); ``expire`` deletes the folders
+    made more than ``keep_s`` seconds ago, for sessions that never say they ended (an API client
+    that does not close, a browser that vanished). ``forget`` drops deleted paths from the sets
+    given to ``track`` (Gradio's ``temp_file_sets``: the paths it remembers in order to delete them
+    itself), so that neither the folder nor those sets grow with the number of requests.
+    """
+
+    def __init__(self, root: str | Path, keep_s: float):
+        self.root = Path(root)
+        self.keep_s = keep_s
+        self._folders: dict[Path, tuple[str | None, float]] = {}  # folder -> (session, made at)
+        self._uploads: dict[tuple[str, str], Path] = {}  # (session, Gradio's path) -> kept copy
+        self._tracked: list[set[str]] = []
+        self._lock = threading.Lock()
+
+    def track(self, sets: list[set[str]]) -> None:
+        self._tracked = sets
+
+    def new(self, session: str | None) -> Path:
+        folder = self.root / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        with self._lock:
+            self._folders[folder] = (session, time.monotonic())
+        return folder
+
+    def keep(self, session: str, upload: Path, move: bool) -> None:
+        """Keep ``upload`` (a file Gradio received) for the later requests of ``session``: moved
+        into a folder of the session, or copied when ``move`` is false (another queued request
+        names it). When the session has it already, ``upload`` is only deleted (if ``move``)."""
+        if self.upload(session, upload) is not None:
+            if move:
+                upload.unlink()
+            return
+        folder = self.new(session)
+        try:  # move and copy2 keep the upload's time: the sweeper counts from it
+            kept = (shutil.move if move else shutil.copy2)(upload, folder / upload.name)
+        except OSError:
+            self.delete([folder])
+            raise
+        with self._lock:
+            self._uploads[(session, str(upload))] = Path(kept)
+
+    def upload(self, session: str | None, path: str | Path) -> Path | None:
+        """The copy ``session`` kept of the upload Gradio named ``path``; None if it has none."""
+        with self._lock:
+            kept = self._uploads.get((session, str(path)))
+        return kept if kept is not None and kept.exists() else None
+
+    def sessions(self) -> dict[str | None, list[Path]]:
+        """The folders kept now, by session."""
+        out: dict[str | None, list[Path]] = {}
+        with self._lock:
+            for folder, (session, _) in self._folders.items():
+                out.setdefault(session, []).append(folder)
+        return out
+
+    def end(self, session: str | None) -> int:
+        """Delete the folders of ``session``; returns how many."""
+        with self._lock:
+            gone = [f for f, (s, _) in self._folders.items() if s == session]
+        return self.delete(gone)
+
+    def expire(self) -> int:
+        """Delete the folders made more than ``keep_s`` seconds ago; returns how many."""
+        now = time.monotonic()
+        with self._lock:
+            gone = [f for f, (_, made) in self._folders.items() if now - made > self.keep_s]
+        return self.delete(gone)
+
+    def delete(self, folders: list[Path]) -> int:
+        with self._lock:
+            for folder in folders:
+                self._folders.pop(folder, None)
+            gone = set(folders)
+            self._uploads = {k: v for k, v in self._uploads.items() if v.parent not in gone}
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.forget([str(f) for f in folders])
+        return len(folders)
+
+    def forget(self, paths: list[str]) -> None:
+        """Drop ``paths`` (files, or folders with all they held) from the tracked sets. (``list(s)``
+        copies a set in one step under the GIL, while Gradio's threads may add to it.)"""
+        if not paths:
+            return
+        exact, folders = set(paths), tuple(p + os.sep for p in paths)
+        for tracked in self._tracked:
+            tracked.difference_update(
+                [p for p in list(tracked) if p in exact or p.startswith(folders)]
+            )
+
+
 class WebColorizer:
-    """The app's three functions around one ``Colorizer``; results go to ``out_dir``.
+    """The app's three functions around one ``Colorizer``; results go to folders of ``files``.
 
     Inputs are what Gradio passes with ``preprocess=False``: a file payload (a dict with ``path``
     and ``orig_name``), or a plain path. Every user error raises ``gr.Error`` with one line.
     A lock runs the model one request at a time: two would only share the same cores, and each
     holds a full-resolution photo in memory (a 12 MP one needs about 0.9 GB).
+
+    When a request is done, the uploads it read (the paths for which ``uploaded`` is true:
+    ``build_app`` says which files Gradio received from users) go into its session's files, where
+    its later requests find them by the same path; ``wanted`` says whether another queued request
+    names an upload (``build_app``: Gradio's queue), which then stays where it is for that request.
+    A request that fails leaves no result folder (but its uploads are kept all the same: the user
+    may correct the text and press the button again).
     """
 
-    def __init__(self, colorizer, out_dir: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS):
+    def __init__(
+        self,
+        colorizer,
+        files: SessionFiles,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        uploaded=lambda path: False,
+        wanted=lambda path: False,
+    ):
         self.colorizer = colorizer
-        self.out_dir = Path(out_dir)
+        self.files = files
         self.max_pixels = max_pixels
+        self._uploaded = uploaded  # (path str) -> a file Gradio received from a user?
+        self._wanted = wanted  # (path str) -> does another queued request name it?
         self._lock = threading.Lock()
 
     # --- the three tools ------------------------------------------------------------------------
 
-    def colorize(self, photo, text: str | None):
-        """(photo, text) -> ((gray, result) previews, full-resolution PNG path, note HTML)."""
-        with _request():
+    def colorize(self, photo, text: str | None, session: str | None = None):
+        """(photo, text) -> ((gray, result) preview paths, full-resolution PNG path, note HTML)."""
+        with self._request([photo], session) as folder:
             path, name = _input(photo)
             text = _check_text(text, "the text")
             start = time.perf_counter()
             with self._lock:
-                result, unknown = self._colorize(self._open(path, name), text)
-                png = self._new_file(f"{_stem(name)}-colorized.png")
+                result, unknown = self._colorize(self._open(path, name, session), text)
+                png = folder() / f"{_stem(name)}-colorized.png"
                 _save_png(result, png)
-                previews = _previews(result, PREVIEW_SIDE)
+                gray, colour = _previews(result, PREVIEW_SIDE)
+                previews = (
+                    _save_preview(gray, png.with_name(f"{_stem(name)}-gray.webp")),
+                    _save_preview(colour, png.with_suffix(".webp")),
+                )
             seconds = time.perf_counter() - start
             if not text:
                 _warn(_EMPTY_TEXT)
@@ -134,9 +264,9 @@ class WebColorizer:
             )
             return previews, str(png), note
 
-    def recolor(self, photo, texts: str | None):
-        """(photo, texts one per line) -> (gallery of (preview, text), zip path, note HTML)."""
-        with _request():
+    def recolor(self, photo, texts: str | None, session: str | None = None):
+        """(photo, texts one per line) -> (gallery of (preview path, text), zip path, note HTML)."""
+        with self._request([photo], session) as folder:
             path, name = _input(photo)
             lines = [t.strip() for t in (texts or "").splitlines() if t.strip()]
             if not lines:
@@ -146,25 +276,31 @@ class WebColorizer:
             for i, line in enumerate(lines, 1):
                 _check_text(line, f"text {i}")
             gallery, notes, unknown_all = [], [], []
-            with self._lock, self._zip(f"{_stem(name)}-recolored.zip") as (archive, zip_path):
-                image = self._open(path, name)
-                for i, line in enumerate(lines, 1):
-                    result, unknown = self._colorize(image, line)
-                    archive.writestr(f"{_stem(name)}-{i}-{_slug(line)}.png", _png_bytes(result))
-                    gallery.append((_preview(result, PREVIEW_SIDE), line))
-                    notes.append(_p(f"<b>{html.escape(line)}</b>") + _note(line, unknown))
-                    unknown_all += unknown
+            with self._lock:
+                image = self._open(path, name, session)
+                zip_path = folder() / f"{_stem(name)}-recolored.zip"
+                with _zip(zip_path) as archive:
+                    for i, line in enumerate(lines, 1):
+                        result, unknown = self._colorize(image, line)
+                        stem = f"{_stem(name)}-{i}-{_slug(line)}"
+                        archive.writestr(f"{stem}.png", _png_bytes(result))
+                        preview = _save_preview(
+                            _preview(result, PREVIEW_SIDE), zip_path.with_name(f"{stem}.webp")
+                        )
+                        gallery.append((preview, line))
+                        notes.append(_p(f"<b>{html.escape(line)}</b>") + _note(line, unknown))
+                        unknown_all += unknown
             if unknown_all:
                 _warn(_unknown_message(unknown_all))
             return gallery, str(zip_path), "".join(notes)
 
-    def batch(self, photos, text: str | None):
-        """(photos, one text) -> (gallery of (preview, file name), zip path, note HTML).
+    def batch(self, photos, text: str | None, session: str | None = None):
+        """(photos, one text) -> (gallery of (preview path, file name), zip path, note HTML).
 
         A file that cannot be read is reported and the others are still done; only when none
         can be done is it an error.
         """
-        with _request():
+        with self._request(list(photos or []), session) as folder:
             items = [_input(p) for p in (photos or [])]
             if not items:
                 raise _error("Drop one or more photos first.")
@@ -172,15 +308,21 @@ class WebColorizer:
                 raise _error(f"{len(items)} photos: at most {MAX_PHOTOS} at once.")
             text = _check_text(text, "the text")
             gallery, failures, unknown, used = [], [], [], set()
-            with self._lock, self._zip("tic-colorized.zip") as (archive, zip_path):
-                for path, name in items:
-                    try:
-                        result, unknown = self._colorize(self._open(path, name), text)
-                    except TicError as e:
-                        failures.append(str(e))
-                        continue
-                    archive.writestr(_unique(f"{_stem(name)}.png", used), _png_bytes(result))
-                    gallery.append((_preview(result, PREVIEW_SIDE), name))
+            with self._lock:
+                zip_path = folder() / "tic-colorized.zip"
+                with _zip(zip_path) as archive:
+                    for path, name in items:
+                        try:
+                            result, unknown = self._colorize(self._open(path, name, session), text)
+                        except TicError as e:
+                            failures.append(str(e))
+                            continue
+                        png_name = _unique(f"{_stem(name)}.png", used)
+                        archive.writestr(png_name, _png_bytes(result))
+                        preview = zip_path.with_name(Path(png_name).with_suffix(".webp").name)
+                        gallery.append(
+                            (_save_preview(_preview(result, PREVIEW_SIDE), preview), name)
+                        )
                 if not gallery:
                     raise _error(_failures_html(failures, len(items)))
             if failures:
@@ -196,11 +338,68 @@ class WebColorizer:
 
     # --- helpers --------------------------------------------------------------------------------
 
-    # The helpers run under ``self._lock``: the model runs one request at a time, and
+    @contextmanager
+    def _request(self, photos: list, session: str | None) -> Iterator:
+        """Around each request. Yields ``folder()``: this request's result folder, made on first
+        use. TicError -> gr.Error (one line, escaped: it is shown as HTML); anything unexpected is
+        logged with its traceback on the server and shown as one line in the page. Afterwards the
+        uploads it read go into the session's files (and its result folder is deleted if it
+        failed), and the memory it freed goes back to the system."""
+        started = time.time()
+        made: list[Path] = []
+
+        def folder() -> Path:
+            if not made:
+                made.append(self.files.new(session))
+            return made[0]
+
+        try:
+            yield folder
+        except BaseException as e:
+            self.files.delete(made)
+            if isinstance(e, gradio().Error) or not isinstance(e, Exception):
+                raise
+            if isinstance(e, TicError):
+                raise _error(html.escape(str(e))) from None
+            log.exception("tic web: unexpected error")
+            line = (str(e).splitlines() or [type(e).__name__])[0]
+            raise _error(
+                html.escape(f"Internal error ({type(e).__name__}: {line}); see the server log.")
+            ) from None
+        finally:
+            self._keep_uploads(photos, session, started)
+            _malloc_trim()
+
+    def _keep_uploads(self, photos: list, session: str | None, since: float) -> None:
+        """Take the uploads among ``photos`` out of Gradio's upload folders: into the files of
+        ``session`` (``SessionFiles.keep``), or deleted for a call without a session (no later
+        request can name it). An upload that another queued request names, or that was uploaded
+        again after ``since`` (Gradio names an upload by its content, so a second client sending
+        the same photo gets the same path), stays for that request; the session gets a copy."""
+        paths = [p.get("path") if isinstance(p, dict) else p for p in photos]
+        for path in dict.fromkeys(Path(p) for p in paths if isinstance(p, (str, Path))):
+            try:
+                if self._uploaded(str(path)):
+                    move = not self._wanted(str(path)) and path.stat().st_ctime <= since
+                    if session is not None:
+                        self.files.keep(session, path, move)
+                    elif move:
+                        path.unlink()
+                    if move:
+                        path.parent.rmdir()  # Gradio's folder for this upload, named by its content
+            except OSError:  # gone already, or the folder holds another file
+                pass
+            if not path.exists():  # Gradio remembers each path a request named
+                self.files.forget([str(path)])
+
+    # The helpers below run under ``self._lock``: the model runs one request at a time, and
     # ``open_image`` swaps Pillow's global pixel limit while it reads.
 
-    def _open(self, path: Path, name: str) -> Image.Image:
-        if not path.exists():  # deleted by age while the request waited in the queue
+    def _open(self, path: Path, name: str, session: str | None) -> Image.Image:
+        # a path the session sent before is in its files now (the page sends it again when
+        # the button is pressed again)
+        path = self.files.upload(session, path) or path
+        if not path.exists():  # another session's, or deleted after --keep-files
             raise TicError(f"{name}: the upload is no longer on the server; upload it again")
         try:
             return open_image(path, self.max_pixels)
@@ -216,23 +415,6 @@ class WebColorizer:
                 raise TicError(f"colorization failed ({str(e).splitlines()[0]})") from None
         return result, unknown
 
-    def _new_file(self, name: str) -> Path:
-        """A fresh path in the cache folder, so Gradio serves the file without copying it."""
-        folder = self.out_dir / uuid.uuid4().hex
-        folder.mkdir(parents=True)
-        return folder / name
-
-    @contextmanager
-    def _zip(self, name: str) -> Iterator[tuple[zipfile.ZipFile, Path]]:
-        path = self._new_file(name)
-        try:
-            # PNGs are compressed already: stored, not deflated again
-            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
-                yield archive, path
-        except BaseException:
-            shutil.rmtree(path.parent, ignore_errors=True)
-            raise
-
 
 # --- memory -----------------------------------------------------------------------------------
 # A server that colorizes 12 MP photos one after another in Gradio's worker threads grew with every
@@ -240,6 +422,14 @@ class WebColorizer:
 # mixed requests, 3.6 GB after 40 (benchmarks/web_load.py's photos, in one process). With two arenas
 # and the freed memory handed back after each request it stayed at 0.44-0.46 GB, at the same speed.
 # (A fixed 1 MB mmap threshold also kept it flat but took twice as long.)
+# Measured again over HTTP with those settings (the code before session files; 8 clients, 120
+# requests of 0.3-12 MP, a probe in the server): the Python objects (366.8k -> 366.9k) and the bytes
+# malloc had handed out (167-171 MB) stayed flat, Gradio's sets of files bounded, and the peak RSS
+# per 30 requests went 1143 / 1269 / 1063 / 1143 MB: it varies with which large buffers are alive
+# at once and where they fit in the arenas (500-650 MB free inside them, given back by malloc_trim
+# between requests), but does not grow; 400 requests peaked at 1.04-1.20 GB per 50 (README). In one
+# process, a fixed 4 MB (16 MB) mmap threshold lowered the peak per 10 requests from 1.00-1.15 GB
+# to 0.86-0.94 GB (0.98) but took 1.9x (1.7x) as long on the shared machine, so it is not used.
 
 _M_ARENA_MAX = -8  # mallopt parameter numbers, from glibc's malloc.h
 
@@ -297,27 +487,6 @@ def _check_text(text, what: str) -> str:
 
 
 @contextmanager
-def _request() -> Iterator[None]:
-    """Around each request: TicError -> gr.Error (one line, escaped: it is shown as HTML);
-    anything unexpected is logged with its traceback on the server and shown as one line in the
-    page; afterwards the memory the request freed goes back to the system."""
-    try:
-        yield
-    except gradio().Error:
-        raise
-    except TicError as e:
-        raise _error(html.escape(str(e))) from None
-    except Exception as e:
-        log.exception("tic web: unexpected error")
-        line = (str(e).splitlines() or [type(e).__name__])[0]
-        raise _error(
-            html.escape(f"Internal error ({type(e).__name__}: {line}); see the server log.")
-        ) from None
-    finally:
-        _malloc_trim()
-
-
-@contextmanager
 def _unknown_words() -> Iterator[list[str]]:
     """Collect the words the text encoder reports as unknown (the ``tic`` logger's warnings) in
     this thread. Word2vec models report them; MiniLM reads any word."""
@@ -347,6 +516,20 @@ def _save_png(image: Image.Image, path: Path) -> None:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def _zip(path: Path) -> Iterator[zipfile.ZipFile]:
+    # PNGs are compressed already: stored, not deflated again
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        yield archive
+
+
+def _save_preview(image: Image.Image, path: Path) -> str:
+    """A preview for the page, as WebP (what Gradio would write for a PIL image, but into the
+    request's own folder: Gradio's copies are named by content and shared between sessions)."""
+    image.save(path, format="WEBP")
+    return str(path)
 
 
 def _png_bytes(image: Image.Image) -> bytes:
@@ -468,26 +651,57 @@ def build_app(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     keep_files: int = DEFAULT_KEEP_FILES,
     model_name: str = "the shipped model",
+    files: SessionFiles | None = None,
 ) -> Blocks:
-    """The Gradio page around ``colorizer``. Results are written into Gradio's cache folder
-    (``GRADIO_TEMP_DIR`` when the app is built), whose files Gradio deletes ``keep_files``
-    seconds after they were written."""
+    """The Gradio page around ``colorizer``. Results go to ``files`` (default: folders in Gradio's
+    cache folder, ``GRADIO_TEMP_DIR`` when the app is built, kept ``keep_files`` seconds at most);
+    a session's results and uploads are deleted when its page is closed.
+    """
     gr = gradio()
     from gradio.utils import get_upload_folder
 
-    web = WebColorizer(colorizer, get_upload_folder(), max_pixels)
-    period = max(1, min(60, keep_files // 2))
+    if files is None:
+        files = SessionFiles(get_upload_folder(), keep_files)
+
+    def uploaded(path: str) -> bool:
+        """A file Gradio received from a user, not its copy of an example photo."""
+        return path in demo.upload_file_set and not any(
+            path in getattr(block, "keep_in_cache", ()) for block in list(demo.blocks.values())
+        )
+
+    def wanted(path: str) -> bool:
+        return _requests_naming(demo, path) > 1  # this request's own event is in the queue too
+
+    web = WebColorizer(colorizer, files, max_pixels, uploaded, wanted)
+
+    # Gradio hands a gr.Request (and so the session) to a parameter it recognises by its type; this
+    # module's annotations are strings (``from __future__ import annotations``), so the type is set
+    # here. The parameter names are the API's: /colorize(photo, text) and so on.
+    def colorize(photo, text, request):
+        return web.colorize(photo, text, _session(request))
+
+    def recolor(photo, texts, request):
+        return web.recolor(photo, texts, _session(request))
+
+    def batch(photos, text, request):
+        return web.batch(photos, text, _session(request))
+
+    def end_session(request):
+        files.end(_session(request))
+
+    for fn in (colorize, recolor, batch, end_session):
+        fn.__annotations__["request"] = gr.Request
+
     model_events = {"concurrency_id": MODEL_EVENTS, "concurrency_limit": 1, "preprocess": False}
-    with gr.Blocks(
-        title="tic: colorize with words", analytics_enabled=False, delete_cache=(period, keep_files)
-    ) as demo:
+    # no delete_cache: the files are deleted here (files, WebColorizer, serve's sweeper)
+    with gr.Blocks(title="tic: colorize with words", analytics_enabled=False) as demo:
         gr.Markdown(
             "# tic: colorize with words\n"
             "Drop a photo (gray or colour: a colour photo is turned to gray first), describe its "
             "colours, and press Colorize. The result keeps the photo's full resolution and "
             f"lightness. Model: {html.escape(model_name)}. "
-            f"Uploads and results are deleted from the server {_duration(keep_files)} after "
-            "they are made."
+            "Your photos and results are deleted from the server when this page is closed or "
+            f"reloaded, or {_duration(keep_files)} after they were uploaded or made."
         )
         with gr.Tab("Colorize", id="colorize"):
             with gr.Row():
@@ -509,7 +723,7 @@ def build_app(
                     png = gr.File(label="Result: full-resolution PNG", elem_id="png")
                     note = gr.HTML(label="Note", elem_id="note")
             go.click(
-                web.colorize, [photo, text], [slider, png, note], api_name="colorize",
+                colorize, [photo, text], [slider, png, note], api_name="colorize",
                 **model_events,
             )  # fmt: skip
             if examples:
@@ -519,7 +733,7 @@ def build_app(
                 )  # fmt: skip
                 # one click fills the inputs and colorizes, through the same function and queue
                 shown.load_input_event.then(
-                    web.colorize, [photo, text], [slider, png, note], api_visibility="private",
+                    colorize, [photo, text], [slider, png, note], api_visibility="private",
                     **model_events,
                 )  # fmt: skip
         with gr.Tab("Try several texts", id="recolor"):
@@ -540,7 +754,7 @@ def build_app(
                     zip2 = gr.File(label="All versions: zip of full-resolution PNGs")
                     note2 = gr.HTML(label="Note")
             go2.click(
-                web.recolor, [photo2, texts2], [gallery2, zip2, note2], api_name="recolor",
+                recolor, [photo2, texts2], [gallery2, zip2, note2], api_name="recolor",
                 **model_events,
             )  # fmt: skip
         with gr.Tab("Several photos", id="batch"):
@@ -557,32 +771,62 @@ def build_app(
                     zip3 = gr.File(label="All results: zip of full-resolution PNGs")
                     note3 = gr.HTML(label="Note")
             go3.click(
-                web.batch, [photos3, text3], [gallery3, zip3, note3], api_name="batch",
+                batch, [photos3, text3], [gallery3, zip3, note3], api_name="batch",
                 **model_events,
             )  # fmt: skip
+        demo.unload(end_session)
+    files.track(demo.temp_file_sets)
     demo.queue(max_size=64, default_concurrency_limit=1)
     return demo
+
+
+def _session(request) -> str | None:
+    return getattr(request, "session_hash", None)
+
+
+def _requests_naming(demo: Blocks, path: str) -> int:
+    """How many requests in Gradio's queue (waiting or running) name the file ``path``."""
+    events = list(getattr(demo._queue, "event_ids_to_events", {}).values())
+    return sum(_names(getattr(event.data, "data", None), path) for event in events)
+
+
+def _names(value, path: str) -> bool:
+    if isinstance(value, dict):
+        return value.get("path") == path
+    if isinstance(value, (list, tuple)):
+        return any(_names(v, path) for v in value)
+    return False
 
 
 # --- the server -------------------------------------------------------------------------------
 
 
-def sweep(folder: Path, older_than: float, keep: set[str] = frozenset()) -> int:
+def sweep(folder: Path, older_than: float, keep: set[str] = frozenset()) -> list[str]:
     """Delete the files under ``folder`` last written more than ``older_than`` seconds ago, but
-    those in ``keep`` (the example photos). Returns how many files were deleted.
+    those in ``keep`` (the example photos), and the folders under it left empty as long (a new
+    one may be about to receive a file). Returns the deleted files.
 
-    Gradio deletes the files it tracks; this also catches what it does not track (an upload cut
-    off by a client that went away).
+    This catches what no request claimed (an upload cut off by a client that went away, the
+    upload of a request that was dropped from the queue or waited longer than ``older_than``), and
+    bounds the time a session keeps an upload: it is moved with its time of upload.
     """
-    now, n = time.time(), 0
+    now, deleted, old = time.time(), [], []
     for path in folder.rglob("*"):
         try:
-            if path.is_file() and str(path) not in keep and now - path.stat().st_mtime > older_than:
-                path.unlink()
-                n += 1
-        except FileNotFoundError:  # deleted by Gradio meanwhile
+            if now - path.stat().st_mtime > older_than and str(path) not in keep:
+                old.append(path)
+        except OSError:  # deleted meanwhile
             continue
-    return n
+    for path in sorted(old, reverse=True):  # a folder's files before the folder
+        try:
+            if path.is_dir():
+                path.rmdir()  # only when empty
+            else:
+                path.unlink()
+                deleted.append(str(path))
+        except OSError:  # deleted meanwhile, or a folder that is not empty
+            continue
+    return deleted
 
 
 def serve(
@@ -614,15 +858,17 @@ def serve(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
+        files = SessionFiles(cache, keep_files)
         demo = build_app(
             colorizer,
             examples=examples,
             max_pixels=max_pixels,
             keep_files=keep_files,
             model_name=str(model) if model else "the shipped model",
+            files=files,
         )
         sweeper = threading.Thread(
-            target=_sweep_until, args=(demo, cache, keep_files, stop), daemon=True
+            target=_sweep_until, args=(demo, files, keep_files, stop), daemon=True
         )
         sweeper.start()
         try:
@@ -646,16 +892,19 @@ def serve(
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def _sweep_until(demo: Blocks, folder: Path, keep_files: int, stop: threading.Event) -> None:
+def _sweep_until(demo: Blocks, files: SessionFiles, keep_files: int, stop: threading.Event) -> None:
+    """Every ``period`` seconds: the result folders older than ``keep_files`` go, and then any
+    other file that old (all but the example photos)."""
     period = max(1, min(60, keep_files // 2))
     while not stop.wait(period):
         kept = set()
         for block in list(demo.blocks.values()):
             kept |= {str(Path(p).resolve()) for p in getattr(block, "keep_in_cache", ())}
         try:
-            sweep(folder, keep_files + period, kept)  # after Gradio's own deletion had its turn
+            files.expire()
+            files.forget(sweep(files.root, keep_files, kept))
         except OSError as e:  # never let the sweeper die on a transient error
-            log.warning("tic web: cleaning %s: %s", folder, e)
+            log.warning("tic web: cleaning %s: %s", files.root, e)
 
 
 def _raise_keyboard_interrupt(signum, frame) -> None:
