@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg["generator"]["bins_temperature"] = args.temperature
         (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
         state = load_file(str(staged / WEIGHTS_NAME))
+        n_stored = len(state)
         g = cfg["generator"]
         if g.get("encoder", "scratch") != "scratch" and g.get("encoder_frozen", True):
             # a frozen encoder that is tic's asset is left out (the loader fills it in); one
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("the folder's encoder differs from tic's asset: kept in the folder")
         if args.dtype == "fp16":
             state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-        save_file(state, str(staged / WEIGHTS_NAME))
+        if args.dtype == "fp16" or len(state) != n_stored:
+            save_file(state, str(staged / WEIGHTS_NAME), metadata={"format": "pt"})
         shipped = Colorizer.from_pretrained(staged, device="cpu")
         probe = Image.effect_mandelbrot((160, 120), (-2, -1, 1, 1), 64)
         a = np.asarray(source(probe, "a red flower"), dtype=np.int16)
