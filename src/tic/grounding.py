@@ -98,8 +98,9 @@ def encode_objects(
     ab = torch.zeros(len(texts), P, 2)
     kind = torch.zeros(len(texts), P)
     nouns = sorted({n for f in found for n, _, k in f if k == OBJECT})
-    vec = dict(zip(nouns, class_weights(embed([CLASS_PROMPT.format(n) for n in nouns])),
-                   strict=True)) if nouns else {}
+    # one noun per call: a noun's weights must not depend on what it was batched with (padding
+    # changes the float sums a little, and the sharp softmax would carry that into training)
+    vec = {n: class_weights(embed([CLASS_PROMPT.format(n)]))[0] for n in nouns}
     for i, phrases in enumerate(found):
         for j, (noun, term, k) in enumerate(phrases):
             if k == OBJECT:

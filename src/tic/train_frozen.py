@@ -144,9 +144,10 @@ class TextCache:
             self.cache[t] = tuple(row)
 
     def batch(self, texts: list[str]) -> tuple[Tensor | None, ...]:
-        missing = sorted(set(texts) - self.cache.keys())
-        if missing:
-            self._store(missing)
+        # one text per encoder call: a text's features must not depend on what it was batched
+        # with (padding changes float sums slightly), so a resumed run repeats an unbroken one
+        for text in sorted(set(texts) - self.cache.keys()):
+            self._store([text])
         rows = [self.cache[t] for t in texts]
         out = [torch.stack([r[0] for r in rows])]
         for k in range(1, len(rows[0])):
