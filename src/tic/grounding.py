@@ -33,6 +33,7 @@ from tic.backbones import assets_dir
 from tic.color import normalize_ab
 from tic.color_names import term_lab
 from tic.errors import TicError
+from tic.text_minilm import text_phrases
 
 ASSET = "imagenet_classes.safetensors"
 TOP_K = 3  # classes per noun
@@ -63,8 +64,6 @@ def text_objects(text: str) -> list[tuple[str, str, int]]:
     ``kind`` is ``WHOLE`` when the phrase's noun is the picture or its background, else
     ``OBJECT``. At most ``MAX_PHRASES``, in the text's order.
     """
-    from tic.text_minilm import text_phrases
-
     out = []
     for _, _, colours, words in text_phrases(text):
         if not colours:

@@ -37,9 +37,9 @@ from tic.backbones import load_pretrained_encoder
 from tic.checkpoint import (
     WEIGHTS_NAME,
     checkpoint_to_resume,
-    generator_state,
     load_checkpoint,
     load_weights,
+    read_weights,
     save_checkpoint,
     save_model_folder,
     truncate_log,
@@ -174,7 +174,7 @@ def _init_from(folder: Path, G) -> None:
     the folder lacks (``hint.*`` of a model without grounding) keep their initial values. The
     frozen encoder stays the shipped ImageNet one even when the folder holds another copy."""
     own = G.state_dict()
-    state = {k: v for k, v in generator_state(folder / WEIGHTS_NAME, G).items()
+    state = {k: v for k, v in read_weights(folder / WEIGHTS_NAME).items()
              if not k.startswith("encoder.")}
     state.update({k: v for k, v in own.items() if k.startswith("encoder.")})
     new = sorted(k for k in own if k not in state)
