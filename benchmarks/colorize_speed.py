@@ -3,7 +3,8 @@
 For a 1024x768 and a 4000x3000 photo it measures, each in a fresh process:
 - ``per_image_s``: read the file, colorize (network at 256x256 + full-resolution composition), write
   the PNG, inside a running process with the model loaded (what each image of a batch costs);
-  median of ``--repeats`` runs after one warm-up;
+  median of ``--repeats`` runs after one warm-up, each with another text (the text encoder
+  remembers recent texts, so one text repeated would hide its cost);
 - ``command_s``: the whole ``tic colorize`` command (Python start, imports, model load, one image);
 - ``peak_rss_mb``: the process's peak resident memory.
 
@@ -38,10 +39,14 @@ from tic import Colorizer
 from tic.imageio import read_photo, save_image
 model, src, out, repeats = sys.argv[1] or None, sys.argv[2], sys.argv[3], int(sys.argv[4])
 colorizer = Colorizer.from_pretrained(model, device="cpu")
+# another text (and other nouns) each time: the text encoder remembers its last few texts
+texts = ["a blue sky over green trees", "a red car on a gray road", "a yellow boat on blue water",
+         "a pink flower beside a green leaf", "an orange cat on a brown sofa",
+         "a purple umbrella and a white dog", "a green bus under a gray cloud"]
 times = []
 for i in range(repeats + 1):
     t0 = time.perf_counter()
-    image = colorizer.colorize_photos([read_photo(src)], ["a blue sky over green trees"])[0]
+    image = colorizer.colorize_photos([read_photo(src)], [texts[i % len(texts)]])[0]
     save_image(image, out)
     times.append(time.perf_counter() - t0)
 print(json.dumps({"per_image_s": statistics.median(times[1:]), "runs_s": times[1:],

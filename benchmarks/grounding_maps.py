@@ -2,8 +2,8 @@
 
 On a binding set (``scripts/prepare_data_v2.py``'s ``val_binding/``: two cut-outs on one gray
 input, each named with its label), for every scene: the objects' maps from the encoder's ImageNet
-classifier matched to each label (``grounding.object_maps`` at the model's working size, as
-inference computes them, upsampled to the image), and for each object the share of its mask
+classifier matched to each label, or a model's learned maps (``EncoderUNet.phrase_maps`` at the
+model's working size, as inference computes them, upsampled to the image), and for each object the share of its mask
 where its own map beats the other's. An object is "found" when that share is over one half; a
 scene is right when both are. This is the ceiling the hints give the decoder for binding.
 
@@ -39,8 +39,6 @@ def main(argv=None) -> None:
     cfg, G, _ = load_model(args.model)
     G = load_pretrained_encoder(G).eval()
     size = cfg.image_size
-    classes = grounding.load_classes()
-    classifier = (classes["weight"], classes["bias"])
     encoder = MiniLMEncoder()
     root = args.data.parent
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
@@ -53,10 +51,10 @@ def main(argv=None) -> None:
         gray = Image.open(root / row["image"]).convert("L")
         L = torch.from_numpy(np.asarray(gray.resize((size, size), Image.BICUBIC), np.float32))
         with torch.no_grad():
-            feat = G.encode((L / 255 * 2 - 1)[None, None])[0]
+            feats = G.encode((L / 255 * 2 - 1)[None, None])
             nouns = [r["name"] for r in row["regions"]]
             vectors = encoder.sentence_vectors([grounding.CLASS_PROMPT.format(n) for n in nouns])
-            maps = grounding.object_maps(feat, grounding.class_weights(vectors)[None], classifier)
+            maps = G.phrase_maps(feats, vectors[None])  # the model's: class or learned maps
         maps = F.interpolate(maps, size=gray.size[::-1], mode="bilinear", align_corners=False)[0]
         own = []
         for i, region in enumerate(row["regions"]):

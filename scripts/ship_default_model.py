@@ -4,6 +4,7 @@
     python scripts/ship_default_model.py runs/default/model --dtype fp32
     python scripts/ship_default_model.py runs/default/model --color-synonyms
     python scripts/ship_default_model.py runs/v2/model --ab-head bins --temperature 0.38
+    python scripts/ship_default_model.py runs/v4/model --ab-head bins --ab-head-no-colour regression
 
 Writes ``src/tic/assets/default/`` (``config.json``, ``model.safetensors``, the text-encoder
 files), replacing what is there atomically: the folder is written beside it and renamed. With
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                    "text_encoder.color_synonyms in config.json)")
     p.add_argument("--ab-head", choices=["regression", "bins"], default=None,
                    help="the output head of a pretrained-encoder model (generator.ab_head)")
+    p.add_argument("--ab-head-no-colour", choices=["regression", "bins"], default=None,
+                   help="the head for texts that name no colour (generator.ab_head_no_colour)")
     p.add_argument("--temperature", type=float, default=None,
                    help="annealed-mean temperature of the bins head (generator.bins_temperature)")
     args = p.parse_args(argv)
@@ -64,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg["text_encoder"]["color_synonyms"] = True
         if args.ab_head is not None:
             cfg["generator"]["ab_head"] = args.ab_head
+        if args.ab_head_no_colour is not None:
+            cfg["generator"]["ab_head_no_colour"] = args.ab_head_no_colour
         if args.temperature is not None:
             cfg["generator"]["bins_temperature"] = args.temperature
         (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")

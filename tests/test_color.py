@@ -129,6 +129,37 @@ def test_in_gamut_mapping_keeps_lightness():
     torch.testing.assert_close(ratio_out.float(), ratio_in, atol=0.15, rtol=0.1)
 
 
+def test_in_gamut_mapping_reaches_the_gamut_corners():
+    """Push each sRGB primary and secondary (skimage's Lab) 1.5x beyond its chroma: the mapping
+    keeps L and hue and gives at least 95% of the largest chroma below which the whole line
+    from gray stays in sRGB (found independently: skimage's lab2rgb round trip on a fine grid).
+    Near bright yellow that is far below the corner's own chroma: Lab's hue lines bend out of
+    sRGB and back in."""
+    from skimage.color import lab2rgb, rgb2lab
+
+    for rgb in [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (0, 1, 1), (1, 0, 1)]:
+        L, a, b = rgb2lab(np.array([[rgb]], dtype=np.float64))[0, 0]
+        C, h = np.hypot(a, b), np.arctan2(b, a)
+        cs = np.linspace(0, 1.5 * C, 3001)
+        line = np.stack([np.full_like(cs, L), cs * np.cos(h), cs * np.sin(h)], -1)[None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # skimage warns when it clips
+            inside = np.abs(rgb2lab(lab2rgb(line)) - line).max(-1)[0] < 0.01
+        reachable = cs[np.argmin(inside)] if not inside.all() else cs[-1]
+        lab = torch.tensor([L, 1.5 * a, 1.5 * b]).view(1, 3, 1, 1)
+        out = color.lab_to_rgb_in_gamut(lab).double().permute(0, 2, 3, 1).numpy()[0]
+        L2, a2, b2 = rgb2lab(out)[0, 0]
+        assert abs(L2 - L) < 0.05, rgb
+        assert abs(np.degrees(np.arctan2(b2, a2) - h)) < 1.0, rgb
+        assert 0.95 * reachable <= np.hypot(a2, b2) <= reachable + 0.1, (rgb, np.hypot(a2, b2),
+                                                                         reachable)
+    # and the pixels it returns are the sRGB ones skimage gives for the mapped Lab
+    lab = torch.tensor([[50.0, 60.0, 60.0], [70.0, -20.0, 30.0]]).T.reshape(1, 3, 1, 2)
+    np.testing.assert_allclose(
+        color.lab_to_rgb_in_gamut(lab)[0].permute(1, 2, 0).numpy(),
+        lab2rgb(lab[0].permute(1, 2, 0).double().numpy()), atol=1e-4)
+
+
 def test_normalisation_round_trip_and_range():
     L = torch.tensor([0.0, 50.0, 100.0])
     torch.testing.assert_close(color.normalize_l(L), torch.tensor([-1.0, 0.0, 1.0]))

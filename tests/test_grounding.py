@@ -73,10 +73,21 @@ def _phrases(*items):
     return weights, ab, kind
 
 
+def _noun_phrases(*items):
+    """As ``_phrases`` with each class given as its name's vector (what the generator takes)."""
+    weights, ab, kind = _phrases(*items)
+    names = grounding.load_classes()["names"]
+    return torch.einsum("bpk,kd->bpd", weights, names), ab, kind
+
+
+def _hints(feat, weights, ab, kind, clf):
+    return grounding.hint_maps(grounding.object_maps(feat, weights, clf), ab, kind)
+
+
 def test_hint_maps_put_each_colour_where_its_class_is():
     feat, clf = _fake_scene()
     O, Wh = grounding.OBJECT, grounding.WHOLE
-    h = grounding.hint_maps(feat, *_phrases((3, 0.5, 0.2, O), (7, -0.4, 0.3, O)), clf)
+    h = _hints(feat, *_phrases((3, 0.5, 0.2, O), (7, -0.4, 0.3, O)), clf)
     assert h.shape == (1, 3, 2, 4)
     left, right = h[0, :, :, :2], h[0, :, :, 2:]
     assert torch.allclose(left[0], torch.tensor(0.5), atol=1e-3)  # a of the class-3 phrase
@@ -84,12 +95,12 @@ def test_hint_maps_put_each_colour_where_its_class_is():
     assert torch.allclose(right[0], torch.tensor(-0.4), atol=1e-3)
     assert torch.allclose(right[2], torch.ones(2, 2), atol=1e-3)
     # the background gets what the object leaves: the right half here
-    h = grounding.hint_maps(feat, *_phrases((3, 0.5, 0.2, O), (None, 0.0, -0.6, Wh)), clf)
+    h = _hints(feat, *_phrases((3, 0.5, 0.2, O), (None, 0.0, -0.6, Wh)), clf)
     assert torch.allclose(h[0, 1, :, 2:], torch.tensor(-0.6), atol=1e-3)
     assert torch.allclose(h[0, 0, :, :2], torch.tensor(0.5), atol=1e-3)
     # no phrase: no hint; only a whole-picture phrase: everywhere
-    assert grounding.hint_maps(feat, *_phrases(), clf).abs().sum() == 0
-    h = grounding.hint_maps(feat, *_phrases((None, 0.1, 0.1, Wh)), clf)
+    assert _hints(feat, *_phrases(), clf).abs().sum() == 0
+    h = _hints(feat, *_phrases((None, 0.1, 0.1, Wh)), clf)
     assert torch.allclose(h[0, 2], torch.ones(2, 4))
 
 
@@ -99,11 +110,29 @@ def test_encode_objects_pads_and_carries_the_named_colours():
     def embed(texts):  # stands in for MiniLM: every noun lands on class 0's name
         return vectors[:1].expand(len(texts), -1)
 
-    weights, ab, kind = grounding.encode_objects(["a red car and a blue house", "", "a cat"], embed)
-    assert weights.shape == (3, 2, 1000) and kind.tolist() == [[1, 1], [0, 0], [0, 0]]
+    nouns, ab, kind = grounding.encode_objects(["a red car and a blue house", "", "a cat"], embed)
+    assert nouns.shape == (3, 2, 384) and kind.tolist() == [[1, 1], [0, 0], [0, 0]]
     red = torch.tensor(term_lab("red")[1:]) / AB_SCALE
     assert torch.allclose(ab[0, 0], red) and ab[1:].abs().sum() == 0
-    assert weights[0, 0].argmax() == 0 and weights[1:].abs().sum() == 0
+    assert torch.equal(nouns[0, 0], vectors[0]) and nouns[1:].abs().sum() == 0
+    # the class maps of a noun vector: class_weights then object_maps
+    feat, clf = _fake_scene()
+    maps = grounding.class_maps(feat, nouns[:1], clf)
+    torch.testing.assert_close(
+        maps, grounding.object_maps(feat, grounding.class_weights(nouns[0])[None], clf))
+
+
+def test_phrase_targets_match_nouns_to_the_named_objects():
+    left, right = torch.zeros(4, 4), torch.zeros(4, 4)
+    left[:, :2], right[:, 2:] = 1, 1
+    objects = [[("red umbrella", left), ("girl", right)],  # the label's last word need not match
+               [("cat", left), ("cat", right)],  # two objects one name: which is unknown
+               []]
+    texts = ["a blue girl and a green umbrella on a red background", "a red cat", "a red car"]
+    targets, valid = grounding.phrase_targets(texts, objects, 3)
+    assert valid.tolist() == [[1, 1, 0], [0, 0, 0], [0, 0, 0]]
+    assert torch.equal(targets[0, 0], right) and torch.equal(targets[0, 1], left)
+    assert grounding.phrase_targets(["a red car"], [[]], 1)[0] is None
 
 
 def test_rebalance_weights():
@@ -144,14 +173,63 @@ def test_grounding_generator_starts_as_the_one_without_and_hints_reach_the_outpu
     g.load_state_dict({**g.state_dict(), **state})
     L = torch.rand(1, 1, 64, 64) * 2 - 1
     text = torch.randn(1, 6)
-    objects = _phrases((3, 0.5, 0.2, grounding.OBJECT))
+    objects = _noun_phrases((3, 0.5, 0.2, grounding.OBJECT))
     with torch.no_grad():
         assert torch.allclose(g(L, text, None, None, *objects), plain(L, text))
         for net in g.hint:
             torch.nn.init.normal_(net[-1].weight)
-        other = _phrases((3, -0.5, -0.2, grounding.OBJECT))
+        other = _noun_phrases((3, -0.5, -0.2, grounding.OBJECT))
         assert not torch.allclose(g(L, text, None, None, *objects), g(L, text, None, None, *other))
-        assert torch.allclose(g(L, text), g(L, text, None, None, *_phrases()))  # no phrase
+        assert torch.allclose(g(L, text), g(L, text, None, None, *_noun_phrases()))  # no phrase
+
+
+def test_learned_maps_start_as_the_class_maps_order_and_learn_from_masks():
+    torch.manual_seed(0)
+    g = EncoderUNet(_cfg(grounding_maps="learned")).eval()
+    L = torch.rand(2, 1, 64, 64) * 2 - 1
+    feats = g.encode(L)
+    nouns = torch.nn.functional.normalize(torch.randn(2, 3, 384), dim=-1)
+    cams = g._class_maps(feats, nouns)
+    logits = g.phrase_logits(feats, nouns)
+    assert logits.shape == (2, 3, 4, 4)  # 1/16 of 64
+    up = torch.nn.functional.interpolate(cams, size=(4, 4), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(logits, 6.0 * (up - 0.5))  # untrained: the class maps alone
+    assert g.phrase_maps(feats, nouns[:, :0]).shape == (2, 0, 2, 2)
+    # a few steps of the mask loss move the maps toward a known mask
+    target = torch.zeros(2, 3, 4, 4)
+    target[:, 0, :, :2] = 1
+    opt = torch.optim.Adam(g.locate.parameters(), lr=1e-2)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    first = bce(g.phrase_logits(feats, nouns), target).item()
+    for _ in range(30):
+        loss = bce(g.phrase_logits(feats, nouns), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.5 * first
+
+
+def test_the_empty_text_can_take_the_other_head():
+    torch.manual_seed(0)
+    g = EncoderUNet(_cfg(ab_head="bins", ab_head_no_colour="regression")).eval()
+    for net in g.hint:
+        torch.nn.init.normal_(net[-1].weight)
+    L = torch.rand(2, 1, 64, 64) * 2 - 1
+    text = torch.randn(2, 6)
+    nouns = torch.zeros(2, 1, 384)
+    ab = torch.tensor([[[0.5, 0.2]], [[0.0, 0.0]]])
+    kind = torch.tensor([[float(grounding.WHOLE)], [0.0]])  # a colour named; none
+    with torch.no_grad():
+        out = g(L, text, None, None, nouns, ab, kind)
+        reg, logits = g.decode(g.encode(L), text, None, None, nouns, ab, kind)
+    up = lambda x: torch.nn.functional.interpolate(  # noqa: E731
+        x, size=(64, 64), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(out[0], up(g.bins_ab(logits))[0])
+    torch.testing.assert_close(out[1], up(reg)[1])
+    with pytest.raises(ConfigError, match="ab_head_no_colour"):
+        ModelConfig(image_size=64, generator=_cfg(text_dim=384, grounding=False,
+                                                  ab_head_no_colour="regression"),
+                    text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
 
 
 def test_grounding_config_needs_minilm():

@@ -4,6 +4,8 @@ and its model folder loads into a Colorizer that gives the same output."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -70,9 +72,14 @@ def test_draw_captions_every_object_with_its_measured_colour(tmp_path):
     views = build_views(photos, cutouts, size=64, n_scenes=6, crops_per_photo=0, flip=False)
     rng = np.random.default_rng(1)
     for i in range(len(views) - 6, len(views)):
-        rgb, text = draw(views, i, rng, recolor_prob=1.0, empty_prob=0.0)
+        rgb, text, objects = draw(views, i, rng, recolor_prob=1.0, empty_prob=0.0)
         t = torch.from_numpy(rgb).permute(2, 0, 1)
         said = dict((lab, c[0]) for lab, c in _named(text))
+        # the objects handed back are the ones named, with their masks
+        assert sorted(lab for lab, _ in objects) == sorted(said)
+        for label, mask in objects:
+            k = views.labels[i].index(label)
+            np.testing.assert_array_equal(mask, views.masks[i][k])
         for mask, label in zip(views.masks[i], views.labels[i], strict=True):
             if mask.any():
                 assert said[label] == dominant_color_term(t, torch.from_numpy(mask))
@@ -80,7 +87,10 @@ def test_draw_captions_every_object_with_its_measured_colour(tmp_path):
         L = color.rgb_to_lab(t[None])[0, 0]
         L_view = color.rgb_to_lab(torch.from_numpy(views.rgb[i]).permute(2, 0, 1)[None])[0, 0]
         assert (L - L_view).abs().max() < 0.5
-    assert draw(views, 0, rng, 1.0, empty_prob=1.0)[1] == ""
+    # no words: nothing repainted (a colour no word names cannot be learned)
+    last = len(views) - 1
+    rgb, text, objects = draw(views, last, rng, 1.0, empty_prob=1.0)
+    assert (text, objects) == ("", []) and np.array_equal(rgb, views.rgb[last])
     target = batch_targets([views.rgb[0], views.rgb[1]])
     assert target.shape == (2, 2, 16, 16) and target.abs().max() <= 1
 
@@ -151,9 +161,10 @@ def _run(cfg, run, photos, cutouts, minilm, resume=False):
 
 
 GROUNDED = {"model.generator.grounding": "true", "loss.rebalance": 0.5}
+LEARNED = {**GROUNDED, "model.generator.grounding_maps": "learned", "loss.lambda_grounding": 1.0}
 
 
-@pytest.mark.parametrize("extra", [{}, GROUNDED], ids=["plain", "grounding"])
+@pytest.mark.parametrize("extra", [{}, GROUNDED, LEARNED], ids=["plain", "grounding", "learned"])
 def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, extra):
     photos, cutouts = _images(tmp_path)
     cfg = _frozen_config(tmp_path, photos, cutouts, **extra)
@@ -161,6 +172,10 @@ def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, e
     assert full.step == 4 and (tmp_path / "full" / "model" / "model.safetensors").is_file()
     lines = (tmp_path / "full" / "losses.jsonl").read_text().splitlines()
     assert any("val_l1_bins" in ln for ln in lines)
+    if extra is LEARNED:  # scenes' named objects have known masks: the maps are trained
+        grounded = [json.loads(ln)["loss_grounding"] for ln in lines if "loss_grounding" in ln]
+        assert len(grounded) == 4 and any(v > 0 for v in grounded)  # 0: no known mask that step
+        assert all(0 <= v < 5 for v in grounded)
 
     half = _frozen_config(tmp_path, photos, cutouts, steps=2, **extra)
     _run(half, tmp_path / "resumed", photos, cutouts, minilm)

@@ -55,9 +55,17 @@ class GeneratorConfig:
     - ``ab_head``: the output ab from the ``regression`` head, or from the ``bins`` head (a
       distribution over quantised ab, ``tic.ab_bins``) by its annealed mean at
       ``bins_temperature``. Both heads are trained; this picks the one used.
+      ``ab_head_no_colour`` (grounding models): the head for texts that name no colour (the
+      empty text, "a photo of a dog"); None: ``ab_head``. The bins head's rebalanced colours
+      pay off when the text names them; without words the regression head's safer mean is
+      measured better (MODEL_CARD.md).
     - ``grounding``: hints of where each colour-naming phrase's object is (``tic.grounding``:
       the encoder's ImageNet classifier at every position, matched to the phrase's noun by
       MiniLM) added at every decoder level; needs text_encoder.kind ``minilm``.
+      ``grounding_maps``: where those objects are: ``imagenet`` (the class activation maps
+      alone, untrained) or ``learned`` (``tic.models.GroundingHead``: the encoder's features at
+      1/32 and 1/16 matched to the noun's vector, with the class maps as one input, trained on
+      scenes whose object masks are known; maps at 1/16).
     """
 
     width: int = 64
@@ -81,7 +89,9 @@ class GeneratorConfig:
     attention_heads: int = 4
     ab_head: Literal["regression", "bins"] = "regression"
     bins_temperature: float = 0.38
+    ab_head_no_colour: Literal["regression", "bins"] | None = None
     grounding: bool = False
+    grounding_maps: Literal["imagenet", "learned"] = "imagenet"
 
 
 @dataclass
@@ -177,6 +187,17 @@ class ModelConfig:
                 raise ConfigError("generator.bins_temperature must be positive")
             if g.grounding and self.text_encoder.kind != "minilm":
                 raise ConfigError("generator.grounding needs text_encoder.kind 'minilm'")
+            if g.ab_head_no_colour not in (None, "regression", "bins"):
+                raise ConfigError("generator.ab_head_no_colour must be 'regression', 'bins' or "
+                                  f"null, got {g.ab_head_no_colour!r}")
+            if g.ab_head_no_colour is not None and not g.grounding:
+                raise ConfigError("generator.ab_head_no_colour needs grounding: true (the "
+                                  "phrases tell which texts name a colour)")
+            if g.grounding_maps not in ("imagenet", "learned"):
+                raise ConfigError("generator.grounding_maps must be 'imagenet' or 'learned', "
+                                  f"got {g.grounding_maps!r}")
+            if g.grounding_maps == "learned" and not g.grounding:
+                raise ConfigError("generator.grounding_maps 'learned' needs grounding: true")
         if g.text_levels == "all" and g.text_fusion != "film":
             raise ConfigError("generator.text_levels 'all' needs text_fusion 'film'")
         return self

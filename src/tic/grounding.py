@@ -9,13 +9,17 @@ and compared with the embeddings of the 1000 class names; its ``TOP_K`` nearest 
 by a softmax of their similarities, pick the class probabilities whose sum is the phrase's map.
 Nothing here is trained on tic's data, so it reaches nouns that no training caption used.
 
-``hint_maps`` turns the maps into three channels at 1/32: the named colour's ``a``, ``b`` (Lab,
+``hint_maps`` turns the maps into three channels: the named colour's ``a``, ``b`` (Lab,
 normalised) weighted by where the phrase is, and the weight itself. The decoder
 (``tic.models.EncoderUNet`` with ``grounding: true``) reads them at every level and learns how far
 to trust them and where the object's edges are. Phrases compete for positions (a softmax across
 phrases), so "a pink umbrella and a blue girl" gives each position mostly one colour. Phrases
 whose noun is the whole picture or its background ("a photo", "on a green background") cover what
 the object phrases do not.
+
+The class maps are coarse (1/32) and know no "person"; a model with ``grounding_maps: learned``
+refines them with a ``tic.models.GroundingHead`` trained against the masks of the objects that
+training captions name (``phrase_targets`` pairs each phrase with its object).
 
 The assets (``assets/backbones/imagenet_classes.safetensors``: the classifier of torchvision's
 MobileNetV2 and MiniLM embeddings of the class names) are written by
@@ -25,6 +29,7 @@ MobileNetV2 and MiniLM embeddings of the class names) are written by
 from __future__ import annotations
 
 import functools
+import re
 
 import torch
 from torch import Tensor
@@ -43,6 +48,7 @@ CLASS_PROMPT = "a photo of a {}"
 WHOLE_NOUNS = frozenset({"background", "backdrop", "photo", "photograph", "picture", "image",
                          "scene", "everything", "all"})  # fmt: skip
 MAX_PHRASES = 8
+NOUN_DIM = 384  # MiniLM's sentence vectors
 OBJECT, WHOLE = 1, 2  # phrase kinds (0: padding)
 
 
@@ -86,28 +92,30 @@ def encode_objects(
     texts: list[str], embed
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Per text, its colour-naming phrases as fixed-size tensors (P = most phrases in a text):
-    ``weights`` ``(B, P, 1000)`` over ImageNet classes, ``ab`` ``(B, P, 2)`` the named colour
-    (normalised Lab ab) and ``kind`` ``(B, P)`` (0 padding, ``OBJECT``, ``WHOLE``).
+    ``nouns`` ``(B, P, 384)`` the MiniLM vector of each object phrase's noun in
+    ``CLASS_PROMPT`` (zero for the whole picture and padding), ``ab`` ``(B, P, 2)`` the named
+    colour (normalised Lab ab) and ``kind`` ``(B, P)`` (0 padding, ``OBJECT``, ``WHOLE``).
 
     ``embed(list[str]) -> (n, 384)`` gives L2-normalised sentence vectors (MiniLM's).
     """
     found = [text_objects(t) for t in texts]
     P = max((len(f) for f in found), default=0)
-    weights = torch.zeros(len(texts), P, 1000)
+    nouns = torch.zeros(len(texts), P, NOUN_DIM)
     ab = torch.zeros(len(texts), P, 2)
     kind = torch.zeros(len(texts), P)
-    nouns = sorted({n for f in found for n, _, k in f if k == OBJECT})
-    # one noun per call: a noun's weights must not depend on what it was batched with (padding
-    # changes the float sums a little, and the sharp softmax would carry that into training)
-    vec = {n: class_weights(embed([CLASS_PROMPT.format(n)]))[0] for n in nouns}
+    words = sorted({n for f in found for n, _, k in f if k == OBJECT})
+    # all nouns in one call, in a fixed order: a text's vectors depend only on its nouns (padding
+    # changes float sums a little, and a resumed training run must repeat an unbroken one)
+    vec = dict(zip(words, embed([CLASS_PROMPT.format(n) for n in words]), strict=True)) \
+        if words else {}
     for i, phrases in enumerate(found):
         for j, (noun, term, k) in enumerate(phrases):
             if k == OBJECT:
-                weights[i, j] = vec[noun]
+                nouns[i, j] = vec[noun]
             lab = torch.tensor(term_lab(term)).view(1, 3, 1, 1)
             ab[i, j] = normalize_ab(lab[:, 1:]).flatten()
             kind[i, j] = k
-    return weights, ab, kind
+    return nouns, ab, kind
 
 
 def object_maps(feat: Tensor, weights: Tensor, classifier: tuple[Tensor, Tensor]) -> Tensor:
@@ -119,19 +127,50 @@ def object_maps(feat: Tensor, weights: Tensor, classifier: tuple[Tensor, Tensor]
     return maps / maps.amax((2, 3), keepdim=True).clamp_min(1e-8)
 
 
-def hint_maps(
-    feat: Tensor, weights: Tensor, ab: Tensor, kind: Tensor, classifier: tuple[Tensor, Tensor]
-) -> Tensor:
-    """``(B, 3, h, w)``: ``(a * s, b * s, s)`` summed over the phrases, ``s`` each phrase's share
-    of a position (objects: its map times its softmax share across object phrases; the whole /
-    background: what the objects leave, ``1 - max`` of their maps)."""
-    B, _, h, w = feat.shape
-    if weights.shape[1] == 0:
-        return feat.new_zeros(B, 3, h, w)
+def class_maps(feat: Tensor, nouns: Tensor, classifier: tuple[Tensor, Tensor]) -> Tensor:
+    """``feat`` ``(B, 1280, h, w)``, ``nouns`` ``(B, P, 384)`` -> ``(B, P, h, w)`` in [0, 1]: each
+    noun's ``TOP_K`` ImageNet classes' activation map (``class_weights``, ``object_maps``)."""
+    B, P, _ = nouns.shape
+    weights = class_weights(nouns.reshape(B * P, -1).float()).view(B, P, -1)
+    return object_maps(feat, weights.to(feat.dtype), classifier)
+
+
+def hint_maps(maps: Tensor, ab: Tensor, kind: Tensor) -> Tensor:
+    """``maps`` ``(B, P, h, w)`` in [0, 1]: where each phrase's object is (``class_maps`` or a
+    learned ``tic.models.GroundingHead``) -> ``(B, 3, h, w)``: ``(a * s, b * s, s)`` summed over
+    the phrases, ``s`` each phrase's share of a position (objects: its map times its softmax
+    share across object phrases; the whole / background: what the objects leave, ``1 - max`` of
+    their maps)."""
+    B, P, h, w = maps.shape
+    if P == 0:
+        return maps.new_zeros(B, 3, h, w)
     obj = (kind == OBJECT)[:, :, None, None]
-    maps = object_maps(feat, weights.to(feat.dtype), classifier) * obj
+    maps = maps * obj
     share = maps * (maps / COMPETITION_TEMPERATURE).masked_fill(~obj, -1e4).softmax(1)
     rest = 1 - maps.amax(1, keepdim=True)  # (B, 1, h, w); 1 where no object phrase
     share = torch.where((kind == WHOLE)[:, :, None, None], rest.expand_as(share), share)
-    colour = torch.einsum("bphw,bpc->bchw", share, ab.to(feat.dtype))
+    colour = torch.einsum("bphw,bpc->bchw", share, ab.to(maps.dtype))
     return torch.cat([colour, share.sum(1, keepdim=True).clamp(max=1)], dim=1)
+
+
+def phrase_targets(
+    texts: list[str], objects: list[list[tuple[str, Tensor]]], P: int
+) -> tuple[Tensor | None, Tensor]:
+    """Where each text's object phrases truly are, for training a learned map: per text the
+    ``(label, mask (h, w) float)`` of its objects -> ``targets`` ``(B, P, h, w)`` and ``valid``
+    ``(B, P)`` (1 where the phrase's noun matches the last word of exactly one object's label).
+    ``targets`` is None when no text has objects."""
+    shape = next((m.shape for objs in objects for _, m in objs), None)
+    valid = torch.zeros(len(texts), P)
+    if shape is None:
+        return None, valid
+    targets = torch.zeros(len(texts), P, *shape)
+    for i, (text, objs) in enumerate(zip(texts, objects, strict=True)):
+        for j, (noun, _, k) in enumerate(text_objects(text)[:P]):
+            if k != OBJECT or not noun:
+                continue
+            head = noun.split()[-1]
+            hits = [m for label, m in objs if head in re.findall(r"[a-z]+", label.lower())]
+            if len(hits) == 1:
+                targets[i, j], valid[i, j] = hits[0], 1.0
+    return targets, valid

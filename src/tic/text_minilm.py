@@ -62,9 +62,13 @@ class MiniLM(nn.Module):
 
     def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
         """``ids``, ``mask``: ``(B, T)`` (mask 1 for tokens, 0 for padding) -> ``(B, hidden)``."""
-        x = self.token_states(ids, mask)
-        m = mask[..., None].to(x.dtype)
-        pooled = (x * m).sum(1) / m.sum(1).clamp_min(1e-9)
+        return self.pool(self.token_states(ids, mask), mask)
+
+    @staticmethod
+    def pool(states: Tensor, mask: Tensor) -> Tensor:
+        """Token states ``(B, T, hidden)`` -> mean over the tokens, L2-normalised."""
+        m = mask[..., None].to(states.dtype)
+        pooled = (states * m).sum(1) / m.sum(1).clamp_min(1e-9)
         return F.normalize(pooled, dim=-1)
 
     @staticmethod
@@ -178,6 +182,23 @@ class MiniLMEncoder(TextEncoder):
         self.color_slots = color_slots
         self.dim = self.SENTENCE_DIM + len(COLOR_TERMS) * color_slots  # = vector_dim(cfg)
         self.tokenizer, self.model = self._load_model()
+        self._recent: dict[tuple[str, ...], tuple] = {}  # _run's last few batches
+
+    def _run(self, texts: list[str]) -> tuple[list, Tensor, Tensor]:
+        """One batch through MiniLM: ``(encodings, token states (B, T, 384), mask (B, T))``.
+
+        The last few batches are remembered: the generator needs both the sentence vectors
+        (``encode``) and the token features (``encode_tokens``) of the same texts, and this way
+        they share one pass (the same batch gives the same numbers)."""
+        key = tuple(texts)
+        if key not in self._recent:
+            encoded = self.tokenizer.encode_batch(list(texts))
+            ids = torch.tensor([e.ids for e in encoded])
+            mask = torch.tensor([e.attention_mask for e in encoded])
+            if len(self._recent) >= 4:
+                self._recent.pop(next(iter(self._recent)))
+            self._recent[key] = (encoded, self.model.token_states(ids, mask), mask)
+        return self._recent[key]
 
     @staticmethod
     def model_folder() -> Path:
@@ -229,10 +250,8 @@ class MiniLMEncoder(TextEncoder):
         keep = [i for i, t in enumerate(texts) if t.strip()]
         for start in range(0, len(keep), self.batch_size):
             rows = keep[start : start + self.batch_size]
-            tokens = self.tokenizer.encode_batch([texts[i] for i in rows])
-            ids = torch.tensor([t.ids for t in tokens])
-            mask = torch.tensor([t.attention_mask for t in tokens])
-            out[rows, : self.SENTENCE_DIM] = self.model(ids, mask).float()
+            _, states, mask = self._run([texts[i] for i in rows])
+            out[rows, : self.SENTENCE_DIM] = self.model.pool(states, mask).float()
         return out
 
     @torch.inference_mode()
@@ -241,10 +260,8 @@ class MiniLMEncoder(TextEncoder):
         rewriting, no colour slots; the empty text is not special)."""
         out = torch.zeros(len(texts), self.SENTENCE_DIM)
         for start in range(0, len(texts), self.batch_size):
-            tokens = self.tokenizer.encode_batch(texts[start : start + self.batch_size])
-            ids = torch.tensor([t.ids for t in tokens])
-            mask = torch.tensor([t.attention_mask for t in tokens])
-            out[start : start + len(tokens)] = self.model(ids, mask).float()
+            _, states, mask = self._run(texts[start : start + self.batch_size])
+            out[start : start + len(mask)] = self.model.pool(states, mask).float()
         return out
 
     @torch.inference_mode()
@@ -263,15 +280,14 @@ class MiniLMEncoder(TextEncoder):
         keep = [i for i, t in enumerate(texts) if t.strip()]
         if not keep:
             return torch.zeros(len(texts), 0, self.TOKEN_DIM), torch.zeros(len(texts), 0)
-        encoded = self.tokenizer.encode_batch([texts[i] for i in keep])
-        n = max(sum(e.attention_mask) for e in encoded) - 2  # without [CLS] and [SEP]
+        batches = [self._run([texts[i] for i in keep[start : start + self.batch_size]])
+                   for start in range(0, len(keep), self.batch_size)]
+        n = max(sum(e.attention_mask) for b in batches for e in b[0]) - 2  # no [CLS], [SEP]
         tokens = torch.zeros(len(texts), n, self.TOKEN_DIM)
         mask = torch.zeros(len(texts), n)
-        for start in range(0, len(keep), self.batch_size):
-            part = encoded[start : start + self.batch_size]
-            ids = torch.tensor([e.ids for e in part])
-            att = torch.tensor([e.attention_mask for e in part])
-            states = self.model.token_states(ids, att).float()  # (b, T', 384)
+        for start, (part, states, _) in zip(range(0, len(keep), self.batch_size), batches,
+                                            strict=True):
+            states = states.float()  # (b, T', 384)
             for j, e in enumerate(part):
                 i = keep[start + j]
                 m = sum(e.attention_mask) - 2

@@ -86,11 +86,14 @@ class LossConfig:
     (``tic.ab_bins``); the GAN and perceptual terms are not used by that recipe. ``rebalance``
     (same recipe): ECCV16's class rebalancing of that cross-entropy (``ab_bins.rebalance_weights``
     with this mix; 1.0 = off, their value 0.5 weights rare, saturated colours up).
+    ``lambda_grounding`` (same recipe, ``generator.grounding_maps: learned``): weight of the
+    binary cross-entropy of the learned object maps against the scenes' masks.
     """
 
     lambda_l1: float = 1.0
     lambda_bins: float = 0.0
     rebalance: float = 1.0
+    lambda_grounding: float = 0.0
     lambda_gan: float = 1.0
     lambda_perceptual: float = 1.0
     perceptual_net: Literal["vgg16", "vgg19"] = "vgg16"
@@ -202,6 +205,10 @@ class TrainConfig:
             )
         if not 0 < self.loss.rebalance <= 1:
             raise ConfigError(f"loss.rebalance must be in (0, 1], got {self.loss.rebalance}")
+        if self.loss.lambda_grounding < 0:
+            raise ConfigError("loss.lambda_grounding must be >= 0")
+        if self.loss.lambda_grounding and g.grounding_maps != "learned":
+            raise ConfigError("loss.lambda_grounding needs model.generator.grounding_maps 'learned'")
         if self.optim.lr <= 0:
             raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
         return self

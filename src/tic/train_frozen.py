@@ -7,9 +7,10 @@ image: they are computed once per fixed training view (``tic.data.views``) and k
 objects are repainted and re-captioned on the fly, texts are sometimes emptied.
 
 Per step: draw a batch of views with fresh colours -> text features -> decoder ->
-``loss = lambda_l1 * loss_l1 + lambda_bins * loss_bins`` (smooth-L1 on the regression head's ab,
-cross-entropy of the bins head against the soft-encoded true ab, ECCV16) -> Adam step -> log,
-evaluate, save. No discriminator: at CPU budgets the GAN term measured as noise in the paper
+``loss = lambda_l1 * loss_l1 + lambda_bins * loss_bins (+ lambda_grounding * loss_grounding)``
+(smooth-L1 on the regression head's ab, cross-entropy of the bins head against the soft-encoded
+true ab, ECCV16; with learned grounding maps, their binary cross-entropy against the masks of the
+objects the caption names) -> Adam step -> log, evaluate, save. No discriminator: at CPU budgets the GAN term measured as noise in the paper
 recipe's ablations, and the bins head is the answer to regression's dull colours here.
 
 Run folder: as ``tic.train`` (``config.yaml``, ``losses.jsonl``, ``checkpoints/step-N/`` = model
@@ -47,6 +48,7 @@ from tic.checkpoint import (
 from tic.color import AB_SCALE
 from tic.data.views import ViewSet, batch_targets, draw
 from tic.errors import TicError
+from tic.grounding import phrase_targets
 from tic.models import build_generator
 from tic.pipeline import encode_text
 from tic.text import TextEncoder
@@ -156,29 +158,43 @@ class TextCache:
 
 
 def losses_for(
-    G, feats, text, target: Tensor, cfg: TrainConfig, bin_weights: Tensor | None = None
+    G, feats, text, target: Tensor, cfg: TrainConfig, bin_weights: Tensor | None = None,
+    where: tuple[Tensor | None, Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """``loss_l1`` (smooth-L1, regression head) and ``loss_bins`` (cross-entropy, bins head;
-    each pixel weighted by ``bin_weights`` of its nearest true bin when given: rebalancing)."""
+    each pixel weighted by ``bin_weights`` of its nearest true bin when given: rebalancing);
+    with ``where`` (``tic.grounding.phrase_targets``: the phrases' true masks and which are
+    known) and learned maps, ``loss_grounding`` (binary cross-entropy of the maps at 1/16)."""
     ab, logits = G.decode(feats, *text)
     loss_l1 = F.smooth_l1_loss(ab, target, beta=0.05)
     soft = ab_bins.soft_encode(target * AB_SCALE, G.bin_centers)
     ce = -(soft * F.log_softmax(logits.float(), dim=1)).sum(1)  # (B, h, w)
     if bin_weights is not None:
         ce = ce * bin_weights[soft.argmax(1)]
-    return {"loss_l1": loss_l1, "loss_bins": ce.mean()}
+    out = {"loss_l1": loss_l1, "loss_bins": ce.mean()}
+    if where is not None and cfg.loss.lambda_grounding:
+        masks, valid = where
+        found = G.phrase_logits(feats, text[3]) if valid.any() else None
+        if found is None or masks is None:
+            out["loss_grounding"] = loss_l1.new_zeros(())
+        else:
+            masks = F.adaptive_avg_pool2d(masks, found.shape[-2:])  # area fractions at 1/16
+            bce = F.binary_cross_entropy_with_logits(found.float(), masks, reduction="none")
+            out["loss_grounding"] = (bce.mean((2, 3)) * valid).sum() / valid.sum()
+    return out
 
 
 def _init_from(folder: Path, G) -> None:
     """A model or checkpoint folder's decoder weights into ``G``; modules that ``G`` has and
-    the folder lacks (``hint.*`` of a model without grounding) keep their initial values. The
+    the folder lacks (``hint.*`` of a model without grounding, ``locate.*`` of one without
+    learned maps) keep their initial values. The
     frozen encoder stays the shipped ImageNet one even when the folder holds another copy."""
     own = G.state_dict()
     state = {k: v for k, v in read_weights(folder / WEIGHTS_NAME).items()
              if not k.startswith("encoder.")}
     state.update({k: v for k, v in own.items() if k.startswith("encoder.")})
     new = sorted(k for k in own if k not in state)
-    if any(not k.startswith("hint.") for k in new):
+    if any(not k.startswith(("hint.", "locate.")) for k in new):
         raise TicError(f"init_from: {folder} does not fit this config (missing {new[0]})")
     load_weights(G, {**state, **{k: own[k] for k in new}}, f"init_from: {folder} does not fit")
     log.info("initialised from %s (%d new tensors start fresh)", folder, len(new))
@@ -257,11 +273,19 @@ def train_frozen(
             drawn = [draw(views, int(i), rng, cfg.data.recolor_prob, cfg.data.empty_text_prob)
                      for i in idx]
             target = batch_targets([d[0] for d in drawn])  # (B, 2, s, s) in [-1, 1]
-            text = text_cache.batch([d[1] for d in drawn])
+            texts = [d[1] for d in drawn]
+            text = text_cache.batch(texts)
             batch_feats = [f[torch.from_numpy(idx)].float() for f in feats]
+            where = None
+            if cfg.loss.lambda_grounding:
+                objects = [[(label, torch.from_numpy(m).float()) for label, m in d[2]]
+                           for d in drawn]
+                where = phrase_targets(texts, objects, text[3].shape[1])
 
-            out = losses_for(G, batch_feats, text, target, cfg, bin_weights)
+            out = losses_for(G, batch_feats, text, target, cfg, bin_weights, where)
             loss = cfg.loss.lambda_l1 * out["loss_l1"] + cfg.loss.lambda_bins * out["loss_bins"]
+            if "loss_grounding" in out:
+                loss = loss + cfg.loss.lambda_grounding * out["loss_grounding"]
             if not torch.isfinite(loss):
                 raise TicError(f"step {step + 1}: non-finite loss (lower optim.lr)")
             opt.zero_grad(set_to_none=True)

@@ -12,7 +12,9 @@ multi-object scenes from ``tic.data.layouts``), the encoder's features are compu
   random order, the background's colour sometimes added: ``"... on a green background"``);
 - a photo's caption is made from its own pixels (``caption_image``: ``"a photo of a dog in brown
   and green"``);
-- with ``empty_prob`` the text is empty, so the model also learns to colour without words.
+- with ``empty_prob`` the text is empty and the view keeps its own colours, so the model also
+  learns to colour without words (a repainted object whose colour no word names would teach it
+  to guess random hues: the pink and orange blotches v3 put on photos without text).
 
 Targets live at the decoder's output resolution (a quarter of the working size).
 """
@@ -156,11 +158,16 @@ def paint_region(
 def draw(
     views: ViewSet, index: int, rng: np.random.Generator, recolor_prob: float,
     empty_prob: float, background_prob: float = 0.5,
-) -> tuple[np.ndarray, str]:
-    """View ``index`` with fresh colours: ``(rgb (s, s, 3) float32, text)`` (see module doc)."""
+) -> tuple[np.ndarray, str, list[tuple[str, np.ndarray]]]:
+    """View ``index`` with fresh colours: ``(rgb (s, s, 3) float32, text, objects)`` (see module
+    doc); ``objects``: the ``(label, mask)`` of each object the text names (none for a photo or
+    an emptied text)."""
     rgb = views.rgb[index]
     masks = views.masks[index]
     text = views.texts[index]
+    named = []
+    if rng.random() < empty_prob:  # no words: the view's own colours, nothing repainted
+        return np.ascontiguousarray(rgb, dtype=np.float32), "", named
     if len(masks):
         phrases = []
         for mask, label in zip(masks, views.labels[index], strict=True):
@@ -172,6 +179,7 @@ def draw(
             t = torch.from_numpy(rgb).permute(2, 0, 1)
             term = dominant_color_term(t, torch.from_numpy(mask))
             phrases.append(f"{article(term)} {term} {label}")
+            named.append((label, mask))
         order = rng.permutation(len(phrases))
         text = join_and([phrases[k] for k in order])
         background = ~masks.any(0)
@@ -179,9 +187,7 @@ def draw(
             t = torch.from_numpy(rgb).permute(2, 0, 1)
             bg = top_terms(color_fractions(t, torch.from_numpy(background)), 1)[0]
             text += f" on {article(bg)} {bg} background"
-    if rng.random() < empty_prob:
-        text = ""
-    return np.ascontiguousarray(rgb, dtype=np.float32), text or ""
+    return np.ascontiguousarray(rgb, dtype=np.float32), text or "", named
 
 
 def batch_targets(rgbs: list[np.ndarray]) -> Tensor:

@@ -11,6 +11,7 @@ from tic.config import GeneratorConfig
 from tic.models.discriminator import PatchDiscriminator
 from tic.models.encoder_unet import EncoderUNet
 from tic.models.generator import Generator
+from tic.models.grounding_head import GroundingHead
 
 GENERATORS = {"scratch": Generator, "mobilenet_v2": EncoderUNet}
 
@@ -20,4 +21,4 @@ def build_generator(cfg: GeneratorConfig) -> nn.Module:
     return GENERATORS[cfg.encoder](cfg)
 
 
-__all__ = ["EncoderUNet", "Generator", "PatchDiscriminator", "build_generator", "GENERATORS"]
+__all__ = ["EncoderUNet", "Generator", "GroundingHead", "PatchDiscriminator", "build_generator", "GENERATORS"]

@@ -12,11 +12,14 @@ normalisation). Its features at 1/32, 1/16, 1/8 and 1/4 of the input go into a d
   text's token features (``TextCrossAttention``): a region can read the colour of the words that
   name it, which one sentence vector cannot say ("a red car and a blue house");
 - with ``grounding``, hints at every level: where each colour-naming phrase's object is and its
-  colour (``tic.grounding.hint_maps``: ImageNet class activation maps of the encoder's own
-  classifier, matched to the phrase's noun), added through a small zero-initialised 1x1 network;
+  colour (``tic.grounding.hint_maps``; the maps: ImageNet class activation maps of the encoder's
+  own classifier matched to the phrase's noun, at 1/32, or with ``grounding_maps: learned`` a
+  ``GroundingHead`` trained on known masks, at 1/16), added through a small zero-initialised 1x1
+  network;
 - two heads at 1/4: ``ab`` regression (tanh, normalised units) and logits over the quantised ab
   plane (``tic.ab_bins``). ``cfg.ab_head`` picks the one ``forward`` returns: ``regression`` or
-  ``bins`` (annealed mean at ``cfg.bins_temperature``). ab is upsampled bilinearly to the input
+  ``bins`` (annealed mean at ``cfg.bins_temperature``); ``cfg.ab_head_no_colour`` may pick
+  another for texts that name no colour (the empty text). ab is upsampled bilinearly to the input
   size (the full-resolution L is put back by the pipeline, so detail comes from L).
 
 ``encode(L)`` and ``decode(features, ...)`` are separate so that training with a frozen encoder can
@@ -36,6 +39,7 @@ from tic import ab_bins, grounding
 from tic.color import AB_SCALE
 from tic.config import GeneratorConfig
 from tic.models.blocks import conv_bn_relu
+from tic.models.grounding_head import GroundingHead
 from tic.models.mobilenet import MobileNetV2Features
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -147,6 +151,8 @@ class EncoderUNet(nn.Module):
             classes = grounding.load_classes()
             self.register_buffer("class_weight", classes["weight"], persistent=False)
             self.register_buffer("class_bias", classes["bias"], persistent=False)
+        self.locate = (GroundingHead(skips[0], skips[1], grounding.NOUN_DIM)
+                       if cfg.grounding and cfg.grounding_maps == "learned" else None)
         self.to_ab = nn.Conv2d(widths[-1], 2, 3, padding=1)
         self.to_logits = nn.Conv2d(widths[-1], len(self.bin_centers), 1)
 
@@ -162,9 +168,29 @@ class EncoderUNet(nn.Module):
         x = (gray - self.mean.to(L.dtype)) / self.std.to(L.dtype)
         return self.encoder(x)[::-1]
 
+    def phrase_logits(self, feats: list[Tensor], nouns: Tensor) -> Tensor | None:
+        """The learned maps' logits ``(B, P, h, w)`` at 1/16 (``GroundingHead``); None for a
+        model whose maps are the ImageNet class maps alone."""
+        if self.locate is None:
+            return None
+        return self.locate(feats[0], feats[1], nouns, self._class_maps(feats, nouns))
+
+    def phrase_maps(self, feats: list[Tensor], nouns: Tensor) -> Tensor:
+        """Where each phrase's object is, ``(B, P, h, w)`` in [0, 1]: the learned maps at 1/16
+        or the class maps at 1/32."""
+        if nouns.shape[1] == 0:
+            return feats[0].new_zeros(feats[0].shape[0], 0, *feats[0].shape[-2:])
+        logits = self.phrase_logits(feats, nouns)
+        return self._class_maps(feats, nouns) if logits is None else logits.sigmoid()
+
+    def _class_maps(self, feats: list[Tensor], nouns: Tensor) -> Tensor:
+        dtype = feats[0].dtype
+        classifier = (self.class_weight.to(dtype), self.class_bias.to(dtype))
+        return grounding.class_maps(feats[0], nouns, classifier)
+
     def decode(
         self, feats: list[Tensor], text_emb: Tensor, tokens: Tensor | None = None,
-        token_mask: Tensor | None = None, obj_weights: Tensor | None = None,
+        token_mask: Tensor | None = None, obj_nouns: Tensor | None = None,
         obj_ab: Tensor | None = None, obj_kind: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Encoder features -> ``(ab, logits)`` at 1/4 of the input: ``ab`` ``(B, 2, h, w)`` in
@@ -179,13 +205,11 @@ class EncoderUNet(nn.Module):
             tokens = tokens.to(feats[0].dtype)
         hint = None
         if self.hint is not None:
-            if obj_weights is None:
-                obj_weights = text_emb.new_zeros(text_emb.shape[0], 0, 1000)
+            if obj_nouns is None:
+                obj_nouns = text_emb.new_zeros(text_emb.shape[0], 0, grounding.NOUN_DIM)
                 obj_ab = text_emb.new_zeros(text_emb.shape[0], 0, 2)
                 obj_kind = text_emb.new_zeros(text_emb.shape[0], 0)
-            hint = grounding.hint_maps(feats[0], obj_weights, obj_ab, obj_kind,
-                                       (self.class_weight.to(feats[0].dtype),
-                                        self.class_bias.to(feats[0].dtype)))
+            hint = grounding.hint_maps(self.phrase_maps(feats, obj_nouns), obj_ab, obj_kind)
         x = self.stem(feats[0])
         for i, skip in enumerate([None, *feats[1:]]):
             if skip is not None:
@@ -205,9 +229,17 @@ class EncoderUNet(nn.Module):
         mean = ab_bins.annealed_mean(logits, self.bin_centers, self.cfg.bins_temperature)
         return (mean / AB_SCALE).clamp(-1, 1)
 
-    def ab_from_heads(self, ab: Tensor, logits: Tensor) -> Tensor:
-        """The output ab (normalised, ``(B, 2, h, w)``) by ``cfg.ab_head``."""
-        return ab if self.cfg.ab_head == "regression" else self.bins_ab(logits)
+    def ab_from_heads(self, ab: Tensor, logits: Tensor, kind: Tensor | None = None) -> Tensor:
+        """The output ab (normalised, ``(B, 2, h, w)``) by ``cfg.ab_head``; with
+        ``cfg.ab_head_no_colour`` and the phrases' ``kind`` ``(B, P)`` (a grounding model's), the
+        texts that name no colour (empty, or "a photo of a dog") take that head instead."""
+        main = ab if self.cfg.ab_head == "regression" else self.bins_ab(logits)
+        other = self.cfg.ab_head_no_colour
+        if other is None or other == self.cfg.ab_head or kind is None:
+            return main
+        plain = ab if other == "regression" else self.bins_ab(logits)
+        named = (kind > 0).any(1)[:, None, None, None]
+        return torch.where(named, main, plain)
 
     def forward(
         self, L: Tensor, text_emb: Tensor, tokens: Tensor | None = None,
@@ -223,5 +255,5 @@ class EncoderUNet(nn.Module):
                 f"got {tuple(text_emb.shape)}"
             )
         ab, logits = self.decode(self.encode(L), text_emb, tokens, token_mask, *objects)
-        ab = self.ab_from_heads(ab, logits)
+        ab = self.ab_from_heads(ab, logits, objects[2] if len(objects) == 3 else None)
         return F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
