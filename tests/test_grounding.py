@@ -232,6 +232,29 @@ def test_the_empty_text_can_take_the_other_head():
                     text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
 
 
+def test_object_weighted_losses_are_weighted_means():
+    """``losses_for`` with pixel weights: hand-computed weighted means of the per-pixel losses."""
+    from tic.train_config import TrainConfig
+    from tic.train_frozen import losses_for
+
+    torch.manual_seed(0)
+    g = EncoderUNet(_cfg(grounding=False)).eval()
+    feats = g.encode(torch.rand(2, 1, 64, 64) * 2 - 1)
+    text = (torch.randn(2, 6),)
+    target = torch.rand(2, 2, 16, 16) * 2 - 1
+    w = torch.ones(2, 16, 16)
+    w[0, :4, :4] = 5.0
+    cfg = TrainConfig()
+    plain, weighted = losses_for(g, feats, text, target, cfg), losses_for(
+        g, feats, text, target, cfg, pixel_weights=w)
+    with torch.no_grad():
+        ab, logits = g.decode(feats, *text)
+    l1 = torch.nn.functional.smooth_l1_loss(ab, target, beta=0.05, reduction="none").mean(1)
+    torch.testing.assert_close(plain["loss_l1"], l1.mean())
+    torch.testing.assert_close(weighted["loss_l1"], (l1 * w).sum() / w.sum())
+    assert not torch.isclose(plain["loss_bins"], weighted["loss_bins"])
+
+
 def test_grounding_config_needs_minilm():
     cfg = ModelConfig(image_size=64, generator=_cfg(text_dim=8),
                       text_encoder=TextEncoderConfig(kind="word2vec", dim=8))

@@ -88,12 +88,16 @@ class LossConfig:
     with this mix; 1.0 = off, their value 0.5 weights rare, saturated colours up).
     ``lambda_grounding`` (same recipe, ``generator.grounding_maps: learned``): weight of the
     binary cross-entropy of the learned object maps against the scenes' masks.
+    ``object_weight`` (same recipe): pixels of the objects a caption names weigh ``1 +
+    object_weight`` in both colour losses (the rest 1), so a scene's small named objects, whose
+    colour only the words tell, count as much as its large background.
     """
 
     lambda_l1: float = 1.0
     lambda_bins: float = 0.0
     rebalance: float = 1.0
     lambda_grounding: float = 0.0
+    object_weight: float = 0.0
     lambda_gan: float = 1.0
     lambda_perceptual: float = 1.0
     perceptual_net: Literal["vgg16", "vgg19"] = "vgg16"
@@ -205,6 +209,8 @@ class TrainConfig:
             )
         if not 0 < self.loss.rebalance <= 1:
             raise ConfigError(f"loss.rebalance must be in (0, 1], got {self.loss.rebalance}")
+        if self.loss.object_weight < 0:
+            raise ConfigError("loss.object_weight must be >= 0")
         if self.loss.lambda_grounding < 0:
             raise ConfigError("loss.lambda_grounding must be >= 0")
         if self.loss.lambda_grounding and g.grounding_maps != "learned":

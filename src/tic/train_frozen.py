@@ -9,8 +9,9 @@ objects are repainted and re-captioned on the fly, texts are sometimes emptied.
 Per step: draw a batch of views with fresh colours -> text features -> decoder ->
 ``loss = lambda_l1 * loss_l1 + lambda_bins * loss_bins (+ lambda_grounding * loss_grounding)``
 (smooth-L1 on the regression head's ab, cross-entropy of the bins head against the soft-encoded
-true ab, ECCV16; with learned grounding maps, their binary cross-entropy against the masks of the
-objects the caption names) -> Adam step -> log, evaluate, save. No discriminator: at CPU budgets the GAN term measured as noise in the paper
+true ab, ECCV16, both optionally weighted up on the objects the caption names,
+``loss.object_weight``; with learned grounding maps, their binary cross-entropy against those
+objects' masks) -> Adam step -> log, evaluate, save. No discriminator: at CPU budgets the GAN term measured as noise in the paper
 recipe's ablations, and the bins head is the answer to regression's dull colours here.
 
 Run folder: as ``tic.train`` (``config.yaml``, ``losses.jsonl``, ``checkpoints/step-N/`` = model
@@ -159,19 +160,25 @@ class TextCache:
 
 def losses_for(
     G, feats, text, target: Tensor, cfg: TrainConfig, bin_weights: Tensor | None = None,
-    where: tuple[Tensor | None, Tensor] | None = None,
+    where: tuple[Tensor | None, Tensor] | None = None, pixel_weights: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """``loss_l1`` (smooth-L1, regression head) and ``loss_bins`` (cross-entropy, bins head;
-    each pixel weighted by ``bin_weights`` of its nearest true bin when given: rebalancing);
+    each pixel weighted by ``bin_weights`` of its nearest true bin when given: rebalancing),
+    each a mean over pixels weighted by ``pixel_weights`` ``(B, h, w)`` when given;
     with ``where`` (``tic.grounding.phrase_targets``: the phrases' true masks and which are
     known) and learned maps, ``loss_grounding`` (binary cross-entropy of the maps at 1/16)."""
     ab, logits = G.decode(feats, *text)
-    loss_l1 = F.smooth_l1_loss(ab, target, beta=0.05)
+    l1 = F.smooth_l1_loss(ab, target, beta=0.05, reduction="none").mean(1)  # (B, h, w)
     soft = ab_bins.soft_encode(target * AB_SCALE, G.bin_centers)
     ce = -(soft * F.log_softmax(logits.float(), dim=1)).sum(1)  # (B, h, w)
     if bin_weights is not None:
         ce = ce * bin_weights[soft.argmax(1)]
-    out = {"loss_l1": loss_l1, "loss_bins": ce.mean()}
+    if pixel_weights is None:
+        loss_l1, loss_bins = l1.mean(), ce.mean()
+    else:  # a weighted mean: the same scale as the plain one
+        loss_l1 = (l1 * pixel_weights).sum() / pixel_weights.sum()
+        loss_bins = (ce * pixel_weights).sum() / pixel_weights.sum()
+    out = {"loss_l1": loss_l1, "loss_bins": loss_bins}
     if where is not None and cfg.loss.lambda_grounding:
         masks, valid = where
         found = G.phrase_logits(feats, text[3]) if valid.any() else None
@@ -282,7 +289,14 @@ def train_frozen(
                            for d in drawn]
                 where = phrase_targets(texts, objects, text[3].shape[1])
 
-            out = losses_for(G, batch_feats, text, target, cfg, bin_weights, where)
+            pixel_weights = None
+            if cfg.loss.object_weight:  # 1 + object_weight on the objects the text names
+                named = [np.any([m for _, m in d[2]], axis=0) if d[2] else
+                         np.zeros(target.shape[-2:], dtype=bool) for d in drawn]
+                pixel_weights = 1 + cfg.loss.object_weight * torch.from_numpy(
+                    np.stack(named)).float()
+            out = losses_for(G, batch_feats, text, target, cfg, bin_weights, where,
+                             pixel_weights)
             loss = cfg.loss.lambda_l1 * out["loss_l1"] + cfg.loss.lambda_bins * out["loss_bins"]
             if "loss_grounding" in out:
                 loss = loss + cfg.loss.lambda_grounding * out["loss_grounding"]
