@@ -1,40 +1,37 @@
 #!/bin/bash
-# Everything MODEL_CARD.md reports about the shipped model (v4), after training it:
+# Everything MODEL_CARD.md reports about the shipped model (v3), after training it:
 #   bash scripts/evaluate_default_model.sh choose RUN_MODEL   # 1: decodings on the hash split
-#   bash scripts/evaluate_default_model.sh ship RUN_MODEL HEAD T NO_COLOUR_HEAD  # 2: ship them
+#   bash scripts/evaluate_default_model.sh ship RUN_MODEL HEAD T   # 2: ship the chosen decoding
 #   bash scripts/evaluate_default_model.sh report                # 3: every number and picture
 #   bash scripts/evaluate_default_model.sh older                 # the previous models, same sets
+#   bash scripts/evaluate_default_model.sh v4                    # models/v4: tried, not shipped
 # (repository root, venv active). RUN_MODEL: the trained model, e.g. runs/v3/model or a checkpoint
-# folder. Writes runs/eval-v4/*, docs/v4_*.png and benchmarks/results/*.json. The models compared:
-# the shipped one, the previous ones (models/v3, models/v2) and the paper-recipe one
-# (models/scratch-v1).
+# folder. Writes runs/eval-v3/*, docs/v3_*.png and benchmarks/results/*.json. The models compared:
+# the shipped one, the previous one (models/v2) and the paper-recipe one (models/scratch-v1).
 set -euo pipefail
-E=runs/eval-v4
+E=runs/eval-v3
 D=data/v2
-OLD=models/v3
-V2=models/v2
+OLD=models/v2
 OLDER=models/scratch-v1
 NEW=src/tic/assets/default
 mkdir -p $E docs
 ev() { tic evaluate --quiet --device cpu "$@"; }
 
 case "$1" in
-choose)  # the decodings, chosen on the hash split of the TRAINING sources, not the held-out ones
+choose)  # the decoding, chosen on the hash split of the TRAINING sources, not the held-out ones
   variants=()
-  for v in bins:0.38 bins:0.6 bins:1.0 regression:0.6; do
+  for v in bins:0.38 bins:0.6 bins:1.0; do
     head=${v%%:*}; t=${v##*:}
     python scripts/ship_default_model.py "$2" --out $E/decode/$head-$t --ab-head $head \
-      --ab-head-no-colour $head --temperature "$t" --color-synonyms
+      --temperature "$t" --color-synonyms
     variants+=(--model $E/decode/$head-$t)
   done
   ev "${variants[@]}" --baseline gray --data $D/val_hash.jsonl --out $E/decode_hash
-  ev "${variants[@]}" --baseline gray --no-text --data $D/val_hash.jsonl --out $E/decode_hash_notext
   ;;
-ship)  # HEAD T for texts that name a colour, NO_COLOUR_HEAD for the others (the empty text)
-  python scripts/ship_default_model.py "$2" --ab-head "$3" --temperature "$4" \
-    --ab-head-no-colour "$5" --color-synonyms
-  python scripts/ship_default_model.py "$2" --ab-head "$3" --temperature "$4" \
-    --ab-head-no-colour "$5" --color-synonyms --dtype fp32 --out $E/fp32/default
+ship)
+  python scripts/ship_default_model.py "$2" --ab-head "$3" --temperature "$4" --color-synonyms
+  python scripts/ship_default_model.py "$2" --ab-head "$3" --temperature "$4" --color-synonyms \
+    --dtype fp32 --out $E/fp32/default
   ;;
 report)  # the shipped model
   ev --model $NEW --baseline gray --data $D/val_sources.jsonl --out $E/sources
@@ -43,21 +40,40 @@ report)  # the shipped model
   ev --model $NEW --data $D/val_binding/manifest.jsonl --out $E/binding --grid-rows 8
   python benchmarks/heldout_colors.py --data $D/val_sources.jsonl
   python benchmarks/grounding_maps.py --data $D/val_binding/manifest.jsonl
-  python scripts/plot_losses.py runs/v4 --out docs/v4_losses.png
+  python scripts/plot_losses.py runs/v3 --out docs/v3_losses.png
   python benchmarks/colorize_speed.py
   ;;
-older)  # the previous models on the same sets (their cards: git show 3577b78:MODEL_CARD.md for v3)
-  ev --model $OLD --model $V2 --model $OLDER --baseline gray --data $D/val_sources.jsonl \
-    --out $E/sources_older
-  ev --model $OLD --model $V2 --no-text --data $D/val_sources.jsonl --out $E/sources_notext_older
-  ev --model $OLD --model $V2 --data $D/val_recolor/manifest.jsonl --out $E/recolor_older
-  ev --model $OLD --model $V2 --data $D/val_binding/manifest.jsonl --out $E/binding_older \
-    --grid-rows 8
+older)  # the previous models on the same sets (the v2 card's numbers; git show 7859e71:MODEL_CARD.md)
+  ev --model $OLD --model $OLDER --baseline gray --data $D/val_sources.jsonl --out $E/sources_older
+  ev --model $OLD --no-text --data $D/val_sources.jsonl --out $E/sources_notext_older
+  ev --model $OLD --model $OLDER --data $D/val_recolor/manifest.jsonl --out $E/recolor_older
+  ev --model $OLD --data $D/val_binding/manifest.jsonl --out $E/binding_older --grid-rows 8
   python benchmarks/heldout_colors.py --data $D/val_sources.jsonl --model $OLD \
-    --out benchmarks/results/heldout_colors_v3.json
-  python benchmarks/grounding_maps.py --data $D/val_binding/manifest.jsonl --model $OLD \
-    --out benchmarks/results/grounding_maps_v3.json
+    --out benchmarks/results/heldout_colors_v2.json
   ;;
-*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T NO_COLOUR_HEAD | report | older" >&2
-   exit 2 ;;
+v4)  # stage 3 (configs/v4.yaml, runs/v4): decodings chosen on the hash split, then models/v4 on the
+     # held-out sets (MODEL_CARD.md, "v4: tried, not shipped")
+  E4=runs/eval-v4
+  variants=()
+  for v in bins:0.38 bins:0.6 bins:1.0 regression:0.6; do
+    head=${v%%:*}; t=${v##*:}
+    python scripts/ship_default_model.py runs/v4/model --out $E4/decode/$head-$t --ab-head $head \
+      --ab-head-no-colour $head --temperature "$t" --color-synonyms
+    variants+=(--model $E4/decode/$head-$t)
+  done
+  ev "${variants[@]}" --baseline gray --data $D/val_hash.jsonl --out $E4/decode_hash
+  ev "${variants[@]}" --baseline gray --no-text --data $D/val_hash.jsonl --out $E4/decode_hash_notext
+  # chosen: bins at T = 1.0 for every text (best PSNR and LPIPS(vgg) with the text, best
+  # LPIPS(vgg) without)
+  python scripts/ship_default_model.py runs/v4/model --out models/v4 --ab-head bins \
+    --ab-head-no-colour bins --temperature 1.0 --color-synonyms
+  ev --model models/v4 --baseline gray --data $D/val_sources.jsonl --out $E4/sources
+  ev --model models/v4 --no-text --data $D/val_sources.jsonl --out $E4/sources_notext
+  ev --model models/v4 --data $D/val_recolor/manifest.jsonl --out $E4/recolor
+  ev --model models/v4 --data $D/val_binding/manifest.jsonl --out $E4/binding --grid-rows 8
+  python benchmarks/heldout_colors.py --data $D/val_sources.jsonl --model models/v4 \
+    --out benchmarks/results/heldout_colors_v4.json
+  python scripts/plot_losses.py runs/v4 --out docs/v4_losses.png
+  ;;
+*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4" >&2; exit 2 ;;
 esac

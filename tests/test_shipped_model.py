@@ -75,11 +75,11 @@ def test_shipped_model_loads_without_a_path(colorizer):
 
 @pytest.mark.parametrize(("folder", "encoder", "size"),
                          [("scratch-v1", "scratch", 128), ("v2", "mobilenet_v2", 256),
-                          ("v3", "mobilenet_v2", 256)])
-def test_previous_models_still_load_from_their_folders(folder, encoder, size):
+                          ("v4", "mobilenet_v2", 256)])
+def test_other_models_load_from_their_folders(folder, encoder, size):
     """The models that shipped before (models/scratch-v1: the scratch U-Net; models/v2: the
-    first MobileNetV2 one, whose folder holds its own encoder copy; models/v3: ImageNet class
-    maps as grounding, its encoder filled in from the asset) load and colorize."""
+    first MobileNetV2 one, whose folder holds its own encoder copy) and models/v4 (trained, not
+    shipped; its encoder filled in from the asset) load and colorize."""
     old = Colorizer.from_pretrained(ROOT / "models" / folder, device="cpu")
     assert old.config.generator.encoder == encoder and old.config.image_size == size
     out = old(Image.open(EXAMPLES / "owl.jpg"), "a brown owl")

@@ -91,6 +91,9 @@ def test_draw_captions_every_object_with_its_measured_colour(tmp_path):
     last = len(views) - 1
     rgb, text, objects = draw(views, last, rng, 1.0, empty_prob=1.0)
     assert (text, objects) == ("", []) and np.array_equal(rgb, views.rgb[last])
+    # v2 and v3's way: painted first, then the text emptied (the same draws as then)
+    rgb, text, objects = draw(views, last, np.random.default_rng(5), 1.0, 1.0, paint_empty=True)
+    assert (text, objects) == ("", []) and not np.array_equal(rgb, views.rgb[last])
     target = batch_targets([views.rgb[0], views.rgb[1]])
     assert target.shape == (2, 2, 16, 16) and target.abs().max() <= 1
 

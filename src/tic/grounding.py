@@ -158,7 +158,8 @@ def phrase_targets(
 ) -> tuple[Tensor | None, Tensor]:
     """Where each text's object phrases truly are, for training a learned map: per text the
     ``(label, mask (h, w) float)`` of its objects -> ``targets`` ``(B, P, h, w)`` and ``valid``
-    ``(B, P)`` (1 where the phrase's noun matches the last word of exactly one object's label).
+    ``(B, P)`` (1 where the last word of the phrase's noun is a word of exactly one object's
+    label).
     ``targets`` is None when no text has objects."""
     shape = next((m.shape for objs in objects for _, m in objs), None)
     valid = torch.zeros(len(texts), P)

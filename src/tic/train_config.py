@@ -45,7 +45,9 @@ class DataConfig:
       (alpha = object, ``label`` key = its name) for ``scenes`` multi-object scenes on crops of
       the training photos; ``crops_per_photo`` random square crops per photo besides the whole
       photo (re-captioned from their pixels, as ``tic caption`` does); ``empty_text_prob``, the
-      share of steps' texts replaced by the empty text.
+      share of steps' texts replaced by the empty text; ``paint_empty``: whether a view whose
+      text is emptied is still repainted (true reproduces v2 and v3, which learned random hues
+      for objects no word named; false, since v4: it keeps its own colours).
     """
 
     train: str = ""
@@ -61,6 +63,7 @@ class DataConfig:
     scenes: int = 0
     crops_per_photo: int = 1
     empty_text_prob: float = 0.0
+    paint_empty: bool = False
 
 
 @dataclass

@@ -277,8 +277,8 @@ def train_frozen(
         while step < cfg.steps:
             rng = np.random.default_rng([cfg.seed, step])
             idx = rng.integers(len(views), size=cfg.batch_size)
-            drawn = [draw(views, int(i), rng, cfg.data.recolor_prob, cfg.data.empty_text_prob)
-                     for i in idx]
+            drawn = [draw(views, int(i), rng, cfg.data.recolor_prob, cfg.data.empty_text_prob,
+                          paint_empty=cfg.data.paint_empty) for i in idx]
             target = batch_targets([d[0] for d in drawn])  # (B, 2, s, s) in [-1, 1]
             texts = [d[1] for d in drawn]
             text = text_cache.batch(texts)

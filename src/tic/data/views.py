@@ -157,16 +157,17 @@ def paint_region(
 
 def draw(
     views: ViewSet, index: int, rng: np.random.Generator, recolor_prob: float,
-    empty_prob: float, background_prob: float = 0.5,
+    empty_prob: float, background_prob: float = 0.5, paint_empty: bool = False,
 ) -> tuple[np.ndarray, str, list[tuple[str, np.ndarray]]]:
     """View ``index`` with fresh colours: ``(rgb (s, s, 3) float32, text, objects)`` (see module
     doc); ``objects``: the ``(label, mask)`` of each object the text names (none for a photo or
-    an emptied text)."""
+    an emptied text). ``paint_empty``: repaint (and draw as) before emptying the text, as v2 and v3
+    were trained."""
     rgb = views.rgb[index]
     masks = views.masks[index]
     text = views.texts[index]
     named = []
-    if rng.random() < empty_prob:  # no words: the view's own colours, nothing repainted
+    if not paint_empty and rng.random() < empty_prob:  # no words: the view's own colours
         return np.ascontiguousarray(rgb, dtype=np.float32), "", named
     if len(masks):
         phrases = []
@@ -187,6 +188,8 @@ def draw(
             t = torch.from_numpy(rgb).permute(2, 0, 1)
             bg = top_terms(color_fractions(t, torch.from_numpy(background)), 1)[0]
             text += f" on {article(bg)} {bg} background"
+    if paint_empty and rng.random() < empty_prob:
+        text, named = "", []
     return np.ascontiguousarray(rgb, dtype=np.float32), text or "", named
 
 
