@@ -1,7 +1,7 @@
 #!/bin/bash
 # Everything MODEL_CARD.md reports about the shipped model (v3), after training it:
 #   bash scripts/evaluate_default_model.sh choose RUN_MODEL   # 1: decodings on the hash split
-#   bash scripts/evaluate_default_model.sh ship RUN_MODEL HEAD T   # 2: ship the chosen decoding
+#   bash scripts/evaluate_default_model.sh ship RUN_MODEL HEAD T [NO_COLOUR_HEAD]  # 2: ship it
 #   bash scripts/evaluate_default_model.sh report                # 3: every number and picture
 #   bash scripts/evaluate_default_model.sh older                 # the previous models, same sets
 #   bash scripts/evaluate_default_model.sh v4                    # models/v4: tried, not shipped
@@ -28,14 +28,15 @@ choose)  # the decoding, chosen on the hash split of the TRAINING sources, not t
   done
   ev "${variants[@]}" --baseline gray --data $D/val_hash.jsonl --out $E/decode_hash
   ;;
-ship)
-  python scripts/ship_default_model.py "$2" --ab-head "$3" --temperature "$4" --color-synonyms
-  python scripts/ship_default_model.py "$2" --ab-head "$3" --temperature "$4" --color-synonyms \
-    --dtype fp32 --out $E/fp32/default
+ship)  # HEAD T [NO_COLOUR_HEAD]: the shipped v3 is "bins 0.6 regression"
+  python scripts/ship_default_model.py "$2" --ab-head "$3" --temperature "$4" \
+    ${5:+--ab-head-no-colour "$5"} --color-synonyms
+  python scripts/ship_default_model.py "$2" --ab-head "$3" --temperature "$4" \
+    ${5:+--ab-head-no-colour "$5"} --color-synonyms --dtype fp32 --out $E/fp32/default
   ;;
 report)  # the shipped model
   ev --model $NEW --baseline gray --data $D/val_sources.jsonl --out $E/sources
-  ev --model $NEW --no-text --data $D/val_sources.jsonl --out $E/sources_notext
+  ev --model $NEW --no-text --data $D/val_sources.jsonl --out $E/sources_notext_reghead
   ev --model $NEW --data $D/val_recolor/manifest.jsonl --out $E/recolor
   ev --model $NEW --data $D/val_binding/manifest.jsonl --out $E/binding --grid-rows 8
   python benchmarks/heldout_colors.py --data $D/val_sources.jsonl

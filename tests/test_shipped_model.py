@@ -69,6 +69,8 @@ def test_shipped_model_loads_without_a_path(colorizer):
     cfg = colorizer.config
     assert cfg.text_encoder.kind == "minilm" and cfg.generator.encoder == "mobilenet_v2"
     assert cfg.generator.cross_attention > 0 and cfg.image_size == 256
+    # texts naming no colour (the empty text) take the regression head (MODEL_CARD.md)
+    assert cfg.generator.ab_head == "bins" and cfg.generator.ab_head_no_colour == "regression"
     # small enough to ship: the weights file of MODEL_CARD.md
     assert (default_model_dir() / "model.safetensors").stat().st_size < 12 * 2**20
 
