@@ -11,8 +11,9 @@ Per step: draw a batch of views with fresh colours -> text features -> decoder -
 (smooth-L1 on the regression head's ab, cross-entropy of the bins head against the soft-encoded
 true ab, ECCV16, both optionally weighted up on the objects the caption names,
 ``loss.object_weight``; with learned grounding maps, their binary cross-entropy against those
-objects' masks) -> Adam step -> log, evaluate, save. No discriminator: at CPU budgets the GAN term measured as noise in the paper
-recipe's ablations, and the bins head is the answer to regression's dull colours here.
+objects' masks) -> Adam step -> log, evaluate, save. No discriminator: at CPU budgets the GAN
+term measured as noise in the paper recipe's ablations, and the bins head is the answer to
+regression's dull colours here.
 
 Run folder: as ``tic.train`` (``config.yaml``, ``losses.jsonl``, ``checkpoints/step-N/`` = model
 folder + ``training_state.pt``, ``model/``). The batch of step ``n`` depends only on
@@ -167,7 +168,10 @@ def losses_for(
     each a mean over pixels weighted by ``pixel_weights`` ``(B, h, w)`` when given;
     with ``where`` (``tic.grounding.phrase_targets``: the phrases' true masks and which are
     known) and learned maps, ``loss_grounding`` (binary cross-entropy of the maps at 1/16)."""
-    ab, logits = G.decode(feats, *text)
+    found = None  # the learned maps' logits, when their loss has known masks this step
+    if where is not None and cfg.loss.lambda_grounding and where[1].any():
+        found = G.phrase_logits(feats, text[3])
+    ab, logits = G.decode(feats, *text, maps=None if found is None else found.sigmoid())
     l1 = F.smooth_l1_loss(ab, target, beta=0.05, reduction="none").mean(1)  # (B, h, w)
     soft = ab_bins.soft_encode(target * AB_SCALE, G.bin_centers)
     ce = -(soft * F.log_softmax(logits.float(), dim=1)).sum(1)  # (B, h, w)
@@ -181,14 +185,21 @@ def losses_for(
     out = {"loss_l1": loss_l1, "loss_bins": loss_bins}
     if where is not None and cfg.loss.lambda_grounding:
         masks, valid = where
-        found = G.phrase_logits(feats, text[3]) if valid.any() else None
-        if found is None or masks is None:
+        if found is None:
             out["loss_grounding"] = loss_l1.new_zeros(())
         else:
             masks = F.adaptive_avg_pool2d(masks, found.shape[-2:])  # area fractions at 1/16
             bce = F.binary_cross_entropy_with_logits(found.float(), masks, reduction="none")
             out["loss_grounding"] = (bce.mean((2, 3)) * valid).sum() / valid.sum()
     return out
+
+
+def _object_weights(objects: list[list[tuple[str, np.ndarray]]], weight: float, size) -> Tensor:
+    """Per drawn view its named objects ``(label, mask)`` -> pixel weights ``(B, h, w)``: ``1 +
+    weight`` on the objects, 1 elsewhere."""
+    named = [np.any([m for _, m in objs], axis=0) if objs else np.zeros(size, dtype=bool)
+             for objs in objects]
+    return 1 + weight * torch.from_numpy(np.stack(named)).float()
 
 
 def _init_from(folder: Path, G) -> None:
@@ -290,11 +301,9 @@ def train_frozen(
                 where = phrase_targets(texts, objects, text[3].shape[1])
 
             pixel_weights = None
-            if cfg.loss.object_weight:  # 1 + object_weight on the objects the text names
-                named = [np.any([m for _, m in d[2]], axis=0) if d[2] else
-                         np.zeros(target.shape[-2:], dtype=bool) for d in drawn]
-                pixel_weights = 1 + cfg.loss.object_weight * torch.from_numpy(
-                    np.stack(named)).float()
+            if cfg.loss.object_weight:
+                pixel_weights = _object_weights([d[2] for d in drawn], cfg.loss.object_weight,
+                                                target.shape[-2:])
             out = losses_for(G, batch_feats, text, target, cfg, bin_weights, where,
                              pixel_weights)
             loss = cfg.loss.lambda_l1 * out["loss_l1"] + cfg.loss.lambda_bins * out["loss_bins"]

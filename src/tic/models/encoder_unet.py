@@ -192,11 +192,13 @@ class EncoderUNet(nn.Module):
         self, feats: list[Tensor], text_emb: Tensor, tokens: Tensor | None = None,
         token_mask: Tensor | None = None, obj_nouns: Tensor | None = None,
         obj_ab: Tensor | None = None, obj_kind: Tensor | None = None,
+        maps: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Encoder features -> ``(ab, logits)`` at 1/4 of the input: ``ab`` ``(B, 2, h, w)`` in
         [-1, 1] from the regression head, ``logits`` ``(B, Q, h, w)`` over ``bin_centers``.
         ``obj_*``: the text's colour-naming phrases (``tic.grounding.encode_objects``), used
-        when the model has ``grounding``."""
+        when the model has ``grounding``; ``maps``: their ``phrase_maps`` when the caller has
+        them already (training computes learned maps once for their loss and the decoder)."""
         text_emb = text_emb.to(feats[0].dtype)
         if self.attn:
             if tokens is None:
@@ -209,7 +211,9 @@ class EncoderUNet(nn.Module):
                 obj_nouns = text_emb.new_zeros(text_emb.shape[0], 0, grounding.NOUN_DIM)
                 obj_ab = text_emb.new_zeros(text_emb.shape[0], 0, 2)
                 obj_kind = text_emb.new_zeros(text_emb.shape[0], 0)
-            hint = grounding.hint_maps(self.phrase_maps(feats, obj_nouns), obj_ab, obj_kind)
+            if maps is None:
+                maps = self.phrase_maps(feats, obj_nouns)
+            hint = grounding.hint_maps(maps, obj_ab, obj_kind)
         x = self.stem(feats[0])
         for i, skip in enumerate([None, *feats[1:]]):
             if skip is not None:
