@@ -5,6 +5,8 @@
 #   bash scripts/evaluate_default_model.sh report                # 3: every number and picture
 #   bash scripts/evaluate_default_model.sh older                 # the previous models, same sets
 #   bash scripts/evaluate_default_model.sh v4                    # models/v4: tried, not shipped
+#   bash scripts/evaluate_default_model.sh candidate RUN NAME     # any run: decodings on the hash split
+#   bash scripts/evaluate_default_model.sh heldout MODEL NAME     # any model folder: the held-out sets
 # (repository root, venv active). RUN_MODEL: the trained model, e.g. runs/v3/model or a checkpoint
 # folder. Writes runs/eval-v3/*, docs/v3_*.png and benchmarks/results/*.json. The models compared:
 # the shipped one, the previous one (models/v2) and the paper-recipe one (models/scratch-v1).
@@ -76,5 +78,30 @@ v4)  # stage 3 (configs/v4.yaml, runs/v4): decodings chosen on the hash split, t
     --out benchmarks/results/heldout_colors_v4.json
   python scripts/plot_losses.py runs/v4 --out docs/v4_losses.png
   ;;
-*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4" >&2; exit 2 ;;
+candidate)  # RUN NAME: runs/RUN/model's decodings on the hash split of the TRAINING sources, with
+            # the text (bins at three temperatures) and without (regression head; bins at 0.6, 1.0)
+  EC=runs/eval-$3
+  for v in bins:0.38:regression bins:0.6:regression bins:1.0:regression bins:0.6:bins bins:1.0:bins; do
+    IFS=: read -r head t plain <<< "$v"
+    python scripts/ship_default_model.py "$2" --out $EC/decode/$head-$t-$plain --ab-head $head \
+      --ab-head-no-colour "$plain" --temperature "$t" --color-synonyms
+  done
+  ev --model $EC/decode/bins-0.38-regression --model $EC/decode/bins-0.6-regression \
+    --model $EC/decode/bins-1.0-regression --baseline gray --data $D/val_hash.jsonl \
+    --out $EC/decode_hash
+  ev --model $EC/decode/bins-0.6-regression --model $EC/decode/bins-0.6-bins \
+    --model $EC/decode/bins-1.0-bins --baseline gray --no-text --data $D/val_hash.jsonl \
+    --out $EC/decode_hash_notext
+  ;;
+heldout)  # MODEL NAME: a model folder on the held-out sources (with and without the text), the
+          # held-out recolouring and binding sets, and the colour balance
+  EC=runs/eval-$3
+  ev --model "$2" --baseline gray --data $D/val_sources.jsonl --out $EC/sources
+  ev --model "$2" --no-text --data $D/val_sources.jsonl --out $EC/sources_notext
+  ev --model "$2" --data $D/val_recolor/manifest.jsonl --out $EC/recolor
+  ev --model "$2" --data $D/val_binding/manifest.jsonl --out $EC/binding --grid-rows 8
+  python benchmarks/heldout_colors.py --data $D/val_sources.jsonl --model "$2" \
+    --out benchmarks/results/heldout_colors_$3.json
+  ;;
+*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME" >&2; exit 2 ;;
 esac

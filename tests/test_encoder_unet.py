@@ -195,3 +195,28 @@ def test_cached_training_features_are_the_inference_features():
     for f, r in zip(feats, ref, strict=True):
         assert f.dtype == torch.float16
         torch.testing.assert_close(f.float(), r, atol=2e-3 * float(r.abs().max()), rtol=1e-2)
+
+
+def test_fused_batchnorm_gives_the_same_outputs_and_leaves_the_model_alone():
+    from tic.models.blocks import fuse_batchnorm
+
+    torch.manual_seed(0)
+    g = load_pretrained_encoder(EncoderUNet(_cfg()))
+    for m in g.modules():  # decoder BatchNorms with statistics and affine terms of their own
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    for net in g.attn:
+        torch.nn.init.normal_(net.out.weight, std=0.1)
+    g.eval()
+    fused = fuse_batchnorm(g)
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in g.modules())
+    assert n_bn > 50 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert g.state_dict().keys() != fused.state_dict().keys()  # g keeps what a folder stores
+    L = torch.rand(2, 1, 64, 64) * 2 - 1
+    text, tokens, mask = torch.randn(2, 6), torch.randn(2, 3, 5), torch.ones(2, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(L, text, tokens, mask), g(L, text, tokens, mask),
+                                   atol=1e-5, rtol=1e-4)

@@ -28,6 +28,32 @@ def test_text_objects_pairs_nouns_with_their_colours():
     assert f("crimson car") == [("car", "red", grounding.OBJECT)]  # synonyms to basic terms
 
 
+def test_photo_palette_gives_a_caption_s_colours_to_the_photo():
+    """``tic caption``'s "a photo of X in <colours>" names the photo's leading colours: with
+    ``photo_palette`` they are a palette phrase (no hint), not X's."""
+    f, P, O = grounding.text_objects, grounding.PALETTE, grounding.OBJECT
+    text = "a photo of a dog and bicycle in green and gray"
+    assert f(text) == [("bicycle", "green", O)]  # as v2-v4 read it
+    assert f(text, photo_palette=True) == [("photo", "green", P)]
+    assert f("a photo in blue", photo_palette=True) == [("photo", "blue", P)]
+    assert f("a photo of a dog in the park in green", photo_palette=True) == [("photo", "green", P)]
+    # not a caption of a photo's colours: unchanged
+    for t in ("a photo of a chair, mostly red and brown", "a woman in red", "a red car"):
+        assert f(t, photo_palette=True) == f(t)
+    assert f("a woman in red", photo_palette=True) == [("woman", "red", O)]
+    # a palette gives no hint but still counts as naming colours (the bins head decodes it)
+    feat, clf = _fake_scene()
+    h = _hints(feat, *_phrases((3, 0.5, 0.2, O), (None, 0.1, 0.1, P)), clf)
+    torch.testing.assert_close(h, _hints(feat, *_phrases((3, 0.5, 0.2, O)), clf))
+    assert _hints(feat, *_phrases((None, 0.1, 0.1, P)), clf).abs().sum() == 0
+    vectors = grounding.load_classes()["names"]
+    nouns, ab, kind = grounding.encode_objects(
+        [text, "a red car"], lambda t: vectors[:1].expand(len(t), -1), photo_palette=True)
+    assert kind.tolist() == [[P], [O]] and nouns[0].abs().sum() == 0
+    green = torch.tensor(term_lab("green")[1:]) / AB_SCALE
+    assert torch.allclose(ab[0, 0], green)
+
+
 def test_term_lab_is_named_its_own_term():
     for term in COLOR_TERMS:
         assert name_color(torch.tensor(term_lab(term)), space="lab") == term
@@ -218,14 +244,15 @@ def test_the_empty_text_can_take_the_other_head():
     text = torch.randn(2, 6)
     nouns = torch.zeros(2, 1, 384)
     ab = torch.tensor([[[0.5, 0.2]], [[0.0, 0.0]]])
-    kind = torch.tensor([[float(grounding.WHOLE)], [0.0]])  # a colour named; none
-    with torch.no_grad():
-        out = g(L, text, None, None, nouns, ab, kind)
-        reg, logits = g.decode(g.encode(L), text, None, None, nouns, ab, kind)
-    up = lambda x: torch.nn.functional.interpolate(  # noqa: E731
-        x, size=(64, 64), mode="bilinear", align_corners=False)
-    torch.testing.assert_close(out[0], up(g.bins_ab(logits))[0])
-    torch.testing.assert_close(out[1], up(reg)[1])
+    for named in (grounding.WHOLE, grounding.PALETTE):
+        kind = torch.tensor([[float(named)], [0.0]])  # a colour named; none
+        with torch.no_grad():
+            out = g(L, text, None, None, nouns, ab, kind)
+            reg, logits = g.decode(g.encode(L), text, None, None, nouns, ab, kind)
+        up = lambda x: torch.nn.functional.interpolate(  # noqa: E731
+            x, size=(64, 64), mode="bilinear", align_corners=False)
+        torch.testing.assert_close(out[0], up(g.bins_ab(logits))[0])
+        torch.testing.assert_close(out[1], up(reg)[1])
     with pytest.raises(ConfigError, match="ab_head_no_colour"):
         ModelConfig(image_size=64, generator=_cfg(text_dim=384, grounding=False,
                                                   ab_head_no_colour="regression"),
@@ -259,4 +286,8 @@ def test_grounding_config_needs_minilm():
     cfg = ModelConfig(image_size=64, generator=_cfg(text_dim=8),
                       text_encoder=TextEncoderConfig(kind="word2vec", dim=8))
     with pytest.raises(ConfigError, match="grounding"):
+        cfg.validate()
+    cfg = ModelConfig(image_size=64, generator=_cfg(text_dim=8, grounding=False),
+                      text_encoder=TextEncoderConfig(kind="word2vec", dim=8, photo_palette=True))
+    with pytest.raises(ConfigError, match="photo_palette"):
         cfg.validate()

@@ -94,6 +94,10 @@ def test_draw_captions_every_object_with_its_measured_colour(tmp_path):
     # v2 and v3's way: painted first, then the text emptied (the same draws as then)
     rgb, text, objects = draw(views, last, np.random.default_rng(5), 1.0, 1.0, paint_empty=True)
     assert (text, objects) == ("", []) and not np.array_equal(rgb, views.rgb[last])
+    # scenes kept named (v5): only photos' texts are emptied
+    rgb, text, objects = draw(views, last, rng, 1.0, empty_prob=1.0, empty_scenes=False)
+    assert text and objects
+    assert draw(views, 0, rng, 1.0, empty_prob=1.0, empty_scenes=False)[1] == ""
     target = batch_targets([views.rgb[0], views.rgb[1]])
     assert target.shape == (2, 2, 16, 16) and target.abs().max() <= 1
 
@@ -121,6 +125,11 @@ def test_phrase_colors_bind_colours_to_their_phrases():
         "a folding chair", ["red", "brown"])
     assert spans("a red camel on a green background")[-1] == ("a green background", ["green"])
     assert phrase_colors("") == []
+    # tic caption's "in <colours>" after "a photo of": the photo's colours, with photo_palette
+    t = "a photo of an eagle in gray and green"
+    assert [c for _, _, c in phrase_colors(t)][1] == ["gray", "green"]  # "an eagle"
+    assert [(t[a:b].strip(), c) for a, b, c in phrase_colors(t, photo_palette=True) if c] == [
+        ("a photo", ["gray", "green"])]
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +147,14 @@ def test_token_features_carry_their_phrase_colour(minilm):
     red, blue = 3, 7  # COLOR_TERMS indices
     assert colours[:3, red].eq(1).all() and colours[4:, blue].eq(1).all()  # "a red car", "a blue house"
     assert colours[3].sum() == 0  # "and"
+    # photo_palette: tic caption's "a photo of a dog in green" colours "a photo", not "a dog"
+    from tic.text_minilm import MiniLMEncoder
+
+    green = 6
+    for palette, coloured in ((False, [3, 4]), (True, [0, 1])):
+        tokens, _ = MiniLMEncoder(photo_palette=palette).encode_tokens(["a photo of a dog in green"])
+        colours = tokens[0, :, minilm.SENTENCE_DIM:]  # a photo of a dog in green
+        assert colours[:, green].nonzero().flatten().tolist() == coloured
 
 
 def _frozen_config(tmp_path, photos, cutouts, **sets):

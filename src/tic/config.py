@@ -118,6 +118,10 @@ class TextEncoderConfig:
     other sense are rewritten (``tic.color_names.rewrite_color_words``: "a lemon tree" stays).
     ``color_slots`` (minilm only, our extension): one-hot vectors of the first k colours the text
     names appended to the sentence vector (``tic.text_minilm.MiniLMEncoder``).
+    ``photo_palette`` (minilm only): "a photo of a dog in green and gray" (``tic caption``'s
+    words for a photo's leading colours) gives its colours to the photo, not to the dog, in the
+    token colours and the grounding phrases (``tic.text_minilm.text_phrases``); models trained
+    before it have it off.
     """
 
     kind: str = "word2vec"
@@ -128,6 +132,7 @@ class TextEncoderConfig:
     seed: int = 0
     color_synonyms: bool = False
     color_slots: int = 0
+    photo_palette: bool = False
 
 
 @dataclass
@@ -159,6 +164,8 @@ class ModelConfig:
             )
         if self.text_encoder.color_slots and self.text_encoder.kind != "minilm":
             raise ConfigError("text_encoder.color_slots needs text_encoder.kind 'minilm'")
+        if self.text_encoder.photo_palette and self.text_encoder.kind != "minilm":
+            raise ConfigError("text_encoder.photo_palette needs text_encoder.kind 'minilm'")
         if self.text_encoder.color_slots < 0:
             raise ConfigError(
                 f"text_encoder.color_slots must be >= 0, got {self.text_encoder.color_slots}"

@@ -38,7 +38,7 @@ from tic.backbones import assets_dir
 from tic.color import normalize_ab
 from tic.color_names import term_lab
 from tic.errors import TicError
-from tic.text_minilm import text_phrases
+from tic.text_minilm import PICTURE_NOUNS, text_phrases
 
 ASSET = "imagenet_classes.safetensors"
 TOP_K = 3  # classes per noun
@@ -49,7 +49,7 @@ WHOLE_NOUNS = frozenset({"background", "backdrop", "photo", "photograph", "pictu
                          "scene", "everything", "all"})  # fmt: skip
 MAX_PHRASES = 8
 NOUN_DIM = 384  # MiniLM's sentence vectors
-OBJECT, WHOLE = 1, 2  # phrase kinds (0: padding)
+OBJECT, WHOLE, PALETTE = 1, 2, 3  # phrase kinds (0: padding)
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,17 +64,23 @@ def load_classes() -> dict[str, Tensor]:
     return {k: v.float() for k, v in load_file(str(path)).items()}
 
 
-def text_objects(text: str) -> list[tuple[str, str, int]]:
+def text_objects(text: str, photo_palette: bool = False) -> list[tuple[str, str, int]]:
     """The phrases of ``text`` that name a colour: ``(noun words, first colour term, kind)``.
 
     ``kind`` is ``WHOLE`` when the phrase's noun is the picture or its background, else
-    ``OBJECT``. At most ``MAX_PHRASES``, in the text's order.
+    ``OBJECT``. With ``photo_palette`` (``tic.text_minilm.text_phrases``) the colours of "a photo
+    of a dog in green and gray" are the photo's leading colours, spread over it in unknown places:
+    their phrase is a ``PALETTE``, which gives no hint (``hint_maps``) but still counts as naming
+    colours. At most ``MAX_PHRASES``, in the text's order.
     """
     out = []
-    for _, _, colours, words in text_phrases(text):
+    for _, _, colours, words in text_phrases(text, photo_palette):
         if not colours:
             continue
-        kind = WHOLE if not words or words[-1] in WHOLE_NOUNS else OBJECT
+        if photo_palette and words and words[-1] in PICTURE_NOUNS:
+            kind = PALETTE
+        else:
+            kind = WHOLE if not words or words[-1] in WHOLE_NOUNS else OBJECT
         out.append((" ".join(words), colours[0], kind))
     return out[:MAX_PHRASES]
 
@@ -89,16 +95,17 @@ def class_weights(noun_vectors: Tensor) -> Tensor:
 
 
 def encode_objects(
-    texts: list[str], embed
+    texts: list[str], embed, photo_palette: bool = False
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Per text, its colour-naming phrases as fixed-size tensors (P = most phrases in a text):
     ``nouns`` ``(B, P, 384)`` the MiniLM vector of each object phrase's noun in
     ``CLASS_PROMPT`` (zero for the whole picture and padding), ``ab`` ``(B, P, 2)`` the named
-    colour (normalised Lab ab) and ``kind`` ``(B, P)`` (0 padding, ``OBJECT``, ``WHOLE``).
+    colour (normalised Lab ab) and ``kind`` ``(B, P)`` (0 padding, ``OBJECT``, ``WHOLE``,
+    ``PALETTE``; ``photo_palette``: see ``text_objects``).
 
     ``embed(list[str]) -> (n, 384)`` gives L2-normalised sentence vectors (MiniLM's).
     """
-    found = [text_objects(t) for t in texts]
+    found = [text_objects(t, photo_palette) for t in texts]
     P = max((len(f) for f in found), default=0)
     nouns = torch.zeros(len(texts), P, NOUN_DIM)
     ab = torch.zeros(len(texts), P, 2)
@@ -154,7 +161,8 @@ def hint_maps(maps: Tensor, ab: Tensor, kind: Tensor) -> Tensor:
 
 
 def phrase_targets(
-    texts: list[str], objects: list[list[tuple[str, Tensor]]], P: int
+    texts: list[str], objects: list[list[tuple[str, Tensor]]], P: int,
+    photo_palette: bool = False,
 ) -> tuple[Tensor | None, Tensor]:
     """Where each text's object phrases truly are, for training a learned map: per text the
     ``(label, mask (h, w) float)`` of its objects -> ``targets`` ``(B, P, h, w)`` and ``valid``
@@ -167,7 +175,7 @@ def phrase_targets(
         return None, valid
     targets = torch.zeros(len(texts), P, *shape)
     for i, (text, objs) in enumerate(zip(texts, objects, strict=True)):
-        for j, (noun, _, k) in enumerate(text_objects(text)[:P]):
+        for j, (noun, _, k) in enumerate(text_objects(text, photo_palette)[:P]):
             if k != OBJECT or not noun:
                 continue
             head = noun.split()[-1]

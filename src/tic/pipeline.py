@@ -28,6 +28,7 @@ from tic.device import autocast_bf16, resolve_device, use_bf16
 from tic.errors import TicError
 from tic.imageio import DEFAULT_MAX_PIXELS, Photo, read_photo, to_photo
 from tic.models import build_generator
+from tic.models.blocks import fuse_batchnorm
 from tic.text import TextEncoder, fit_text_encoder, with_text_dims
 
 # Rows of the full-resolution image converted at a time: bounds memory on 12+ MP photos.
@@ -55,6 +56,9 @@ class Colorizer:
         self.device = resolve_device(device)
         # channels_last like the inputs predict_ab passes (faster convolutions on CPU and CUDA)
         self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()
+        # what predict_ab runs: the generator with its BatchNorms folded into the convolutions,
+        # made once here (change the generator's weights afterwards and make a new Colorizer)
+        self.network = fuse_batchnorm(self.generator)
         self.text_encoder = text_encoder
         self.use_bf16 = use_bf16(precision, self.device)  # the policy of tic.device
         self.max_pixels = max_pixels
@@ -101,7 +105,7 @@ class Colorizer:
                 for t in encode_text(self.text_encoder, list(texts), self.config)]
         L = L.to(self.device).contiguous(memory_format=torch.channels_last)
         with autocast_bf16(self.device, self.use_bf16):
-            ab = self.generator(L, *text)
+            ab = self.network(L, *text)
         return ab.float()
 
     def __call__(self, image, text: str = "") -> Image.Image:
@@ -166,7 +170,8 @@ def encode_text(
     else:
         out = (text_emb, None, None)
     if g.grounding:
-        out = (*out, *grounding.encode_objects(texts, text_encoder.sentence_vectors))
+        out = (*out, *grounding.encode_objects(texts, text_encoder.sentence_vectors,
+                                              config.text_encoder.photo_palette))
     return out
 
 

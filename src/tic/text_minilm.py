@@ -108,46 +108,65 @@ _NOT_CONTENT = {"a", "an", "the", "some", "mostly", "mainly", "partly", "light",
                 "are"}  # fmt: skip
 
 
-def phrase_colors(text: str) -> list[tuple[int, int, list[str]]]:
+PICTURE_NOUNS = frozenset({"photo", "photograph", "picture", "image"})
+
+
+def phrase_colors(text: str, photo_palette: bool = False) -> list[tuple[int, int, list[str]]]:
     """The text's phrases as ``(start, end, colour terms)`` character spans (``text_phrases``)."""
-    return [(lo, hi, colours) for lo, hi, colours, _ in text_phrases(text)]
+    return [(lo, hi, colours) for lo, hi, colours, _ in text_phrases(text, photo_palette)]
 
 
-def text_phrases(text: str) -> list[tuple[int, int, list[str], list[str]]]:
+def text_phrases(
+    text: str, photo_palette: bool = False
+) -> list[tuple[int, int, list[str], list[str]]]:
     """The text's phrases as ``(start, end, colour terms, content words)``.
 
     Phrases end at punctuation, conjunctions and prepositions. A phrase that names colours but
     nothing else ("mostly red", "brown" in "a chair, mostly red and brown") gives its colours to
     the nearest phrase before it that names a thing (else the next one): ``"a photo of a chair,
     mostly red and brown"`` -> the "a chair" span gets ``["red", "brown"]``.
+
+    ``photo_palette``: in a text that begins with a picture ("a photo of ..."), the colours of a
+    closing "in <colours>" belong to the picture, not to the thing before them: ``"a photo of a
+    dog in green and gray"`` -> the "a photo" span gets ``["green", "gray"]``. That is what
+    ``tic caption`` means by it (the whole photo's leading colours); a model trained with it
+    learns that a colour given to an object is that object's own.
     """
     cuts = [0]
     for m in _PHRASE_BREAK.finditer(text):
         cuts += [m.start(), m.end()]
     cuts.append(len(text))
     spans = []
-    for lo, hi in zip(cuts[::2], cuts[1::2], strict=True):
+    for lo, hi, before in zip(cuts[::2], cuts[1::2], [None, *cuts[1::2]], strict=False):
         words = re.findall(r"[a-z]+", text[lo:hi].lower())
         if not words:
             continue
         colours = colors_in_text(text[lo:hi])
         content = [w for w in words if w not in _NOT_CONTENT and not colors_in_text(w)]
-        spans.append([lo, hi, colours, content])
+        brk = text[before:lo].strip().lower() if before is not None else ""
+        spans.append([lo, hi, colours, content, brk])
+    first = spans[0][3] if spans else []
+    picture = photo_palette and bool(first) and first[-1] in PICTURE_NOUNS
+    palette = False  # inside the closing "in <colours>" of a picture
     for i, span in enumerate(spans):
         if span[2] and not span[3]:
-            owners = [s for s in spans[:i][::-1] if s[3]] or [s for s in spans[i + 1 :] if s[3]]
+            palette = picture and (palette or span[4] == "in")
+            owners = ([spans[0]] if palette else
+                      [s for s in spans[:i][::-1] if s[3]] or [s for s in spans[i + 1 :] if s[3]])
             if owners:
                 owners[0][2] = owners[0][2] + span[2]
                 span[2] = []
-    return [(lo, hi, list(dict.fromkeys(c)), words) for lo, hi, c, words in spans]
+        else:
+            palette = False
+    return [(lo, hi, list(dict.fromkeys(c)), words) for lo, hi, c, words, _ in spans]
 
 
-def token_colors(text: str, starts: list[int]) -> Tensor:
+def token_colors(text: str, starts: list[int], photo_palette: bool = False) -> Tensor:
     """``(len(starts), 11)``: for each token (by the character where it starts) the colours of
     its phrase (``phrase_colors``), each ``1 / k`` for a phrase naming ``k`` colours; zero
     outside phrases that name colours."""
     out = torch.zeros(len(starts), len(COLOR_TERMS))
-    for lo, hi, terms in phrase_colors(text):
+    for lo, hi, terms in phrase_colors(text, photo_palette):
         rows = [t for t, a in enumerate(starts) if lo <= a < hi]
         for term in terms:
             out[rows, COLOR_TERMS.index(term)] = 1 / len(terms)
@@ -174,12 +193,14 @@ class MiniLMEncoder(TextEncoder):
     MARKER = "text_encoder.json"
     _loaded = None  # (tokenizer, MiniLM), loaded once per process
 
-    def __init__(self, batch_size: int = 64, color_synonyms: bool = False, color_slots: int = 0):
+    def __init__(self, batch_size: int = 64, color_synonyms: bool = False, color_slots: int = 0,
+                 photo_palette: bool = False):
         if color_slots < 0:
             raise ValueError(f"color_slots must be >= 0, got {color_slots}")
         self.batch_size = batch_size
         self.color_synonyms = color_synonyms
         self.color_slots = color_slots
+        self.photo_palette = photo_palette  # text_phrases: "a photo of X in red" is the photo's
         self.dim = self.SENTENCE_DIM + len(COLOR_TERMS) * color_slots  # = vector_dim(cfg)
         self.tokenizer, self.model = self._load_model()
         self._recent: dict[tuple[str, ...], tuple] = {}  # _run's last few batches
@@ -294,7 +315,8 @@ class MiniLMEncoder(TextEncoder):
                 tokens[i, :m, : self.SENTENCE_DIM] = states[j, 1 : m + 1]
                 mask[i, :m] = 1
                 starts = [a for a, _ in e.offsets[1 : m + 1]]
-                tokens[i, :m, self.SENTENCE_DIM :] = token_colors(texts[i], starts)
+                tokens[i, :m, self.SENTENCE_DIM :] = token_colors(texts[i], starts,
+                                                                   self.photo_palette)
         return tokens, mask
 
     def save(self, folder: str | Path) -> None:
@@ -319,7 +341,8 @@ class MiniLMEncoder(TextEncoder):
         For a saved model (``folder`` given) ``cfg.dim`` must be ``384 + 11 color_slots``; a new
         model (``folder=None``) takes its configs' sizes from ``tic.text.with_text_dims``.
         """
-        encoder = cls(color_synonyms=cfg.color_synonyms, color_slots=cfg.color_slots)
+        encoder = cls(color_synonyms=cfg.color_synonyms, color_slots=cfg.color_slots,
+                      photo_palette=cfg.photo_palette)
         if folder is not None and cfg.dim != encoder.dim:
             raise ValueError(
                 f"text_encoder.dim is {cfg.dim} but minilm vectors with {cfg.color_slots} colour "

@@ -47,7 +47,9 @@ class DataConfig:
       photo (re-captioned from their pixels, as ``tic caption`` does); ``empty_text_prob``, the
       share of steps' texts replaced by the empty text; ``paint_empty``: whether a view whose
       text is emptied is still repainted (true reproduces v2 and v3, which learned random hues
-      for objects no word named; false, since v4: it keeps its own colours).
+      for objects no word named; false, since v4: it keeps its own colours); ``empty_scenes``:
+      whether scenes' texts are emptied too (false, since v5: only photos', whose colours are
+      real; a scene's plain background has a random hue no gray input can tell).
     """
 
     train: str = ""
@@ -64,6 +66,7 @@ class DataConfig:
     crops_per_photo: int = 1
     empty_text_prob: float = 0.0
     paint_empty: bool = False
+    empty_scenes: bool = True
 
 
 @dataclass

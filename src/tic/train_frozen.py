@@ -289,7 +289,8 @@ def train_frozen(
             rng = np.random.default_rng([cfg.seed, step])
             idx = rng.integers(len(views), size=cfg.batch_size)
             drawn = [draw(views, int(i), rng, cfg.data.recolor_prob, cfg.data.empty_text_prob,
-                          paint_empty=cfg.data.paint_empty) for i in idx]
+                          paint_empty=cfg.data.paint_empty, empty_scenes=cfg.data.empty_scenes)
+                      for i in idx]
             target = batch_targets([d[0] for d in drawn])  # (B, 2, s, s) in [-1, 1]
             texts = [d[1] for d in drawn]
             text = text_cache.batch(texts)
@@ -298,7 +299,8 @@ def train_frozen(
             if cfg.loss.lambda_grounding:
                 objects = [[(label, torch.from_numpy(m).float()) for label, m in d[2]]
                            for d in drawn]
-                where = phrase_targets(texts, objects, text[3].shape[1])
+                where = phrase_targets(texts, objects, text[3].shape[1],
+                                       cfg.model.text_encoder.photo_palette)
 
             pixel_weights = None
             if cfg.loss.object_weight:

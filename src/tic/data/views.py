@@ -158,15 +158,19 @@ def paint_region(
 def draw(
     views: ViewSet, index: int, rng: np.random.Generator, recolor_prob: float,
     empty_prob: float, background_prob: float = 0.5, paint_empty: bool = False,
+    empty_scenes: bool = True,
 ) -> tuple[np.ndarray, str, list[tuple[str, np.ndarray]]]:
     """View ``index`` with fresh colours: ``(rgb (s, s, 3) float32, text, objects)`` (see module
     doc); ``objects``: the ``(label, mask)`` of each object the text names (none for a photo or
     an emptied text). ``paint_empty``: repaint (and draw as) before emptying the text, as v2 and v3
-    were trained."""
+    were trained. ``empty_scenes``: scenes' texts may be emptied too (else only photos'; a
+    scene's plain background has a random hue)."""
     rgb = views.rgb[index]
     masks = views.masks[index]
     text = views.texts[index]
     named = []
+    if len(masks) and not empty_scenes:
+        empty_prob = 0.0
     if not paint_empty and rng.random() < empty_prob:  # no words: the view's own colours
         return np.ascontiguousarray(rgb, dtype=np.float32), "", named
     if len(masks):

@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+
+def fuse_batchnorm(module: nn.Module) -> nn.Module:
+    """An inference copy of ``module`` (eval mode) in which every ``Conv2d`` followed by a
+    ``BatchNorm2d`` in an ``nn.Sequential`` is one convolution (the BatchNorm's scale and shift
+    folded into its weights; the BatchNorm replaced by ``nn.Identity``). The same outputs up to
+    float rounding, without a pass over every activation per BatchNorm; ``module`` is unchanged
+    (its weights are what a model folder stores)."""
+    fused = copy.deepcopy(module).eval()
+    for seq in fused.modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        names = list(seq._modules)
+        for a, b in zip(names, names[1:], strict=False):
+            conv, bn = seq._modules[a], seq._modules[b]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                seq._modules[a] = fuse_conv_bn_eval(conv, bn)
+                seq._modules[b] = nn.Identity()
+    return fused
 
 
 def conv_bn_relu(in_ch: int, out_ch: int, stride: int = 1, kernel: int = 3) -> nn.Sequential:
