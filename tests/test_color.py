@@ -190,3 +190,20 @@ def test_integer_input_raises():
 def test_model_lab_mismatch_raises():
     with pytest.raises(ValueError, match="must match"):
         color.model_lab_to_rgb(torch.zeros(1, 1, 4, 4), torch.zeros(1, 2, 4, 5))
+
+
+def test_linear_to_srgb8_is_the_transfer_curve_to_one_level():
+    torch.manual_seed(0)
+    lin = torch.cat([torch.rand(100_000), torch.tensor([-0.5, 0.0, 0.0031308, 1.0, 1.5])])
+    exact = (color.linear_to_srgb(lin.clamp(0, 1)) * 255 + 0.5).floor()
+    fast = color.linear_to_srgb8(lin)
+    assert fast.dtype == torch.uint8
+    diff = (fast.double() - exact.double()).abs()
+    assert diff.max() <= 1 and (diff > 0).double().mean() < 0.01
+    assert fast[-5:].tolist() == [0, 0, 10, 255, 255]  # 0.0031308 -> 255 * 0.04045 = 10.3
+    # the in-gamut colours, as compose makes them: lab_to_rgb_in_gamut's, in 8 bits
+    lab = torch.tensor([[50.0, 80.0, -90.0], [90.0, 0.0, 100.0], [30.0, 10.0, 10.0]]).T
+    lab = lab.view(1, 3, 1, 3)
+    ref = (color.lab_to_rgb_in_gamut(lab) * 255 + 0.5).floor()
+    got = color.linear_to_srgb8(color.lab_to_linear_in_gamut(lab)).double()
+    assert (got - ref).abs().max() <= 1

@@ -189,8 +189,8 @@ def compose(photo: Photo, ab: Tensor) -> Image.Image:
     for top in range(0, H, _ROWS_PER_CHUNK):
         rows = slice(top, min(H, top + _ROWS_PER_CHUNK))
         lab = torch.cat([photo.L[:, :, rows], ab_full[:, :, rows]], dim=1)
-        rgb = color.lab_to_rgb_in_gamut(lab)[0]  # (3, h, W) in [0, 1]
-        out[rows] = (rgb * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        rgb = color.linear_to_srgb8(color.lab_to_linear_in_gamut(lab)[0])  # (3, h, W) uint8
+        out[rows] = rgb.permute(1, 2, 0).numpy()
     img = Image.fromarray(out, "RGB")
     if photo.alpha is not None:
         img.putalpha(Image.fromarray(photo.alpha, "L"))
