@@ -34,11 +34,13 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--size", type=int, default=None,
+                   help="working size of the maps (default: the model's image_size)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/grounding_maps.json"))
     args = p.parse_args(argv)
     cfg, G, _ = load_model(args.model)
     G = load_pretrained_encoder(G).eval()
-    size = cfg.image_size
+    size = args.size or cfg.image_size
     encoder = MiniLMEncoder()
     root = args.data.parent
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
@@ -67,6 +69,7 @@ def main(argv=None) -> None:
     result = {
         "data": str(args.data),
         "model": args.model or "shipped",
+        "size": size,
         "machine": platform.machine(),
         "scenes": len(shares),
         "objects_found": float((shares_np > 0.5).mean()),
