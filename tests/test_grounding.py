@@ -161,6 +161,39 @@ def test_phrase_targets_match_nouns_to_the_named_objects():
     assert grounding.phrase_targets(["a red car"], [[]], 1)[0] is None
 
 
+def test_oracle_maps_are_the_true_masks_on_the_grid():
+    """Hand-computed: a mask's area fractions per cell of the grid, divided by their maximum;
+    the phrases without a known mask, and the texts not picked, keep their maps (resized)."""
+    maps = torch.rand(2, 2, 2, 2)
+    targets = torch.zeros(2, 2, 8, 8)
+    targets[:, 0, :4, :4] = 1  # the top-left cell of a 2x2 grid
+    targets[:, 0, :2, 4:] = 1  # half of the top-right cell
+    valid = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    out = grounding.oracle_maps(maps, targets, valid, torch.tensor([True, False]), 2)
+    assert out.tolist()[0][0] == [[1.0, 0.5], [0.0, 0.0]]
+    assert torch.equal(out[0, 1], maps[0, 1]) and torch.equal(out[1], maps[1])
+    fine = grounding.oracle_maps(maps, targets, valid, torch.tensor([True, True]), 4)
+    assert fine.shape == (2, 2, 4, 4)
+    assert fine[0, 0].tolist() == [[1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    up = torch.nn.functional.interpolate(maps, size=(4, 4), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(fine[:, 1], up[:, 1])
+
+
+def test_rank_maps_rank_each_map_within_its_image():
+    maps = torch.tensor([[[[0.1, 0.5], [0.3, 0.9]], [[0.0, 0.02], [0.01, 0.005]]]])
+    ranks = grounding.rank_maps(maps)
+    third = 1 / 3
+    torch.testing.assert_close(ranks[0, 0], torch.tensor([[0, 2 * third], [third, 1]]))
+    torch.testing.assert_close(ranks[0, 1], torch.tensor([[0, 1], [2 * third, third]]))
+    # a model with grounding_ranks hands the ranked class maps to the hints
+    torch.manual_seed(0)
+    g = EncoderUNet(_cfg(grounding_ranks=True)).eval()
+    feats = g.encode(torch.rand(1, 1, 64, 64) * 2 - 1)
+    nouns = torch.nn.functional.normalize(torch.randn(1, 2, grounding.NOUN_DIM), dim=-1)
+    torch.testing.assert_close(g.phrase_maps(feats, nouns),
+                               grounding.rank_maps(g._class_maps(feats, nouns)))
+
+
 def test_rebalance_weights():
     centers = ab_bins.bin_centers()
     uniform = centers.repeat(10, 1)
@@ -207,6 +240,36 @@ def test_grounding_generator_starts_as_the_one_without_and_hints_reach_the_outpu
         other = _noun_phrases((3, -0.5, -0.2, grounding.OBJECT))
         assert not torch.allclose(g(L, text, None, None, *objects), g(L, text, None, None, *other))
         assert torch.allclose(g(L, text), g(L, text, None, None, *_noun_phrases()))  # no phrase
+
+
+def test_hint_gate_raises_the_hinted_colour_where_the_hint_points():
+    """``hint_logits``: hand-computed at one position, the logits minus gate * s * squared
+    distance / (2 sigma^2); where the hint's weight is 0 nothing changes; an open gate makes the
+    hinted colour's bin the most likely."""
+    from tic.models.encoder_unet import HINT_SIGMA, HintGate
+
+    centers = ab_bins.bin_centers()
+    gate = HintGate(4)
+    logits, feat = torch.zeros(1, len(centers), 1, 2), torch.zeros(1, 4, 1, 2)
+    target = centers[40]
+    s = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
+    hint = torch.cat([target.view(1, 2, 1, 1) / AB_SCALE * s, s], dim=1)
+    out = gate(logits, feat, hint, centers)
+    g = torch.nn.functional.softplus(torch.tensor(gate.conv.bias.item()))
+    d2 = (centers - target).pow(2).sum(1)
+    torch.testing.assert_close(out[0, :, 0, 0], -g * d2 / (2 * HINT_SIGMA**2))
+    assert torch.equal(out[..., 1], logits[..., 1])  # no hint there
+    assert out[0, :, 0, 0].argmax() == 40
+    # a model with the option has the same weights plus the gate's two tensors
+    torch.manual_seed(0)
+    plain = EncoderUNet(_cfg()).eval()
+    gated = EncoderUNet(_cfg(hint_logits=True)).eval()
+    gated.load_state_dict(plain.state_dict(), strict=False)
+    assert set(gated.state_dict()) - set(plain.state_dict()) == {"hint_gate.conv.weight",
+                                                                 "hint_gate.conv.bias"}
+    with pytest.raises(ConfigError, match="hint_logits needs grounding"):
+        ModelConfig(image_size=64, generator=_cfg(text_dim=8, grounding=False, hint_logits=True),
+                    text_encoder=TextEncoderConfig(kind="word2vec", dim=8)).validate()
 
 
 def test_learned_maps_start_as_the_class_maps_order_and_learn_from_masks():

@@ -183,10 +183,11 @@ def _run(cfg, run, photos, cutouts, minilm, resume=False):
 GROUNDED = {"model.generator.grounding": "true", "loss.rebalance": 0.5}
 LEARNED = {**GROUNDED, "model.generator.grounding_maps": "learned", "loss.lambda_grounding": 1.0}
 WEIGHTED = {**GROUNDED, "loss.object_weight": 4.0}
+ORACLE = {**GROUNDED, "data.oracle_maps": 0.5}
 
 
-@pytest.mark.parametrize("extra", [{}, GROUNDED, LEARNED, WEIGHTED],
-                         ids=["plain", "grounding", "learned", "object-weighted"])
+@pytest.mark.parametrize("extra", [{}, GROUNDED, LEARNED, WEIGHTED, ORACLE],
+                         ids=["plain", "grounding", "learned", "object-weighted", "oracle"])
 def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, extra):
     photos, cutouts = _images(tmp_path)
     cfg = _frozen_config(tmp_path, photos, cutouts, **extra)

@@ -70,6 +70,13 @@ class GeneratorConfig:
       fewer held-out objects than the class maps alone (61.9% vs 75.0% after 300 steps: the
       held-out cut-outs are mostly people, which the training cut-outs barely show), so the
       shipped model does not use it.
+      ``hint_logits`` (grounding models): the hints also reach the bins head directly: where a
+      hint points, its colour's bins are raised by a learned, per-pixel gate (``EncoderUNet``).
+      Without it the decoder, trained even on true masks as hints, kept painting both objects
+      of "a purple deer and a blue tree" in the first colour named (MODEL_CARD.md, v6).
+      ``grounding_ranks``: the class maps are replaced by their ranks within the image
+      (``tic.grounding.rank_maps``) before the hints are made, so a noun ImageNet barely knows
+      still claims the places where its map is highest (a decoding choice: no weights change).
     """
 
     width: int = 64
@@ -96,6 +103,8 @@ class GeneratorConfig:
     ab_head_no_colour: Literal["regression", "bins"] | None = None
     grounding: bool = False
     grounding_maps: Literal["imagenet", "learned"] = "imagenet"
+    hint_logits: bool = False
+    grounding_ranks: bool = False
 
 
 @dataclass
@@ -207,6 +216,10 @@ class ModelConfig:
             if g.grounding_maps not in ("imagenet", "learned"):
                 raise ConfigError("generator.grounding_maps must be 'imagenet' or 'learned', "
                                   f"got {g.grounding_maps!r}")
+            if g.grounding_ranks and not g.grounding:
+                raise ConfigError("generator.grounding_ranks needs grounding: true")
+            if g.hint_logits and not g.grounding:
+                raise ConfigError("generator.hint_logits needs grounding: true")
             if g.grounding_maps == "learned" and not g.grounding:
                 raise ConfigError("generator.grounding_maps 'learned' needs grounding: true")
         if g.text_levels == "all" and g.text_fusion != "film":

@@ -49,7 +49,11 @@ class DataConfig:
       text is emptied is still repainted (true reproduces v2 and v3, which learned random hues
       for objects no word named; false, since v4: it keeps its own colours); ``empty_scenes``:
       whether scenes' texts are emptied too (false, since v5: only photos', whose colours are
-      real; a scene's plain background has a random hue no gray input can tell).
+      real; a scene's plain background has a random hue no gray input can tell);
+      ``oracle_maps``: the chance that a step's batch gives the decoder's grounding hints the
+      true masks of the objects its texts name (``tic.grounding.oracle_maps``: pooled to the
+      class maps' grid or twice as fine) instead of the class maps, so that the decoder learns
+      to paint a hinted colour where the hint points (0 reproduces v2-v5; since v6: 0.5).
     """
 
     train: str = ""
@@ -67,6 +71,7 @@ class DataConfig:
     empty_text_prob: float = 0.0
     paint_empty: bool = False
     empty_scenes: bool = True
+    oracle_maps: float = 0.0
 
 
 @dataclass
@@ -213,6 +218,10 @@ class TrainConfig:
             raise ConfigError(
                 f"data.empty_text_prob must be in [0, 1], got {self.data.empty_text_prob}"
             )
+        if not 0 <= self.data.oracle_maps <= 1:
+            raise ConfigError(f"data.oracle_maps must be in [0, 1], got {self.data.oracle_maps}")
+        if self.data.oracle_maps and not g.grounding:
+            raise ConfigError("data.oracle_maps needs model.generator.grounding: true")
         if not 0 < self.loss.rebalance <= 1:
             raise ConfigError(f"loss.rebalance must be in (0, 1], got {self.loss.rebalance}")
         if self.loss.object_weight < 0:

@@ -11,7 +11,8 @@ Per step: draw a batch of views with fresh colours -> text features -> decoder -
 (smooth-L1 on the regression head's ab, cross-entropy of the bins head against the soft-encoded
 true ab, ECCV16, both optionally weighted up on the objects the caption names,
 ``loss.object_weight``; with learned grounding maps, their binary cross-entropy against those
-objects' masks) -> Adam step -> log, evaluate, save. No discriminator: at CPU budgets the GAN
+objects' masks; with ``data.oracle_maps`` some texts' grounding hints are their objects' true
+masks, ``tic.grounding.oracle_maps``) -> Adam step -> log, evaluate, save. No discriminator: at CPU budgets the GAN
 term measured as noise in the paper recipe's ablations, and the bins head is the answer to
 regression's dull colours here.
 
@@ -50,7 +51,7 @@ from tic.checkpoint import (
 from tic.color import AB_SCALE
 from tic.data.views import ViewSet, batch_targets, draw
 from tic.errors import TicError
-from tic.grounding import phrase_targets
+from tic.grounding import oracle_maps, phrase_targets
 from tic.models import build_generator
 from tic.pipeline import encode_text
 from tic.text import TextEncoder
@@ -60,6 +61,7 @@ log = logging.getLogger("tic")
 
 FEATURE_CHUNK = 32  # views per encoder pass when the features are cached
 FEATURE_VERSION = b"eval-bn"  # part of the cache's hash: caches made another way are redone
+ORACLE_GRIDS = (1, 2)  # oracle hints on the class maps' grid or on one twice as fine (x its size)
 
 
 @dataclass
@@ -162,16 +164,18 @@ class TextCache:
 def losses_for(
     G, feats, text, target: Tensor, cfg: TrainConfig, bin_weights: Tensor | None = None,
     where: tuple[Tensor | None, Tensor] | None = None, pixel_weights: Tensor | None = None,
+    maps: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """``loss_l1`` (smooth-L1, regression head) and ``loss_bins`` (cross-entropy, bins head;
     each pixel weighted by ``bin_weights`` of its nearest true bin when given: rebalancing),
     each a mean over pixels weighted by ``pixel_weights`` ``(B, h, w)`` when given;
     with ``where`` (``tic.grounding.phrase_targets``: the phrases' true masks and which are
-    known) and learned maps, ``loss_grounding`` (binary cross-entropy of the maps at 1/16)."""
+    known) and learned maps, ``loss_grounding`` (binary cross-entropy of the maps at 1/16);
+    ``maps``: the grounding maps to decode with when not learned here (``oracle_maps``)."""
     found = None  # the learned maps' logits, when their loss has known masks this step
     if where is not None and cfg.loss.lambda_grounding and where[1].any():
         found = G.phrase_logits(feats, text[3])
-    ab, logits = G.decode(feats, *text, maps=None if found is None else found.sigmoid())
+    ab, logits = G.decode(feats, *text, maps=maps if found is None else found.sigmoid())
     l1 = F.smooth_l1_loss(ab, target, beta=0.05, reduction="none").mean(1)  # (B, h, w)
     soft = ab_bins.soft_encode(target * AB_SCALE, G.bin_centers)
     ce = -(soft * F.log_softmax(logits.float(), dim=1)).sum(1)  # (B, h, w)
@@ -205,14 +209,14 @@ def _object_weights(objects: list[list[tuple[str, np.ndarray]]], weight: float, 
 def _init_from(folder: Path, G) -> None:
     """A model or checkpoint folder's decoder weights into ``G``; modules that ``G`` has and
     the folder lacks (``hint.*`` of a model without grounding, ``locate.*`` of one without
-    learned maps) keep their initial values. The
+    learned maps, ``hint_gate.*`` of one without ``hint_logits``) keep their initial values. The
     frozen encoder stays the shipped ImageNet one even when the folder holds another copy."""
     own = G.state_dict()
     state = {k: v for k, v in read_weights(folder / WEIGHTS_NAME).items()
              if not k.startswith("encoder.")}
     state.update({k: v for k, v in own.items() if k.startswith("encoder.")})
     new = sorted(k for k in own if k not in state)
-    if any(not k.startswith(("hint.", "locate.")) for k in new):
+    if any(not k.startswith(("hint.", "hint_gate.", "locate.")) for k in new):
         raise TicError(f"init_from: {folder} does not fit this config (missing {new[0]})")
     load_weights(G, {**state, **{k: own[k] for k in new}}, f"init_from: {folder} does not fit")
     log.info("initialised from %s (%d new tensors start fresh)", folder, len(new))
@@ -295,19 +299,26 @@ def train_frozen(
             texts = [d[1] for d in drawn]
             text = text_cache.batch(texts)
             batch_feats = [f[torch.from_numpy(idx)].float() for f in feats]
-            where = None
-            if cfg.loss.lambda_grounding:
+            where = maps = None
+            if cfg.loss.lambda_grounding or cfg.data.oracle_maps:
                 objects = [[(label, torch.from_numpy(m).float()) for label, m in d[2]]
                            for d in drawn]
                 where = phrase_targets(texts, objects, text[3].shape[1],
                                        cfg.model.text_encoder.photo_palette)
+            if cfg.data.oracle_maps:  # drawn after the batch: the batch is that of oracle_maps 0
+                use = torch.from_numpy(rng.random(len(idx)) < cfg.data.oracle_maps)
+                factor = int(rng.choice(ORACLE_GRIDS))
+                with torch.no_grad():
+                    maps = G.phrase_maps(batch_feats, text[3])
+                if where[0] is not None:
+                    maps = oracle_maps(maps, where[0], where[1], use, maps.shape[-1] * factor)
 
             pixel_weights = None
             if cfg.loss.object_weight:
                 pixel_weights = _object_weights([d[2] for d in drawn], cfg.loss.object_weight,
                                                 target.shape[-2:])
             out = losses_for(G, batch_feats, text, target, cfg, bin_weights, where,
-                             pixel_weights)
+                             pixel_weights, maps)
             loss = cfg.loss.lambda_l1 * out["loss_l1"] + cfg.loss.lambda_bins * out["loss_bins"]
             if "loss_grounding" in out:
                 loss = loss + cfg.loss.lambda_grounding * out["loss_grounding"]

@@ -16,6 +16,11 @@ normalisation). Its features at 1/32, 1/16, 1/8 and 1/4 of the input go into a d
   own classifier matched to the phrase's noun, at 1/32, or with ``grounding_maps: learned`` a
   ``GroundingHead`` trained on known masks, at 1/16), added through a small zero-initialised 1x1
   network;
+- with ``hint_logits``, a direct path from the hints to the bins head: at 1/4, each position's
+  logits get ``- gate * s * |c_q - ab_hint|^2 / (2 HINT_SIGMA^2)`` (``s`` the hint's weight,
+  ``ab_hint`` its colour, ``c_q`` the bin centres), the gate learned from the features and the
+  hint (``HintGate``), so a hinted colour can win on the object without passing through every
+  level;
 - two heads at 1/4: ``ab`` regression (tanh, normalised units) and logits over the quantised ab
   plane (``tic.ab_bins``). ``cfg.ab_head`` picks the one ``forward`` returns: ``regression`` or
   ``bins`` (annealed mean at ``cfg.bins_temperature``); ``cfg.ab_head_no_colour`` may pick
@@ -42,6 +47,8 @@ from tic.models.blocks import conv_bn_relu
 from tic.models.grounding_head import GroundingHead
 from tic.models.mobilenet import MobileNetV2Features
 
+HINT_SIGMA = 20.0  # ab units: how far from a hinted colour its bins are raised (bins 10 apart)
+GATE_BIAS = -4.0  # the direct hint path starts almost closed (softplus(-4) = 0.018)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TAPS = (3, 6, 13, 18)  # MobileNetV2 features[i]: 24 @ 1/4, 32 @ 1/8, 96 @ 1/16, 1280 @ 1/32
@@ -109,6 +116,25 @@ def _hint_net(channels: int) -> nn.Sequential:
     return net
 
 
+class HintGate(nn.Module):
+    """The direct hint path (``GeneratorConfig.hint_logits``): ``logits (B, Q, h, w)``, features
+    ``(B, C, h, w)``, hint ``(B, 3, h, w)`` ``(a * s, b * s, s)`` -> logits with the bins near
+    the hinted colour raised where the gate ``softplus(conv(features, hint))`` is open."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels + 3, 1, 1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.constant_(self.conv.bias, GATE_BIAS)
+
+    def forward(self, logits: Tensor, feat: Tensor, hint: Tensor, centers: Tensor) -> Tensor:
+        s = hint[:, 2:3]
+        ab = hint[:, :2] / s.clamp_min(1e-3) * AB_SCALE  # the hinted colour, ab units
+        d2 = (centers.to(ab.dtype)[None, :, :, None, None] - ab[:, None]).pow(2).sum(2)
+        gate = F.softplus(self.conv(torch.cat([feat, hint], dim=1)))
+        return logits - gate * s * d2 / (2 * HINT_SIGMA**2)
+
+
 class EncoderUNet(nn.Module):
     """``forward(L, text_emb, tokens, token_mask) -> ab``.
 
@@ -153,6 +179,7 @@ class EncoderUNet(nn.Module):
             self.register_buffer("class_bias", classes["bias"], persistent=False)
         self.locate = (GroundingHead(skips[0], skips[1], grounding.NOUN_DIM)
                        if cfg.grounding and cfg.grounding_maps == "learned" else None)
+        self.hint_gate = HintGate(widths[-1]) if cfg.grounding and cfg.hint_logits else None
         self.to_ab = nn.Conv2d(widths[-1], 2, 3, padding=1)
         self.to_logits = nn.Conv2d(widths[-1], len(self.bin_centers), 1)
 
@@ -177,11 +204,14 @@ class EncoderUNet(nn.Module):
 
     def phrase_maps(self, feats: list[Tensor], nouns: Tensor) -> Tensor:
         """Where each phrase's object is, ``(B, P, h, w)`` in [0, 1]: the learned maps at 1/16
-        or the class maps at 1/32."""
+        or the class maps at 1/32 (ranked within the image with ``cfg.grounding_ranks``)."""
         if nouns.shape[1] == 0:
             return feats[0].new_zeros(feats[0].shape[0], 0, *feats[0].shape[-2:])
         logits = self.phrase_logits(feats, nouns)
-        return self._class_maps(feats, nouns) if logits is None else logits.sigmoid()
+        if logits is not None:
+            return logits.sigmoid()
+        maps = self._class_maps(feats, nouns)
+        return grounding.rank_maps(maps) if self.cfg.grounding_ranks else maps
 
     def _class_maps(self, feats: list[Tensor], nouns: Tensor) -> Tensor:
         dtype = feats[0].dtype
@@ -225,7 +255,11 @@ class EncoderUNet(nn.Module):
             x = self.film[i](x, text_emb)
             if i < len(self.attn):
                 x = self.attn[i](x, tokens, token_mask)
-        return self.to_ab(x).tanh(), self.to_logits(x)
+        logits = self.to_logits(x)
+        if self.hint_gate is not None:
+            h = F.interpolate(hint, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            logits = self.hint_gate(logits, x, h, self.bin_centers)
+        return self.to_ab(x).tanh(), logits
 
     def bins_ab(self, logits: Tensor) -> Tensor:
         """The bins head's ab (normalised, ``(B, 2, h, w)``): its annealed mean at
