@@ -7,6 +7,7 @@
 #   bash scripts/evaluate_default_model.sh v4                    # models/v4: tried, not shipped
 #   bash scripts/evaluate_default_model.sh candidate RUN NAME     # any run: decodings on the hash split
 #   bash scripts/evaluate_default_model.sh heldout MODEL NAME     # any model folder: the held-out sets
+#   bash scripts/evaluate_default_model.sh v6 RUN_MODEL           # models/v6: tried, not shipped
 # (repository root, venv active). RUN_MODEL: the trained model, e.g. runs/v3/model or a checkpoint
 # folder. Writes runs/eval-v3/*, docs/v3_*.png and benchmarks/results/*.json. The models compared:
 # the shipped one, the previous one (models/v2) and the paper-recipe one (models/scratch-v1).
@@ -103,5 +104,28 @@ heldout)  # MODEL NAME: a model folder on the held-out sources (with and without
   python benchmarks/heldout_colors.py --data $D/val_sources.jsonl --model "$2" \
     --out benchmarks/results/heldout_colors_$3.json
   ;;
-*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME" >&2; exit 2 ;;
+v6)  # RUN_MODEL (runs/v6/model): the grounding maps' decoding (class maps as they are, or ranked)
+     # chosen on the TRAINING sources' binding scenes, then models/v6 on the held-out sets
+     # (MODEL_CARD.md, "v6: tried, not shipped")
+  E6=runs/eval-v6
+  for ranks in false true; do
+    python scripts/ship_default_model.py "$2" --out $E6/maps-$ranks --color-synonyms \
+      --grounding-ranks "$ranks"
+    python benchmarks/binding_hints.py --data $D/dev_binding/manifest.jsonl --model $E6/maps-$ranks \
+      --out $E6/dev_binding_hints_$ranks.json
+  done
+  # chosen: ranked (dev binding both right 12.8% against 1.2%)
+  python scripts/ship_default_model.py "$2" --out models/v6 --color-synonyms --grounding-ranks true
+  ev --model models/v6 --baseline gray --data $D/val_sources.jsonl --out $E6/sources
+  ev --model models/v6 --no-text --data $D/val_sources.jsonl --out $E6/sources_notext
+  ev --model models/v6 --data $D/val_recolor/manifest.jsonl --out $E6/recolor_final
+  ev --model models/v6 --data $D/val_binding/manifest.jsonl --out $E6/binding_final --grid-rows 8
+  python benchmarks/heldout_colors.py --data $D/val_sources.jsonl --model models/v6 \
+    --out benchmarks/results/heldout_colors_v6.json
+  for m in v6 v3; do
+    python benchmarks/binding_hints.py --data $D/val_binding/manifest.jsonl --model models/$m \
+      --out benchmarks/results/binding_hints_$m.json
+  done
+  ;;
+*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL" >&2; exit 2 ;;
 esac

@@ -19,7 +19,9 @@ colours, its pool label as the noun). Writes under ``--out``:
   take at its lightness and named with it (``regions``: the object with its colour);
 - ``val_binding/``: two held-out cut-outs (different labels) on one held-out background, each
   painted in one of two colours and named with it; then the same gray input with the colours
-  swapped (``pair`` links the two; ``regions`` name both objects).
+  swapped (``pair`` links the two; ``regions`` name both objects);
+- ``dev_binding/``: the same kind of scenes from the TRAINING sources' cut-outs and photos (seed
+  7), for choosing how the grounding maps are decoded without looking at the held-out scenes.
 """
 
 from __future__ import annotations
@@ -178,9 +180,12 @@ def main(argv=None) -> None:
     binding = binding_set(out / "val_binding", held_cutouts, held_photos, args.binding, 256,
                           args.seed + 1)
     write_manifest(out / "val_binding" / "manifest.jsonl", binding)
+    dev = binding_set(out / "dev_binding", train_cutouts, train_photos, args.binding, 256, 7)
+    write_manifest(out / "dev_binding" / "manifest.jsonl", dev)
     counts = {"train_photos": len(train_photos), "train_cutouts": len(train_cutouts),
               "val_sources": len(held_photos), "val_hash": len(hash_photos),
               "val_recolor": len(recolor), "val_binding_texts": len(binding),
+              "dev_binding_texts": len(dev),
               "holdout": args.holdout}
     (out / "counts.json").write_text(json.dumps(counts, indent=1) + "\n")
     print(json.dumps(counts))

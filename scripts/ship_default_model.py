@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the head for texts that name no colour (generator.ab_head_no_colour)")
     p.add_argument("--temperature", type=float, default=None,
                    help="annealed-mean temperature of the bins head (generator.bins_temperature)")
+    p.add_argument("--grounding-ranks", choices=["true", "false"], default=None,
+                   help="rank the class maps within the image (generator.grounding_ranks)")
     args = p.parse_args(argv)
 
     source = Colorizer.from_pretrained(args.model, device="cpu")  # fails clearly if broken
@@ -71,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg["generator"]["ab_head_no_colour"] = args.ab_head_no_colour
         if args.temperature is not None:
             cfg["generator"]["bins_temperature"] = args.temperature
+        if args.grounding_ranks is not None:
+            cfg["generator"]["grounding_ranks"] = args.grounding_ranks == "true"
         (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
         state = load_file(str(staged / WEIGHTS_NAME))
         n_stored = len(state)

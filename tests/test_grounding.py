@@ -192,6 +192,9 @@ def test_rank_maps_rank_each_map_within_its_image():
     nouns = torch.nn.functional.normalize(torch.randn(1, 2, grounding.NOUN_DIM), dim=-1)
     torch.testing.assert_close(g.phrase_maps(feats, nouns),
                                grounding.rank_maps(g._class_maps(feats, nouns)))
+    one = nouns.clone()
+    one[:, 1] = 0  # one object phrase (and a picture-wide one): nothing to arbitrate
+    torch.testing.assert_close(g.phrase_maps(feats, one), g._class_maps(feats, one))
 
 
 def test_rebalance_weights():

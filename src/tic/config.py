@@ -75,8 +75,9 @@ class GeneratorConfig:
       Without it the decoder, trained even on true masks as hints, kept painting both objects
       of "a purple deer and a blue tree" in the first colour named (MODEL_CARD.md, v6).
       ``grounding_ranks``: the class maps are replaced by their ranks within the image
-      (``tic.grounding.rank_maps``) before the hints are made, so a noun ImageNet barely knows
-      still claims the places where its map is highest (a decoding choice: no weights change).
+      (``tic.grounding.rank_maps``) before the hints are made, for texts that name two or more
+      objects, so a noun ImageNet barely knows still claims the places where its map is highest
+      (a decoding choice: no weights change).
     """
 
     width: int = 64

@@ -12,9 +12,9 @@ Per step: draw a batch of views with fresh colours -> text features -> decoder -
 true ab, ECCV16, both optionally weighted up on the objects the caption names,
 ``loss.object_weight``; with learned grounding maps, their binary cross-entropy against those
 objects' masks; with ``data.oracle_maps`` some texts' grounding hints are their objects' true
-masks, ``tic.grounding.oracle_maps``) -> Adam step -> log, evaluate, save. No discriminator: at CPU budgets the GAN
-term measured as noise in the paper recipe's ablations, and the bins head is the answer to
-regression's dull colours here.
+masks, ``tic.grounding.oracle_maps``) -> Adam step -> log, evaluate, save. No discriminator: at
+CPU budgets the GAN term measured as noise in the paper recipe's ablations, and the bins head is
+the answer to regression's dull colours here.
 
 Run folder: as ``tic.train`` (``config.yaml``, ``losses.jsonl``, ``checkpoints/step-N/`` = model
 folder + ``training_state.pt``, ``model/``). The batch of step ``n`` depends only on

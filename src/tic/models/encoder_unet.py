@@ -204,14 +204,19 @@ class EncoderUNet(nn.Module):
 
     def phrase_maps(self, feats: list[Tensor], nouns: Tensor) -> Tensor:
         """Where each phrase's object is, ``(B, P, h, w)`` in [0, 1]: the learned maps at 1/16
-        or the class maps at 1/32 (ranked within the image with ``cfg.grounding_ranks``)."""
+        or the class maps at 1/32 (with ``cfg.grounding_ranks``, ranked within the image for
+        texts that name two or more objects: ranks arbitrate between phrases, and a single
+        object's ranked map would cover half the picture)."""
         if nouns.shape[1] == 0:
             return feats[0].new_zeros(feats[0].shape[0], 0, *feats[0].shape[-2:])
         logits = self.phrase_logits(feats, nouns)
         if logits is not None:
             return logits.sigmoid()
         maps = self._class_maps(feats, nouns)
-        return grounding.rank_maps(maps) if self.cfg.grounding_ranks else maps
+        if not self.cfg.grounding_ranks:
+            return maps
+        several = ((nouns.abs().sum(-1) > 0).sum(1) > 1)[:, None, None, None]  # object phrases
+        return torch.where(several, grounding.rank_maps(maps), maps)
 
     def _class_maps(self, feats: list[Tensor], nouns: Tensor) -> Tensor:
         dtype = feats[0].dtype
