@@ -77,15 +77,24 @@ def test_shipped_model_loads_without_a_path(colorizer):
 
 @pytest.mark.parametrize(("folder", "encoder", "size"),
                          [("scratch-v1", "scratch", 128), ("v2", "mobilenet_v2", 256),
-                          ("v4", "mobilenet_v2", 256)])
+                          ("v4", "mobilenet_v2", 256), ("v6", "mobilenet_v2", 256)])
 def test_other_models_load_from_their_folders(folder, encoder, size):
     """The models that shipped before (models/scratch-v1: the scratch U-Net; models/v2: the
-    first MobileNetV2 one, whose folder holds its own encoder copy) and models/v4 (trained, not
-    shipped; its encoder filled in from the asset) load and colorize."""
+    first MobileNetV2 one, whose folder holds its own encoder copy) and models/v4 and v6
+    (trained, not shipped; their encoder filled in from the asset) load and colorize."""
     old = Colorizer.from_pretrained(ROOT / "models" / folder, device="cpu")
     assert old.config.generator.encoder == encoder and old.config.image_size == size
     out = old(Image.open(EXAMPLES / "owl.jpg"), "a brown owl")
     assert out.size == Image.open(EXAMPLES / "owl.jpg").size
+    if folder == "v6":  # its binding options (MODEL_CARD.md, "v6: tried, not shipped")
+        assert old.config.generator.hint_logits and old.config.generator.grounding_ranks
+
+
+def test_models_v3_is_the_shipped_model():
+    """models/v3 keeps the shipped model loadable by name: the same files."""
+    for name in ("config.json", "model.safetensors", "text_encoder.json"):
+        assert (ROOT / "models" / "v3" / name).read_bytes() == \
+            (default_model_dir() / name).read_bytes()
 
 
 YELLOW_ON_DARK = pytest.mark.xfail(
