@@ -116,12 +116,7 @@ v6)  # RUN_MODEL (runs/v6/model): the grounding maps' decoding (class maps as th
   done
   # chosen: ranked (dev binding both right 12.8% against 1.2%)
   python scripts/ship_default_model.py "$2" --out models/v6 --color-synonyms --grounding-ranks true
-  ev --model models/v6 --baseline gray --data $D/val_sources.jsonl --out $E6/sources
-  ev --model models/v6 --no-text --data $D/val_sources.jsonl --out $E6/sources_notext
-  ev --model models/v6 --data $D/val_recolor/manifest.jsonl --out $E6/recolor_final
-  ev --model models/v6 --data $D/val_binding/manifest.jsonl --out $E6/binding_final --grid-rows 8
-  python benchmarks/heldout_colors.py --data $D/val_sources.jsonl --model models/v6 \
-    --out benchmarks/results/heldout_colors_v6.json
+  bash "$0" heldout models/v6 v6
   for m in v6 v3; do
     python benchmarks/binding_hints.py --data $D/val_binding/manifest.jsonl --model models/$m \
       --out benchmarks/results/binding_hints_$m.json
