@@ -222,6 +222,10 @@ class TrainConfig:
             raise ConfigError(f"data.oracle_maps must be in [0, 1], got {self.data.oracle_maps}")
         if self.data.oracle_maps and not g.grounding:
             raise ConfigError("data.oracle_maps needs model.generator.grounding: true")
+        if self.data.oracle_maps and g.grounding_maps != "imagenet":
+            raise ConfigError("data.oracle_maps replaces class maps: it needs "
+                              "model.generator.grounding_maps 'imagenet' (learned maps decode "
+                              "with their own maps)")
         if not 0 < self.loss.rebalance <= 1:
             raise ConfigError(f"loss.rebalance must be in (0, 1], got {self.loss.rebalance}")
         if self.loss.object_weight < 0:

@@ -261,8 +261,7 @@ class EncoderUNet(nn.Module):
             if i < len(self.attn):
                 x = self.attn[i](x, tokens, token_mask)
         logits = self.to_logits(x)
-        if self.hint_gate is not None:
-            h = F.interpolate(hint, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        if self.hint_gate is not None:  # h: the hint at the last level's size, made above
             logits = self.hint_gate(logits, x, h, self.bin_centers)
         return self.to_ab(x).tanh(), logits
 
