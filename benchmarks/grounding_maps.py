@@ -7,6 +7,12 @@ model's working size, as inference computes them, upsampled to the image), and f
 where its own map beats the other's. An object is "found" when that share is over one half; a
 scene is right when both are. This is the ceiling the hints give the decoder for binding.
 
+Then the same count for ``tic.binding.split_objects`` (groups of foreground pixels matched to
+the phrases, as ``generator.paint_objects`` decodes): with the true masks' union as the
+foreground (how well the matching itself works) and, for a model with an object head, with the
+head's foreground (what decoding gets), whose intersection over union with the true union is
+reported too (pixels above ``tic.binding.SPLIT_THRESHOLD``).
+
     python benchmarks/grounding_maps.py --data data/v2/val_binding/manifest.jsonl
 
 Writes ``benchmarks/results/grounding_maps.json``.
@@ -24,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tic import grounding
+from tic import binding, grounding
 from tic.backbones import load_pretrained_encoder
 from tic.checkpoint import load_model
 from tic.text_minilm import MiniLMEncoder
@@ -45,6 +51,8 @@ def main(argv=None) -> None:
     root = args.data.parent
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     seen, shares, names = set(), [], []
+    groups: dict[str, list[list[float]]] = {"true_foreground": [], "object_head": []}
+    ious = []
     for row in rows:
         key = tuple(r["mask"] for r in row["regions"])
         if key in seen:  # the swapped-colour twin has the same objects and maps
@@ -58,13 +66,29 @@ def main(argv=None) -> None:
             vectors = encoder.sentence_vectors([grounding.CLASS_PROMPT.format(n) for n in nouns])
             maps = G.phrase_maps(feats, vectors[None])  # the model's: class or learned maps
         maps = F.interpolate(maps, size=gray.size[::-1], mode="bilinear", align_corners=False)[0]
+        masks = [torch.from_numpy(np.asarray(Image.open(root / r["mask"]).convert("L")) > 127)
+                 for r in row["regions"]]
         own = []
-        for i, region in enumerate(row["regions"]):
-            mask = torch.from_numpy(np.asarray(Image.open(root / region["mask"]).convert("L")) > 127)
+        for i, mask in enumerate(masks):
             others = torch.cat([maps[:i], maps[i + 1 :]]).amax(0)
             own.append(float((maps[i] > others)[mask].float().mean()))
         shares.append(own)
         names.append(nouns)
+        # the group split, at the object head's size (1/4 of the working size)
+        h = feats[-1].shape[-1]
+        small = [F.adaptive_avg_pool2d(m[None, None].float(), h)[0, 0] for m in masks]
+        truth = (torch.stack(small).amax(0) > 0.5).float()[None, None]
+        kind = torch.full((1, len(nouns)), grounding.OBJECT)
+        with torch.no_grad():
+            inputs = G.class_inputs(feats, vectors[None])
+            fgs = {"true_foreground": truth}
+            if G.objects is not None:
+                fgs["object_head"] = G.object_logits(feats).sigmoid()
+                found = fgs["object_head"][0, 0] > binding.SPLIT_THRESHOLD
+                ious.append(float((found & (truth[0, 0] > 0)).sum() / (found | (truth[0, 0] > 0)).sum()))
+        for name, prob in fgs.items():
+            owners = binding.split_objects(prob, kind, feats, *inputs)[0] > 0
+            groups[name].append([float(owners[i][m > 0.5].float().mean()) for i, m in enumerate(small)])
     shares_np = np.array(shares)
     result = {
         "data": str(args.data),
@@ -75,6 +99,9 @@ def main(argv=None) -> None:
         "objects_found": float((shares_np > 0.5).mean()),
         "scenes_both_found": float((shares_np > 0.5).all(1).mean()),
         "mean_own_share": float(shares_np.mean()),
+        "split_true_foreground": _counts(groups["true_foreground"]),
+        "split_object_head": _counts(groups["object_head"]) if groups["object_head"] else None,
+        "object_head_iou": float(np.mean(ious)) if ious else None,
         "missed": [{"labels": n, "own_share": [round(v, 2) for v in s]}
                    for n, s in zip(names, shares, strict=True) if min(s) <= 0.5],
     }
@@ -82,6 +109,19 @@ def main(argv=None) -> None:
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"{len(shares)} scenes: objects found {result['objects_found']:.1%}, both found "
           f"{result['scenes_both_found']:.1%} (mean own share {result['mean_own_share']:.3f})")
+    for key in ("split_true_foreground", "split_object_head"):
+        if result[key]:
+            print(f"{key}: objects found {result[key]['objects_found']:.1%}, both found "
+                  f"{result[key]['scenes_both_found']:.1%}")
+    if ious:
+        print(f"object head: IoU with the true objects {result['object_head_iou']:.3f}")
+
+
+def _counts(shares: list[list[float]]) -> dict:
+    """Per scene, each object's share of its mask owned by its own phrase -> the counts."""
+    arr = np.array(shares)
+    return {"objects_found": float((arr > 0.5).mean()),
+            "scenes_both_found": float((arr > 0.5).all(1).mean())}
 
 
 if __name__ == "__main__":

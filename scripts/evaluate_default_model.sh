@@ -8,6 +8,7 @@
 #   bash scripts/evaluate_default_model.sh candidate RUN NAME     # any run: decodings on the hash split
 #   bash scripts/evaluate_default_model.sh heldout MODEL NAME     # any model folder: the held-out sets
 #   bash scripts/evaluate_default_model.sh v6 RUN_MODEL           # models/v6: tried, not shipped
+#   bash scripts/evaluate_default_model.sh v7 RUN_MODEL           # v7: v3 + object head + painting
 # (repository root, venv active). RUN_MODEL: the trained model, e.g. runs/v3/model or a checkpoint
 # folder. Writes runs/eval-v3/*, docs/v3_*.png and benchmarks/results/*.json. The models compared:
 # the shipped one, the previous one (models/v2) and the paper-recipe one (models/scratch-v1).
@@ -122,5 +123,30 @@ v6)  # RUN_MODEL (runs/v6/model): the grounding maps' decoding (class maps as th
       --out benchmarks/results/binding_hints_$m.json
   done
   ;;
-*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL" >&2; exit 2 ;;
+v7)  # RUN_MODEL (runs/v7/model): v3's weights plus the object head (configs/v7.yaml); the
+     # chroma of texts naming no colour chosen on the hash split of the TRAINING sources, the
+     # split of the foreground checked on the training sources' binding scenes, then the
+     # held-out sets (MODEL_CARD.md, "v7")
+  E7=runs/eval-v7
+  for c in 0.7 0.5; do
+    python scripts/ship_default_model.py models/v3 --out $E7/chroma-$c --no-colour-chroma $c
+  done
+  ev --model models/v3 --model $E7/chroma-0.7 --model $E7/chroma-0.5 --baseline gray --no-text \
+    --data $D/val_hash.jsonl --out $E7/chroma_hash_notext
+  # chosen: 0.5 (best PSNR and LPIPS(vgg) of the three without text)
+  python scripts/ship_default_model.py "$2" --out models/v7 --photo-palette true \
+    --no-colour-chroma 0.5
+  python scripts/ship_default_model.py "$2" --out $E7/no-paint --photo-palette true \
+    --no-colour-chroma 0.5 --paint-objects false
+  for set in dev_binding val_binding; do
+    python benchmarks/grounding_maps.py --data $D/$set/manifest.jsonl --model models/v7 \
+      --out benchmarks/results/grounding_maps_v7_$set.json
+  done
+  ev --model models/v7 --model $E7/no-paint --data $D/dev_binding/manifest.jsonl \
+    --out $E7/dev_binding --grid-rows 8
+  bash "$0" heldout models/v7 v7
+  ev --model $E7/no-paint --data $D/val_binding/manifest.jsonl --out $E7/binding_no_paint
+  ev --model $E7/no-paint --data $D/val_recolor/manifest.jsonl --out $E7/recolor_no_paint
+  ;;
+*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL | v7 RUN_MODEL" >&2; exit 2 ;;
 esac

@@ -5,6 +5,7 @@
     python scripts/ship_default_model.py runs/default/model --color-synonyms
     python scripts/ship_default_model.py runs/v2/model --ab-head bins --temperature 0.38
     python scripts/ship_default_model.py runs/v4/model --ab-head bins --ab-head-no-colour regression
+    python scripts/ship_default_model.py runs/v7/model --photo-palette true
 
 Writes ``src/tic/assets/default/`` (``config.json``, ``model.safetensors``, the text-encoder
 files), replacing what is there atomically: the folder is written beside it and renamed. With
@@ -54,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="annealed-mean temperature of the bins head (generator.bins_temperature)")
     p.add_argument("--grounding-ranks", choices=["true", "false"], default=None,
                    help="rank the class maps within the image (generator.grounding_ranks)")
+    p.add_argument("--photo-palette", choices=["true", "false"], default=None,
+                   help="read tic caption's 'a photo of X in <colours>' as the photo's colours "
+                   "(text_encoder.photo_palette)")
+    p.add_argument("--paint-objects", choices=["true", "false"], default=None,
+                   help="paint the named objects at decoding (generator.paint_objects; needs an "
+                   "object head)")
+    p.add_argument("--no-colour-chroma", type=float, default=None,
+                   help="scale of the ab of texts that name no colour (generator.no_colour_chroma)")
     args = p.parse_args(argv)
 
     source = Colorizer.from_pretrained(args.model, device="cpu")  # fails clearly if broken
@@ -75,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             cfg["generator"]["bins_temperature"] = args.temperature
         if args.grounding_ranks is not None:
             cfg["generator"]["grounding_ranks"] = args.grounding_ranks == "true"
+        if args.photo_palette is not None:
+            cfg["text_encoder"]["photo_palette"] = args.photo_palette == "true"
+        if args.no_colour_chroma is not None:
+            cfg["generator"]["no_colour_chroma"] = args.no_colour_chroma
+        if args.paint_objects is not None:
+            cfg["generator"]["paint_objects"] = args.paint_objects == "true"
         (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
         state = load_file(str(staged / WEIGHTS_NAME))
         n_stored = len(state)

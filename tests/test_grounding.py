@@ -191,10 +191,10 @@ def test_rank_maps_rank_each_map_within_its_image():
     feats = g.encode(torch.rand(1, 1, 64, 64) * 2 - 1)
     nouns = torch.nn.functional.normalize(torch.randn(1, 2, grounding.NOUN_DIM), dim=-1)
     torch.testing.assert_close(g.phrase_maps(feats, nouns),
-                               grounding.rank_maps(g._class_maps(feats, nouns)))
+                               grounding.rank_maps(g.class_maps(feats, nouns)))
     one = nouns.clone()
     one[:, 1] = 0  # one object phrase (and a picture-wide one): nothing to arbitrate
-    torch.testing.assert_close(g.phrase_maps(feats, one), g._class_maps(feats, one))
+    torch.testing.assert_close(g.phrase_maps(feats, one), g.class_maps(feats, one))
 
 
 def test_rebalance_weights():
@@ -281,7 +281,7 @@ def test_learned_maps_start_as_the_class_maps_order_and_learn_from_masks():
     L = torch.rand(2, 1, 64, 64) * 2 - 1
     feats = g.encode(L)
     nouns = torch.nn.functional.normalize(torch.randn(2, 3, 384), dim=-1)
-    cams = g._class_maps(feats, nouns)
+    cams = g.class_maps(feats, nouns)
     logits = g.phrase_logits(feats, nouns)
     assert logits.shape == (2, 3, 4, 4)  # 1/16 of 64
     up = torch.nn.functional.interpolate(cams, size=(4, 4), mode="bilinear", align_corners=False)

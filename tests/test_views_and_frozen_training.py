@@ -184,10 +184,13 @@ GROUNDED = {"model.generator.grounding": "true", "loss.rebalance": 0.5}
 LEARNED = {**GROUNDED, "model.generator.grounding_maps": "learned", "loss.lambda_grounding": 1.0}
 WEIGHTED = {**GROUNDED, "loss.object_weight": 4.0}
 ORACLE = {**GROUNDED, "data.oracle_maps": 0.5}
+OBJECTS = {**GROUNDED, "model.generator.object_head": "true",
+           "model.generator.paint_objects": "true", "loss.lambda_objects": 1.0}
 
 
-@pytest.mark.parametrize("extra", [{}, GROUNDED, LEARNED, WEIGHTED, ORACLE],
-                         ids=["plain", "grounding", "learned", "object-weighted", "oracle"])
+@pytest.mark.parametrize("extra", [{}, GROUNDED, LEARNED, WEIGHTED, ORACLE, OBJECTS],
+                         ids=["plain", "grounding", "learned", "object-weighted", "oracle",
+                              "objects"])
 def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, extra):
     photos, cutouts = _images(tmp_path)
     cfg = _frozen_config(tmp_path, photos, cutouts, **extra)
@@ -199,6 +202,9 @@ def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, e
         grounded = [json.loads(ln)["loss_grounding"] for ln in lines if "loss_grounding" in ln]
         assert len(grounded) == 4 and any(v > 0 for v in grounded)  # 0: no known mask that step
         assert all(0 <= v < 5 for v in grounded)
+    if extra is OBJECTS:  # 4 scenes among 16 views: most steps see one, the loss is a BCE
+        found = [json.loads(ln)["loss_objects"] for ln in lines if "loss_objects" in ln]
+        assert len(found) == 4 and any(v > 0 for v in found) and all(0 <= v < 5 for v in found)
 
     half = _frozen_config(tmp_path, photos, cutouts, steps=2, **extra)
     _run(half, tmp_path / "resumed", photos, cutouts, minilm)
@@ -238,3 +244,28 @@ def test_init_from_a_model_without_grounding_keeps_its_weights(tmp_path, minilm)
     bad = _frozen_config(tmp_path, photos, cutouts, steps=1, init_from=tmp_path)
     with pytest.raises(Exception, match="init_from"):
         _run(bad, tmp_path / "third", photos, cutouts, minilm)
+
+
+def test_object_head_alone_leaves_the_decoder_as_it_was(tmp_path, minilm):
+    """lambda_l1 = lambda_bins = 0: only the object head learns; the decoder's weights and its
+    BatchNorm statistics stay those of init_from (the decoder is not run)."""
+    from tic.checkpoint import read_weights
+
+    photos, cutouts = _images(tmp_path)
+    first = _run(_frozen_config(tmp_path, photos, cutouts, **GROUNDED), tmp_path / "first",
+                 photos, cutouts, minilm)
+    cfg = _frozen_config(tmp_path, photos, cutouts, init_from=tmp_path / "first" / "model",
+                         **{**OBJECTS, "loss.lambda_l1": 0, "loss.lambda_bins": 0,
+                            "optim.lr": 1e-2})
+    second = _run(cfg, tmp_path / "second", photos, cutouts, minilm)
+    old = read_weights(tmp_path / "first" / "model" / "model.safetensors")
+    new = second.generator.state_dict()
+    assert first.step == second.step == 4
+    assert all(torch.equal(new[k].to(v.dtype), v) for k, v in old.items())  # buffers too
+    head = {k: v for k, v in new.items() if k.startswith("objects.")}
+    assert head and all(k not in old for k in head)
+    lines = (tmp_path / "second" / "losses.jsonl").read_text().splitlines()
+    losses = [json.loads(ln) for ln in lines if "loss_objects" in ln]
+    assert losses and all("loss_l1" not in row for row in losses)
+    with pytest.raises(Exception, match="nothing to train"):
+        _frozen_config(tmp_path, photos, cutouts, **{"loss.lambda_l1": 0, "loss.lambda_bins": 0})

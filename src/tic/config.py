@@ -78,6 +78,15 @@ class GeneratorConfig:
       (``tic.grounding.rank_maps``) before the hints are made, for texts that name two or more
       objects, so a noun ImageNet barely knows still claims the places where its map is highest
       (a decoding choice: no weights change).
+      ``object_head``: a class-agnostic foreground head on the encoder's features
+      (``tic.models.ObjectHead``, trained with ``loss.lambda_objects`` on the scenes' masks).
+      ``paint_objects`` (grounding and object_head): at decoding, the foreground is split between
+      the text's objects and each part painted in its phrase's colour (``tic.binding``), so
+      "a pink umbrella and a blue girl" puts pink on the umbrella; texts that name no object
+      are decoded as before.
+      ``no_colour_chroma`` (grounding models): the ab of texts that name no colour (the empty
+      text) is multiplied by this (1: as decoded): a guess without words is often a wrong hue,
+      and a fainter one costs less where it is wrong.
     """
 
     width: int = 64
@@ -106,6 +115,9 @@ class GeneratorConfig:
     grounding_maps: Literal["imagenet", "learned"] = "imagenet"
     hint_logits: bool = False
     grounding_ranks: bool = False
+    object_head: bool = False
+    paint_objects: bool = False
+    no_colour_chroma: float = 1.0
 
 
 @dataclass
@@ -184,6 +196,8 @@ class ModelConfig:
             raise ConfigError(
                 f"generator.text_levels must be 'bottleneck' or 'all', got {g.text_levels!r}"
             )
+        if g.object_head and g.encoder == "scratch":
+            raise ConfigError("generator.object_head needs a pretrained encoder (not 'scratch')")
         if g.encoder != "scratch":
             if len(g.decoder_widths) != 4 or min(g.decoder_widths) < 1:
                 raise ConfigError(
@@ -221,6 +235,15 @@ class ModelConfig:
                 raise ConfigError("generator.grounding_ranks needs grounding: true")
             if g.hint_logits and not g.grounding:
                 raise ConfigError("generator.hint_logits needs grounding: true")
+            if not 0 <= g.no_colour_chroma <= 1:
+                raise ConfigError("generator.no_colour_chroma must be in [0, 1], got "
+                                  f"{g.no_colour_chroma}")
+            if g.no_colour_chroma != 1 and not g.grounding:
+                raise ConfigError("generator.no_colour_chroma needs grounding: true (the "
+                                  "phrases tell which texts name a colour)")
+            if g.paint_objects and not (g.grounding and g.object_head):
+                raise ConfigError("generator.paint_objects needs grounding: true and "
+                                  "object_head: true")
             if g.grounding_maps == "learned" and not g.grounding:
                 raise ConfigError("generator.grounding_maps 'learned' needs grounding: true")
         if g.text_levels == "all" and g.text_fusion != "film":

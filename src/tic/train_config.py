@@ -102,6 +102,12 @@ class LossConfig:
     ``object_weight`` (same recipe): pixels of the objects a caption names weigh ``1 +
     object_weight`` in both colour losses (the rest 1), so a scene's small named objects, whose
     colour only the words tell, count as much as its large background.
+    ``lambda_objects`` (same recipe, ``generator.object_head``): weight of the binary
+    cross-entropy of the object head's foreground at 1/4 against the union of a scene's object
+    masks (scenes only: a photo's objects have no masks). With ``lambda_l1`` and
+    ``lambda_bins`` both 0 the decoder is not run at all, so a run trains the object head alone
+    on a trained model (``init_from``) and leaves the decoder's weights and statistics as they
+    were.
     """
 
     lambda_l1: float = 1.0
@@ -109,6 +115,7 @@ class LossConfig:
     rebalance: float = 1.0
     lambda_grounding: float = 0.0
     object_weight: float = 0.0
+    lambda_objects: float = 0.0
     lambda_gan: float = 1.0
     lambda_perceptual: float = 1.0
     perceptual_net: Literal["vgg16", "vgg19"] = "vgg16"
@@ -234,6 +241,14 @@ class TrainConfig:
             raise ConfigError("loss.lambda_grounding must be >= 0")
         if self.loss.lambda_grounding and g.grounding_maps != "learned":
             raise ConfigError("loss.lambda_grounding needs model.generator.grounding_maps 'learned'")
+        if self.loss.lambda_objects < 0:
+            raise ConfigError("loss.lambda_objects must be >= 0")
+        if self.loss.lambda_objects and not g.object_head:
+            raise ConfigError("loss.lambda_objects needs model.generator.object_head: true")
+        if g.encoder != "scratch" and not (self.loss.lambda_l1 or self.loss.lambda_bins
+                                           or self.loss.lambda_objects):
+            raise ConfigError("loss: lambda_l1, lambda_bins and lambda_objects are all 0: "
+                              "nothing to train")
         if self.optim.lr <= 0:
             raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
         return self

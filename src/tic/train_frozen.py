@@ -164,38 +164,58 @@ class TextCache:
 def losses_for(
     G, feats, text, target: Tensor, cfg: TrainConfig, bin_weights: Tensor | None = None,
     where: tuple[Tensor | None, Tensor] | None = None, pixel_weights: Tensor | None = None,
-    maps: Tensor | None = None,
+    maps: Tensor | None = None, foreground: tuple[Tensor, Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """``loss_l1`` (smooth-L1, regression head) and ``loss_bins`` (cross-entropy, bins head;
     each pixel weighted by ``bin_weights`` of its nearest true bin when given: rebalancing),
-    each a mean over pixels weighted by ``pixel_weights`` ``(B, h, w)`` when given;
+    each a mean over pixels weighted by ``pixel_weights`` ``(B, h, w)`` when given, both left
+    out (the decoder not run) when ``loss.lambda_l1`` and ``loss.lambda_bins`` are 0;
     with ``where`` (``tic.grounding.phrase_targets``: the phrases' true masks and which are
     known) and learned maps, ``loss_grounding`` (binary cross-entropy of the maps at 1/16);
-    ``maps``: the grounding maps to decode with when not learned here (``oracle_maps``)."""
+    ``maps``: the grounding maps to decode with when not learned here (``oracle_maps``);
+    with ``foreground`` (the union of each view's object masks ``(B, h, w)`` and which views
+    have masks ``(B,)``) and ``loss.lambda_objects``, ``loss_objects`` (binary cross-entropy of
+    the object head, averaged over the views with masks)."""
+    out: dict[str, Tensor] = {}
     found = None  # the learned maps' logits, when their loss has known masks this step
     if where is not None and cfg.loss.lambda_grounding and where[1].any():
         found = G.phrase_logits(feats, text[3])
-    ab, logits = G.decode(feats, *text, maps=maps if found is None else found.sigmoid())
-    l1 = F.smooth_l1_loss(ab, target, beta=0.05, reduction="none").mean(1)  # (B, h, w)
-    soft = ab_bins.soft_encode(target * AB_SCALE, G.bin_centers)
-    ce = -(soft * F.log_softmax(logits.float(), dim=1)).sum(1)  # (B, h, w)
-    if bin_weights is not None:
-        ce = ce * bin_weights[soft.argmax(1)]
-    if pixel_weights is None:
-        loss_l1, loss_bins = l1.mean(), ce.mean()
-    else:  # a weighted mean: the same scale as the plain one
-        loss_l1 = (l1 * pixel_weights).sum() / pixel_weights.sum()
-        loss_bins = (ce * pixel_weights).sum() / pixel_weights.sum()
-    out = {"loss_l1": loss_l1, "loss_bins": loss_bins}
+    if cfg.loss.lambda_l1 or cfg.loss.lambda_bins:
+        ab, logits = G.decode(feats, *text, maps=maps if found is None else found.sigmoid())
+        l1 = F.smooth_l1_loss(ab, target, beta=0.05, reduction="none").mean(1)  # (B, h, w)
+        soft = ab_bins.soft_encode(target * AB_SCALE, G.bin_centers)
+        ce = -(soft * F.log_softmax(logits.float(), dim=1)).sum(1)  # (B, h, w)
+        if bin_weights is not None:
+            ce = ce * bin_weights[soft.argmax(1)]
+        if pixel_weights is None:
+            loss_l1, loss_bins = l1.mean(), ce.mean()
+        else:  # a weighted mean: the same scale as the plain one
+            loss_l1 = (l1 * pixel_weights).sum() / pixel_weights.sum()
+            loss_bins = (ce * pixel_weights).sum() / pixel_weights.sum()
+        out.update(loss_l1=loss_l1, loss_bins=loss_bins)
     if where is not None and cfg.loss.lambda_grounding:
         masks, valid = where
         if found is None:
-            out["loss_grounding"] = loss_l1.new_zeros(())
+            out["loss_grounding"] = target.new_zeros(())
         else:
             masks = F.adaptive_avg_pool2d(masks, found.shape[-2:])  # area fractions at 1/16
             bce = F.binary_cross_entropy_with_logits(found.float(), masks, reduction="none")
             out["loss_grounding"] = (bce.mean((2, 3)) * valid).sum() / valid.sum()
+    if foreground is not None and cfg.loss.lambda_objects:
+        fg, has = foreground
+        logit = G.object_logits(feats)[:, 0].float()  # (B, h, w)
+        bce = F.binary_cross_entropy_with_logits(logit, fg, reduction="none").mean((1, 2))
+        out["loss_objects"] = (bce * has).sum() / has.sum().clamp_min(1)
     return out
+
+
+def _foreground(views, idx: np.ndarray, size) -> tuple[Tensor, Tensor]:
+    """The union of each view's object masks ``(B, h, w)`` float and whether it has any
+    ``(B,)`` (a photo's objects have no masks: it does not count)."""
+    masks = [views.masks[int(i)] for i in idx]
+    fg = [m.any(0) if len(m) else np.zeros(size, dtype=bool) for m in masks]
+    has = [len(m) > 0 for m in masks]
+    return torch.from_numpy(np.stack(fg)).float(), torch.tensor(has, dtype=torch.float32)
 
 
 def _object_weights(objects: list[list[tuple[str, np.ndarray]]], weight: float, size) -> Tensor:
@@ -209,14 +229,15 @@ def _object_weights(objects: list[list[tuple[str, np.ndarray]]], weight: float, 
 def _init_from(folder: Path, G) -> None:
     """A model or checkpoint folder's decoder weights into ``G``; modules that ``G`` has and
     the folder lacks (``hint.*`` of a model without grounding, ``locate.*`` of one without
-    learned maps, ``hint_gate.*`` of one without ``hint_logits``) keep their initial values. The
+    learned maps, ``hint_gate.*`` of one without ``hint_logits``, ``objects.*`` of one without
+    an object head) keep their initial values. The
     frozen encoder stays the shipped ImageNet one even when the folder holds another copy."""
     own = G.state_dict()
     state = {k: v for k, v in read_weights(folder / WEIGHTS_NAME).items()
              if not k.startswith("encoder.")}
     state.update({k: v for k, v in own.items() if k.startswith("encoder.")})
     new = sorted(k for k in own if k not in state)
-    if any(not k.startswith(("hint.", "hint_gate.", "locate.")) for k in new):
+    if any(not k.startswith(("hint.", "hint_gate.", "locate.", "objects.")) for k in new):
         raise TicError(f"init_from: {folder} does not fit this config (missing {new[0]})")
     load_weights(G, {**state, **{k: own[k] for k in new}}, f"init_from: {folder} does not fit")
     log.info("initialised from %s (%d new tensors start fresh)", folder, len(new))
@@ -285,6 +306,9 @@ def train_frozen(
         ab = batch_targets(list(views.rgb)).permute(0, 2, 3, 1).reshape(-1, 2) * AB_SCALE
         bin_weights = ab_bins.rebalance_weights(ab, G.bin_centers, cfg.loss.rebalance)
         log.info("rebalancing: bin weights %.2f..%.2f", bin_weights.min(), bin_weights.max())
+    # an object head trained alone reads no text: MiniLM would be most of its step's time
+    reads_text = bool(cfg.loss.lambda_l1 or cfg.loss.lambda_bins or cfg.loss.lambda_grounding
+                      or cfg.data.oracle_maps)
     G.train()
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step")
     losses: dict = {}
@@ -297,7 +321,7 @@ def train_frozen(
                       for i in idx]
             target = batch_targets([d[0] for d in drawn])  # (B, 2, s, s) in [-1, 1]
             texts = [d[1] for d in drawn]
-            text = text_cache.batch(texts)
+            text = text_cache.batch(texts) if reads_text else None
             batch_feats = [f[torch.from_numpy(idx)].float() for f in feats]
             where = maps = None
             if cfg.loss.lambda_grounding or cfg.data.oracle_maps:
@@ -317,11 +341,14 @@ def train_frozen(
             if cfg.loss.object_weight:
                 pixel_weights = _object_weights([d[2] for d in drawn], cfg.loss.object_weight,
                                                 target.shape[-2:])
+            foreground = (_foreground(views, idx, target.shape[-2:])
+                          if cfg.loss.lambda_objects else None)
             out = losses_for(G, batch_feats, text, target, cfg, bin_weights, where,
-                             pixel_weights, maps)
-            loss = cfg.loss.lambda_l1 * out["loss_l1"] + cfg.loss.lambda_bins * out["loss_bins"]
-            if "loss_grounding" in out:
-                loss = loss + cfg.loss.lambda_grounding * out["loss_grounding"]
+                             pixel_weights, maps, foreground)
+            weights = {"loss_l1": cfg.loss.lambda_l1, "loss_bins": cfg.loss.lambda_bins,
+                       "loss_grounding": cfg.loss.lambda_grounding,
+                       "loss_objects": cfg.loss.lambda_objects}
+            loss = sum(weights[k] * v for k, v in out.items())
             if not torch.isfinite(loss):
                 raise TicError(f"step {step + 1}: non-finite loss (lower optim.lr)")
             opt.zero_grad(set_to_none=True)

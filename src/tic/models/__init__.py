@@ -12,6 +12,7 @@ from tic.models.discriminator import PatchDiscriminator
 from tic.models.encoder_unet import EncoderUNet
 from tic.models.generator import Generator
 from tic.models.grounding_head import GroundingHead
+from tic.models.object_head import ObjectHead
 
 GENERATORS = {"scratch": Generator, "mobilenet_v2": EncoderUNet}
 
@@ -21,4 +22,5 @@ def build_generator(cfg: GeneratorConfig) -> nn.Module:
     return GENERATORS[cfg.encoder](cfg)
 
 
-__all__ = ["EncoderUNet", "Generator", "GroundingHead", "PatchDiscriminator", "build_generator", "GENERATORS"]
+__all__ = ["EncoderUNet", "Generator", "GroundingHead", "ObjectHead", "PatchDiscriminator",
+           "build_generator", "GENERATORS"]

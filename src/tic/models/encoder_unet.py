@@ -21,6 +21,9 @@ normalisation). Its features at 1/32, 1/16, 1/8 and 1/4 of the input go into a d
   ``ab_hint`` its colour, ``c_q`` the bin centres), the gate learned from the features and the
   hint (``HintGate``), so a hinted colour can win on the object without passing through every
   level;
+- with ``object_head``, a class-agnostic foreground head (``ObjectHead``) and with
+  ``paint_objects`` the named colours painted on the objects at decoding (``tic.binding``,
+  ``paint``);
 - two heads at 1/4: ``ab`` regression (tanh, normalised units) and logits over the quantised ab
   plane (``tic.ab_bins``). ``cfg.ab_head`` picks the one ``forward`` returns: ``regression`` or
   ``bins`` (annealed mean at ``cfg.bins_temperature``); ``cfg.ab_head_no_colour`` may pick
@@ -40,12 +43,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tic import ab_bins, grounding
+from tic import ab_bins, binding, grounding
 from tic.color import AB_SCALE
 from tic.config import GeneratorConfig
 from tic.models.blocks import conv_bn_relu
 from tic.models.grounding_head import GroundingHead
 from tic.models.mobilenet import MobileNetV2Features
+from tic.models.object_head import ObjectHead
 
 HINT_SIGMA = 20.0  # ab units: how far from a hinted colour its bins are raised (bins 10 apart)
 GATE_BIAS = -4.0  # the direct hint path starts almost closed (softplus(-4) = 0.018)
@@ -180,6 +184,7 @@ class EncoderUNet(nn.Module):
         self.locate = (GroundingHead(skips[0], skips[1], grounding.NOUN_DIM)
                        if cfg.grounding and cfg.grounding_maps == "learned" else None)
         self.hint_gate = HintGate(widths[-1]) if cfg.grounding and cfg.hint_logits else None
+        self.objects = ObjectHead(skips) if cfg.object_head else None
         self.to_ab = nn.Conv2d(widths[-1], 2, 3, padding=1)
         self.to_logits = nn.Conv2d(widths[-1], len(self.bin_centers), 1)
 
@@ -200,7 +205,7 @@ class EncoderUNet(nn.Module):
         model whose maps are the ImageNet class maps alone."""
         if self.locate is None:
             return None
-        return self.locate(feats[0], feats[1], nouns, self._class_maps(feats, nouns))
+        return self.locate(feats[0], feats[1], nouns, self.class_maps(feats, nouns))
 
     def phrase_maps(self, feats: list[Tensor], nouns: Tensor) -> Tensor:
         """Where each phrase's object is, ``(B, P, h, w)`` in [0, 1]: the learned maps at 1/16
@@ -212,13 +217,40 @@ class EncoderUNet(nn.Module):
         logits = self.phrase_logits(feats, nouns)
         if logits is not None:
             return logits.sigmoid()
-        maps = self._class_maps(feats, nouns)
+        maps = self.class_maps(feats, nouns)
         if not self.cfg.grounding_ranks:
             return maps
         several = ((nouns.abs().sum(-1) > 0).sum(1) > 1)[:, None, None, None]  # object phrases
         return torch.where(several, grounding.rank_maps(maps), maps)
 
-    def _class_maps(self, feats: list[Tensor], nouns: Tensor) -> Tensor:
+    def object_logits(self, feats: list[Tensor]) -> Tensor:
+        """``ObjectHead``'s foreground logits ``(B, 1, h, w)`` at 1/4 (``cfg.object_head``)."""
+        if self.objects is None:
+            raise ValueError("this generator has no object head (generator.object_head)")
+        return self.objects(feats)
+
+    def paint(self, L: Tensor, feats: list[Tensor], ab: Tensor, obj_nouns: Tensor,
+              obj_ab: Tensor, obj_kind: Tensor) -> Tensor:
+        """``ab`` ``(B, 2, H, W)`` at the size of ``L`` with each named object's colour painted
+        on the part of the foreground that is its (``tic.binding``: split at 1/4, edges refined
+        on the gray image)."""
+        if not (obj_kind == grounding.OBJECT).any():
+            return ab
+        prob = self.object_logits(feats).sigmoid().to(ab.dtype)
+        owners = binding.split_objects(prob, obj_kind, feats, *self.class_inputs(feats, obj_nouns))
+        owners = binding.refine_owners(owners, ((L + 1) / 2).to(ab.dtype))
+        return binding.paint_objects(ab, owners, obj_ab)
+
+    def class_inputs(self, feats: list[Tensor], nouns: Tensor):
+        """What ``tic.binding.split_objects`` matches groups with: each phrase's ImageNet class
+        weights ``(B, P, 1000)`` and the classifier ``(W, b)``."""
+        B, P, _ = nouns.shape
+        weights = grounding.class_weights(nouns.reshape(B * P, -1).float()).view(B, P, -1)
+        dtype = feats[0].dtype
+        return weights.to(dtype), (self.class_weight.to(dtype), self.class_bias.to(dtype))
+
+    def class_maps(self, feats: list[Tensor], nouns: Tensor) -> Tensor:
+        """Each phrase's ImageNet class map ``(B, P, h, w)`` at 1/32 (``tic.grounding.class_maps``)."""
         dtype = feats[0].dtype
         classifier = (self.class_weight.to(dtype), self.class_bias.to(dtype))
         return grounding.class_maps(feats[0], nouns, classifier)
@@ -274,14 +306,17 @@ class EncoderUNet(nn.Module):
     def ab_from_heads(self, ab: Tensor, logits: Tensor, kind: Tensor | None = None) -> Tensor:
         """The output ab (normalised, ``(B, 2, h, w)``) by ``cfg.ab_head``; with
         ``cfg.ab_head_no_colour`` and the phrases' ``kind`` ``(B, P)`` (a grounding model's), the
-        texts that name no colour (empty, or "a photo of a dog") take that head instead."""
+        texts that name no colour (empty, or "a photo of a dog") take that head instead, their
+        ab multiplied by ``cfg.no_colour_chroma``."""
         main = ab if self.cfg.ab_head == "regression" else self.bins_ab(logits)
         other = self.cfg.ab_head_no_colour
-        if other is None or other == self.cfg.ab_head or kind is None:
+        scale = self.cfg.no_colour_chroma
+        if (other is None or other == self.cfg.ab_head) and scale == 1 or kind is None:
             return main
-        plain = ab if other == "regression" else self.bins_ab(logits)
+        plain = main if other is None or other == self.cfg.ab_head else (
+            ab if other == "regression" else self.bins_ab(logits))
         named = (kind > 0).any(1)[:, None, None, None]
-        return torch.where(named, main, plain)
+        return torch.where(named, main, plain * scale)
 
     def forward(
         self, L: Tensor, text_emb: Tensor, tokens: Tensor | None = None,
@@ -296,6 +331,10 @@ class EncoderUNet(nn.Module):
                 f"text_emb must have shape ({L.shape[0]}, {self.cfg.text_dim}), "
                 f"got {tuple(text_emb.shape)}"
             )
-        ab, logits = self.decode(self.encode(L), text_emb, tokens, token_mask, *objects)
+        feats = self.encode(L)
+        ab, logits = self.decode(feats, text_emb, tokens, token_mask, *objects)
         ab = self.ab_from_heads(ab, logits, objects[2] if len(objects) == 3 else None)
-        return F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
+        ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
+        if self.cfg.paint_objects and len(objects) == 3:
+            ab = self.paint(L, feats, ab, *objects)
+        return ab
