@@ -11,7 +11,7 @@ import torch
 from tic import binding
 from tic.color import AB_SCALE, normalize_ab
 from tic.color_names import term_lab
-from tic.grounding import OBJECT, PALETTE, WHOLE
+from tic.grounding import OBJECT, PALETTE, STUFF, WHOLE
 
 
 def _scene(h=16, w=16):
@@ -65,6 +65,11 @@ def test_one_object_owns_the_foreground_the_background_the_rest_a_palette_nothin
     weights = torch.rand(1, 3, 3).softmax(-1)
     kind = torch.tensor([[WHOLE, OBJECT, PALETTE]])
     owners = binding.split_objects(prob, kind, feats, weights, classifier)
+    # "green grass" beside the object: stuff owns nothing and does not split the foreground
+    with_stuff = binding.split_objects(prob, torch.tensor([[WHOLE, OBJECT, STUFF]]), feats,
+                                       weights, classifier)
+    torch.testing.assert_close(with_stuff[0, :2], owners[0, :2])
+    assert with_stuff[0, 2].sum() == 0
     torch.testing.assert_close(owners[0, 1], prob[0, 0])
     torch.testing.assert_close(owners[0, 0], 1 - prob[0, 0])  # the background: the rest
     assert owners[0, 2].sum() == 0  # a palette: nowhere in particular
@@ -127,3 +132,9 @@ def test_refined_owners_follow_the_gray_images_edge():
     assert out.sum(1).max() <= 1 + 1e-6
     flat = binding.refine_owners(torch.full((1, 1, 8, 8), 0.4), guide)
     torch.testing.assert_close(flat, torch.full((1, 1, 32, 32), 0.4))
+
+
+def test_the_box_filter_is_the_2d_window_mean():
+    x = torch.rand(2, 3, 21, 30)
+    want = torch.nn.functional.avg_pool2d(x, 9, stride=1, padding=4, count_include_pad=False)
+    torch.testing.assert_close(binding._box(x, 4), want)

@@ -26,6 +26,11 @@ def test_text_objects_pairs_nouns_with_their_colours():
     assert f("a photo in gray") == [("photo", "gray", grounding.WHOLE)]
     assert f("") == [] and f("a chair") == [] and f("!!!") == []
     assert f("crimson car") == [("car", "red", grounding.OBJECT)]  # synonyms to basic terms
+    # stuff around the objects: hinted like an object, never painted (tic.binding)
+    assert f("a gray windmill on green grass under a blue sky") == [
+        ("windmill", "gray", grounding.OBJECT), ("grass", "green", grounding.STUFF),
+        ("sky", "blue", grounding.STUFF)]
+    assert f("a green tree") == [("tree", "green", grounding.OBJECT)]  # a tree is a thing
 
 
 def test_photo_palette_gives_a_caption_s_colours_to_the_photo():
@@ -128,6 +133,10 @@ def test_hint_maps_put_each_colour_where_its_class_is():
     assert _hints(feat, *_phrases(), clf).abs().sum() == 0
     h = _hints(feat, *_phrases((None, 0.1, 0.1, Wh)), clf)
     assert torch.allclose(h[0, 2], torch.ones(2, 4))
+    # a stuff phrase ("green grass") hints exactly as an object phrase does
+    as_object = _hints(feat, *_phrases((3, 0.5, 0.2, O), (7, -0.4, 0.3, O)), clf)
+    as_stuff = _hints(feat, *_phrases((3, 0.5, 0.2, O), (7, -0.4, 0.3, grounding.STUFF)), clf)
+    torch.testing.assert_close(as_stuff, as_object)
 
 
 def test_encode_objects_pads_and_carries_the_named_colours():

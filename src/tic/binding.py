@@ -25,7 +25,10 @@ binding is done at decoding, in three steps that each can be checked:
    ``PAINT_CHROMA`` (or the term's own chroma when lower: pink, brown); an achromatic term
    (black, white, gray) takes ab = 0. Lightness is the photo's, as always.
 
-A text that names one object paints its whole foreground; a colour named for the background
+Only things are painted: a phrase whose noun is stuff around the objects ("green grass", "a
+blue sky": ``tic.grounding.STUFF_NOUNS``), which the object head does not find, is left to the
+decoder's hints, as are the objects of a text when the head finds fewer foreground pixels than
+objects. A text that names one object paints its whole foreground; a colour named for the background
 ("on a gray background") paints what is not an object; a text that names none (the empty text,
 "a photo of a dog in green", read as a palette by ``text_encoder.photo_palette``) changes
 nothing. Where the object head finds no object, the decoder's colours stay.
@@ -91,6 +94,19 @@ def _best_assignment(score: Tensor) -> list[int]:
     return out
 
 
+def _log_likelihood(deep: Tensor, region: Tensor, weights: Tensor,
+                    classifier: tuple[Tensor, Tensor]) -> Tensor:
+    """``log P(phrase | region)`` for each row of ``weights`` ``(k, 1000)``: the 1/32 features
+    ``deep`` ``(C, h', w')`` averaged over ``region`` ``(h, w)`` bool (area-weighted), through the
+    ImageNet ``classifier``, as ``log sum_c w_c p_c`` (exact even where every ``p_c`` is far
+    below float precision)."""
+    W, bias = classifier
+    area = F.adaptive_avg_pool2d(region[None, None].to(deep.dtype), deep.shape[-2:])[0]
+    pooled = (deep * area).sum((1, 2)) / area.sum().clamp_min(1e-6)
+    logp = (W.to(deep.dtype) @ pooled + bias.to(deep.dtype)).log_softmax(0)  # (1000,)
+    return (weights.to(deep.dtype).log() + logp).logsumexp(1)
+
+
 def split_objects(
     prob: Tensor, kind: Tensor, feats: list[Tensor], weights: Tensor,
     classifier: tuple[Tensor, Tensor],
@@ -115,7 +131,6 @@ def split_objects(
                                        align_corners=False), dim=1) for f in feats[1:3]]
     yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
     where = SPATIAL_WEIGHT * torch.stack([yy, xx]).to(prob.dtype)  # (2, h, w)
-    W, bias = classifier
     for b in range(B):
         whole = (kind[b] == WHOLE).nonzero().flatten().tolist()
         if whole:  # "on a gray background": the first such phrase owns what is not an object
@@ -132,14 +147,8 @@ def split_objects(
         group = _kmeans(x, _farthest_points(x, len(phrases)))
         full = torch.full((h * w,), -1, dtype=torch.long)
         full[fg] = group
-        rows = []
-        for g in range(len(phrases)):
-            area = F.adaptive_avg_pool2d((full == g).view(1, 1, h, w).to(prob.dtype),
-                                         feats[0].shape[-2:])[0]  # (1, h', w')
-            pooled = (feats[0][b].to(prob.dtype) * area).sum((1, 2)) / area.sum().clamp_min(1e-6)
-            logp = (W.to(prob.dtype) @ pooled + bias.to(prob.dtype)).log_softmax(0)  # (1000,)
-            # log sum_k w_pk p_k, exact also where every p_k is far below float precision
-            rows.append((weights[b, phrases].to(prob.dtype).log() + logp).logsumexp(1))
+        rows = [_log_likelihood(feats[0][b], (full == g).view(h, w), weights[b, phrases],
+                                classifier) for g in range(len(phrases))]
         owner = torch.full((h * w,), -1, dtype=torch.long)
         owner[fg] = torch.tensor(_best_assignment(torch.stack(rows)))[group]
         for j, p in enumerate(phrases):
@@ -148,7 +157,10 @@ def split_objects(
 
 
 def _box(x: Tensor, r: int) -> Tensor:
-    return F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=False)
+    """The mean over a (2r + 1)^2 window (fewer pixels at the borders), as two 1-D passes."""
+    k = 2 * r + 1
+    x = F.avg_pool2d(x, (1, k), stride=1, padding=(0, r), count_include_pad=False)
+    return F.avg_pool2d(x, (k, 1), stride=1, padding=(r, 0), count_include_pad=False)
 
 
 def refine_owners(owners: Tensor, guide: Tensor, r: int = GUIDE_RADIUS,

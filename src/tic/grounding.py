@@ -50,7 +50,16 @@ WHOLE_NOUNS = frozenset({"background", "backdrop", "photo", "photograph", "pictu
                          "scene", "everything", "all"})  # fmt: skip
 MAX_PHRASES = 8
 NOUN_DIM = 384  # MiniLM's sentence vectors
-OBJECT, WHOLE, PALETTE = 1, 2, 3  # phrase kinds (0: padding)
+# Nouns of stuff around the objects rather than things (mass nouns and plurals of scenery): a
+# phrase that names one is a STUFF phrase, which hints like an object (hint_maps) but is not
+# painted on the object head's foreground (tic.binding): "a gray windmill on green grass".
+STUFF_NOUNS = frozenset({
+    "grass", "lawn", "meadow", "field", "fields", "sky", "clouds", "water", "sea", "ocean",
+    "lake", "river", "waves", "trees", "forest", "woods", "leaves", "foliage", "bushes", "hills",
+    "mountains", "ground", "soil", "dirt", "mud", "sand", "beach", "snow", "ice", "road",
+    "street", "pavement", "floor", "wall", "walls", "ceiling", "fog", "smoke",
+})  # fmt: skip
+OBJECT, WHOLE, PALETTE, STUFF = 1, 2, 3, 4  # phrase kinds (0: padding)
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,8 +77,8 @@ def load_classes() -> dict[str, Tensor]:
 def text_objects(text: str, photo_palette: bool = False) -> list[tuple[str, str, int]]:
     """The phrases of ``text`` that name a colour: ``(noun words, first colour term, kind)``.
 
-    ``kind`` is ``WHOLE`` when the phrase's noun is the picture or its background, else
-    ``OBJECT``. With ``photo_palette`` (``tic.text_minilm.text_phrases``) the colours of "a photo
+    ``kind`` is ``WHOLE`` when the phrase's noun is the picture or its background, ``STUFF``
+    when it is one of ``STUFF_NOUNS`` (grass, sky, water), else ``OBJECT``. With ``photo_palette`` (``tic.text_minilm.text_phrases``) the colours of "a photo
     of a dog in green and gray" are the photo's leading colours, spread over it in unknown places:
     their phrase is a ``PALETTE``, which gives no hint (``hint_maps``) but still counts as naming
     colours. At most ``MAX_PHRASES``, in the text's order.
@@ -81,7 +90,8 @@ def text_objects(text: str, photo_palette: bool = False) -> list[tuple[str, str,
         if photo_palette and words and words[-1] in PICTURE_NOUNS:
             kind = PALETTE
         else:
-            kind = WHOLE if not words or words[-1] in WHOLE_NOUNS else OBJECT
+            kind = (WHOLE if not words or words[-1] in WHOLE_NOUNS
+                    else STUFF if words[-1] in STUFF_NOUNS else OBJECT)
         out.append((" ".join(words), colours[0], kind))
     return out[:MAX_PHRASES]
 
@@ -101,7 +111,7 @@ def encode_objects(
     """Per text, its colour-naming phrases as fixed-size tensors (P = most phrases in a text):
     ``nouns`` ``(B, P, 384)`` the MiniLM vector of each object phrase's noun in
     ``CLASS_PROMPT`` (zero for the whole picture and padding), ``ab`` ``(B, P, 2)`` the named
-    colour (normalised Lab ab) and ``kind`` ``(B, P)`` (0 padding, ``OBJECT``, ``WHOLE``,
+    colour (normalised Lab ab) and ``kind`` ``(B, P)`` (0 padding, ``OBJECT``, ``WHOLE``, ``STUFF``,
     ``PALETTE``; ``photo_palette``: see ``text_objects``).
 
     ``embed(list[str]) -> (n, 384)`` gives L2-normalised sentence vectors (MiniLM's).
@@ -111,14 +121,14 @@ def encode_objects(
     nouns = torch.zeros(len(texts), P, NOUN_DIM)
     ab = torch.zeros(len(texts), P, 2)
     kind = torch.zeros(len(texts), P)
-    words = sorted({n for f in found for n, _, k in f if k == OBJECT})
+    words = sorted({n for f in found for n, _, k in f if k in (OBJECT, STUFF)})
     # all nouns in one call, in a fixed order: a text's vectors depend only on its nouns (padding
     # changes float sums a little, and a resumed training run must repeat an unbroken one)
     vec = dict(zip(words, embed([CLASS_PROMPT.format(n) for n in words]), strict=True)) \
         if words else {}
     for i, phrases in enumerate(found):
         for j, (noun, term, k) in enumerate(phrases):
-            if k == OBJECT:
+            if k in (OBJECT, STUFF):
                 nouns[i, j] = vec[noun]
             lab = torch.tensor(term_lab(term)).view(1, 3, 1, 1)
             ab[i, j] = normalize_ab(lab[:, 1:]).flatten()
@@ -163,7 +173,7 @@ def hint_maps(maps: Tensor, ab: Tensor, kind: Tensor) -> Tensor:
     B, P, h, w = maps.shape
     if P == 0:
         return maps.new_zeros(B, 3, h, w)
-    obj = (kind == OBJECT)[:, :, None, None]
+    obj = ((kind == OBJECT) | (kind == STUFF))[:, :, None, None]
     maps = maps * obj
     share = maps * (maps / COMPETITION_TEMPERATURE).masked_fill(~obj, -1e4).softmax(1)
     rest = 1 - maps.amax(1, keepdim=True)  # (B, 1, h, w); 1 where no object phrase
@@ -210,7 +220,7 @@ def phrase_targets(
     targets = torch.zeros(len(texts), P, *shape)
     for i, (text, objs) in enumerate(zip(texts, objects, strict=True)):
         for j, (noun, _, k) in enumerate(text_objects(text, photo_palette)[:P]):
-            if k != OBJECT or not noun:
+            if k not in (OBJECT, STUFF) or not noun:
                 continue
             head = noun.split()[-1]
             hits = [m for label, m in objs if head in re.findall(r"[a-z]+", label.lower())]
