@@ -31,7 +31,9 @@ decoder's hints, as are the objects of a text when the head finds fewer foregrou
 objects. A text that names one object paints its whole foreground; a colour named for the background
 ("on a gray background") paints what is not an object; a text that names none (the empty text,
 "a photo of a dog in green", read as a palette by ``text_encoder.photo_palette``) changes
-nothing. Where the object head finds no object, the decoder's colours stay.
+nothing, and so does a text whose only colours are the background's or the picture's
+(``EncoderUNet.paint`` paints only texts that name an object). Where the object head finds no
+object, the decoder's colours stay.
 """
 
 from __future__ import annotations
@@ -149,10 +151,8 @@ def split_objects(
         full[fg] = group
         rows = [_log_likelihood(feats[0][b], (full == g).view(h, w), weights[b, phrases],
                                 classifier) for g in range(len(phrases))]
-        owner = torch.full((h * w,), -1, dtype=torch.long)
-        owner[fg] = torch.tensor(_best_assignment(torch.stack(rows)))[group]
-        for j, p in enumerate(phrases):
-            owners[b, p] = prob[b, 0] * (owner == j).view(h, w)
+        for g, j in enumerate(_best_assignment(torch.stack(rows))):
+            owners[b, phrases[j]] = prob[b, 0] * (full == g).view(h, w)
     return owners
 
 

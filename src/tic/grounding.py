@@ -97,7 +97,7 @@ def text_objects(text: str, photo_palette: bool = False) -> list[tuple[str, str,
 
 
 def class_weights(noun_vectors: Tensor) -> Tensor:
-    """``(P, 384)`` L2-normalised noun embeddings -> ``(P, 1000)`` weights over ImageNet classes
+    """``(..., 384)`` L2-normalised noun embeddings -> ``(..., 1000)`` weights over ImageNet classes
     (the ``TOP_K`` most similar class names, softmax of similarity / temperature)."""
     sim = noun_vectors @ load_classes()["names"].T  # cosine: both sides are L2-normalised
     top = sim.topk(TOP_K, dim=-1)
@@ -148,9 +148,7 @@ def object_maps(feat: Tensor, weights: Tensor, classifier: tuple[Tensor, Tensor]
 def class_maps(feat: Tensor, nouns: Tensor, classifier: tuple[Tensor, Tensor]) -> Tensor:
     """``feat`` ``(B, 1280, h, w)``, ``nouns`` ``(B, P, 384)`` -> ``(B, P, h, w)`` in [0, 1]: each
     noun's ``TOP_K`` ImageNet classes' activation map (``class_weights``, ``object_maps``)."""
-    B, P, _ = nouns.shape
-    weights = class_weights(nouns.reshape(B * P, -1).float()).view(B, P, -1)
-    return object_maps(feat, weights.to(feat.dtype), classifier)
+    return object_maps(feat, class_weights(nouns.float()).to(feat.dtype), classifier)
 
 
 def rank_maps(maps: Tensor) -> Tensor:

@@ -244,16 +244,13 @@ class EncoderUNet(nn.Module):
     def class_inputs(self, feats: list[Tensor], nouns: Tensor):
         """What ``tic.binding.split_objects`` matches groups with: each phrase's ImageNet class
         weights ``(B, P, 1000)`` and the classifier ``(W, b)``."""
-        B, P, _ = nouns.shape
-        weights = grounding.class_weights(nouns.reshape(B * P, -1).float()).view(B, P, -1)
+        weights = grounding.class_weights(nouns.float())
         dtype = feats[0].dtype
         return weights.to(dtype), (self.class_weight.to(dtype), self.class_bias.to(dtype))
 
     def class_maps(self, feats: list[Tensor], nouns: Tensor) -> Tensor:
         """Each phrase's ImageNet class map ``(B, P, h, w)`` at 1/32 (``tic.grounding.class_maps``)."""
-        dtype = feats[0].dtype
-        classifier = (self.class_weight.to(dtype), self.class_bias.to(dtype))
-        return grounding.class_maps(feats[0], nouns, classifier)
+        return grounding.object_maps(feats[0], *self.class_inputs(feats, nouns))
 
     def decode(
         self, feats: list[Tensor], text_emb: Tensor, tokens: Tensor | None = None,
@@ -309,12 +306,14 @@ class EncoderUNet(nn.Module):
         texts that name no colour (empty, or "a photo of a dog") take that head instead, their
         ab multiplied by ``cfg.no_colour_chroma``."""
         main = ab if self.cfg.ab_head == "regression" else self.bins_ab(logits)
-        other = self.cfg.ab_head_no_colour
+        other = self.cfg.ab_head_no_colour or self.cfg.ab_head
         scale = self.cfg.no_colour_chroma
-        if (other is None or other == self.cfg.ab_head) and scale == 1 or kind is None:
+        if kind is None or (other == self.cfg.ab_head and scale == 1):
             return main
-        plain = main if other is None or other == self.cfg.ab_head else (
-            ab if other == "regression" else self.bins_ab(logits))
+        if other == self.cfg.ab_head:
+            plain = main
+        else:
+            plain = ab if other == "regression" else self.bins_ab(logits)
         named = (kind > 0).any(1)[:, None, None, None]
         return torch.where(named, main, plain * scale)
 
