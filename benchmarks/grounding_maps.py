@@ -11,7 +11,7 @@ Then the same count for ``tic.binding.split_objects`` (groups of foreground pixe
 the phrases, as ``generator.paint_objects`` decodes): with the true masks' union as the
 foreground (how well the matching itself works) and, for a model with an object head, with the
 head's foreground (what decoding gets), whose intersection over union with the true union is
-reported too (pixels above ``tic.binding.SPLIT_THRESHOLD``).
+reported too (pixels above the model's ``generator.object_threshold``).
 
     python benchmarks/grounding_maps.py --data data/v2/val_binding/manifest.jsonl
 
@@ -47,6 +47,7 @@ def main(argv=None) -> None:
     cfg, G, _ = load_model(args.model)
     G = load_pretrained_encoder(G).eval()
     size = args.size or cfg.image_size
+    threshold = cfg.generator.object_threshold
     encoder = MiniLMEncoder()
     root = args.data.parent
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
@@ -84,10 +85,10 @@ def main(argv=None) -> None:
             fgs = {"true_foreground": truth}
             if G.objects is not None:
                 fgs["object_head"] = G.object_logits(feats).sigmoid()
-                found = fgs["object_head"][0, 0] > binding.SPLIT_THRESHOLD
+                found = fgs["object_head"][0, 0] > threshold
                 ious.append(float((found & (truth[0, 0] > 0)).sum() / (found | (truth[0, 0] > 0)).sum()))
         for name, prob in fgs.items():
-            owners = binding.split_objects(prob, kind, feats, *inputs)[0] > 0
+            owners = binding.split_objects(prob, kind, feats, *inputs, threshold=threshold)[0] > 0
             groups[name].append([float(owners[i][m > 0.5].float().mean()) for i, m in enumerate(small)])
     shares_np = np.array(shares)
     result = {

@@ -76,6 +76,11 @@ def test_one_object_owns_the_foreground_the_background_the_rest_a_palette_nothin
     faint = prob * 0.5  # at most SPLIT_THRESHOLD: no object found, only the background owned
     faint_owners = binding.split_objects(faint, kind, feats, weights, classifier)
     assert faint_owners[0, 1:].sum() == 0
+    # a lower threshold (generator.object_threshold) takes the faint object as found
+    lower = binding.split_objects(faint, kind, feats, weights, classifier, threshold=0.3)
+    found = faint[0, 0] > 0.3
+    assert found.any() and not found.all()
+    torch.testing.assert_close(lower[0, 1], faint[0, 0] * found)
     empty = binding.split_objects(prob, kind[:, :0], feats, weights[:, :0], classifier)
     assert empty.shape == (1, 0, 16, 16)
 

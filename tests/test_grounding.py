@@ -5,6 +5,7 @@ generator and training loop with grounding on."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -54,9 +55,30 @@ def test_photo_palette_gives_a_caption_s_colours_to_the_photo():
     vectors = grounding.load_classes()["names"]
     nouns, ab, kind = grounding.encode_objects(
         [text, "a red car"], lambda t: vectors[:1].expand(len(t), -1), photo_palette=True)
-    assert kind.tolist() == [[P], [O]] and nouns[0].abs().sum() == 0
+    # the palette's second colour is a PALETTE row of its own (text_objects keeps the first)
+    assert kind.tolist() == [[P, P], [O, 0]] and nouns[0].abs().sum() == 0
     green = torch.tensor(term_lab("green")[1:]) / AB_SCALE
-    assert torch.allclose(ab[0, 0], green)
+    gray = torch.tensor(term_lab("gray")[1:]) / AB_SCALE
+    assert torch.allclose(ab[0, 0], green) and torch.allclose(ab[0, 1], gray)
+    assert grounding.palette_terms(text, photo_palette=True) == ["green", "gray"]
+    assert grounding.palette_terms(text) == []
+    assert grounding.palette_terms("a red car and a blue house", photo_palette=True) == []
+
+
+def test_palette_prior_is_the_hand_computed_log_weight():
+    """log(1 + s * sum_k exp(-d_k^2 / (2 w^2))) over the palette's colours; other kinds: 0."""
+    centers = torch.tensor([[0.0, 0.0], [30.0, 40.0], [100.0, 0.0]])  # natural ab units
+    ab = torch.tensor([[[30.0, 40.0], [0.0, 0.0]], [[30.0, 40.0], [0.0, 0.0]]]) / AB_SCALE
+    kind = torch.tensor([[grounding.PALETTE, grounding.PALETTE],
+                         [grounding.OBJECT, grounding.WHOLE]], dtype=torch.float32)
+    prior = grounding.palette_prior(centers, ab, kind, strength=4.0, width=25.0)
+    assert prior.shape == (2, 3, 1, 1)
+    g = lambda d2: math.exp(-d2 / (2 * 25.0**2))  # noqa: E731
+    expected = [math.log(1 + 4 * (g(50**2) + g(0))),  # centre 0: 50 from the first, on the second
+                math.log(1 + 4 * (g(0) + g(50**2))),
+                math.log(1 + 4 * (g(70**2 + 40**2) + g(100**2)))]
+    torch.testing.assert_close(prior[0].flatten(), torch.tensor(expected))
+    assert prior[1].abs().sum() == 0  # no palette: nothing changes
 
 
 def test_term_lab_is_named_its_own_term():
@@ -332,6 +354,41 @@ def test_the_empty_text_can_take_the_other_head():
         ModelConfig(image_size=64, generator=_cfg(text_dim=384, grounding=False,
                                                   ab_head_no_colour="regression"),
                     text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
+
+
+def test_palette_prior_and_colour_chroma_change_only_the_texts_they_are_for():
+    """A palette text decodes the bins head with palette_prior's log-weights added to its
+    logits; a text naming colours has its ab times colour_chroma (clipped to [-1, 1]); the
+    text naming none keeps the other head at no_colour_chroma."""
+    torch.manual_seed(0)
+    cfg = _cfg(ab_head="bins", ab_head_no_colour="regression", palette_prior=5.0,
+               colour_chroma=1.3, no_colour_chroma=0.5)
+    g = EncoderUNet(cfg).eval()
+    L = torch.rand(3, 1, 64, 64) * 2 - 1
+    text = torch.randn(3, 6)
+    nouns = torch.zeros(3, 1, 384)
+    ab = torch.tensor([[[0.5, 0.2]], [[0.5, 0.2]], [[0.0, 0.0]]])
+    kind = torch.tensor([[grounding.PALETTE], [grounding.WHOLE], [0.0]])
+    up = lambda x: torch.nn.functional.interpolate(  # noqa: E731
+        x, size=(64, 64), mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        out = g(L, text, None, None, nouns, ab, kind)
+        reg, logits = g.decode(g.encode(L), text, None, None, nouns, ab, kind)
+        prior = grounding.palette_prior(g.bin_centers.float(), ab, kind, 5.0)
+        leaned = g.bins_ab(logits, prior)
+    assert prior[0].abs().sum() > 0 and prior[1:].abs().sum() == 0
+    assert (leaned[0] - g.bins_ab(logits)[0]).abs().max() > 1e-3  # the prior moved the palette's
+    torch.testing.assert_close(out[0], up((leaned * 1.3).clamp(-1, 1))[0])
+    torch.testing.assert_close(out[1], up((g.bins_ab(logits) * 1.3).clamp(-1, 1))[1])
+    torch.testing.assert_close(out[2], up(reg * 0.5)[2])
+    for bad, match in ((dict(palette_prior=-1.0), "palette_prior"),
+                       (dict(colour_chroma=0.0), "colour_chroma"),
+                       (dict(object_threshold=1.0), "object_threshold"),
+                       (dict(grounding=False, palette_prior=1.0), "palette_prior"),
+                       (dict(grounding=False, colour_chroma=1.2), "colour_chroma")):
+        with pytest.raises(ConfigError, match=match):
+            ModelConfig(image_size=64, generator=_cfg(text_dim=384, **bad),
+                        text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
 
 
 def test_object_weighted_losses_are_weighted_means():

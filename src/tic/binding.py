@@ -8,9 +8,9 @@ binding is done at decoding, in three steps that each can be checked:
 1. **Where the objects are** (class-agnostic): ``tic.models.ObjectHead``'s foreground
    probability at 1/4 of the working size, trained on the training scenes' masks.
 2. **Which object is which** (``split_objects``): the foreground pixels (probability above
-   ``SPLIT_THRESHOLD``) of a text naming ``n`` objects are split into ``n`` groups by k-means on
-   the encoder's features at 1/16 and 1/8 and on the position (weighted ``SPATIAL_WEIGHT``),
-   seeded at pixels far apart (so the groups do not depend on the order of the phrases). Each
+   a threshold: ``generator.object_threshold``, ``SPLIT_THRESHOLD`` by default) of a text
+   naming ``n`` objects are split into ``n`` groups by k-means on the encoder's features at
+   1/16 and 1/8 and on the position (weighted ``SPATIAL_WEIGHT``), seeded at pixels far apart (so the groups do not depend on the order of the phrases). Each
    group is then classified as a whole: the encoder's 1/32 features averaged over it (as the
    ImageNet classifier was trained: on features averaged over the picture) through the
    classifier, and ``log P(phrase | group) = log sum_k w_pk p_k(group)`` with each phrase's
@@ -111,7 +111,7 @@ def _log_likelihood(deep: Tensor, region: Tensor, weights: Tensor,
 
 def split_objects(
     prob: Tensor, kind: Tensor, feats: list[Tensor], weights: Tensor,
-    classifier: tuple[Tensor, Tensor],
+    classifier: tuple[Tensor, Tensor], threshold: float = SPLIT_THRESHOLD,
 ) -> Tensor:
     """Which pixels each object phrase owns.
 
@@ -119,7 +119,8 @@ def split_objects(
     (``tic.grounding.encode_objects``); ``feats``: the encoder's features deepest first
     (``feats[1]`` at 1/16 and ``feats[2]`` at 1/8 are clustered, ``feats[0]`` pooled over each
     group and classified); ``weights`` ``(B, P, 1000)``: each phrase's ImageNet classes
-    (``tic.grounding.class_weights``); ``classifier``: the ImageNet classifier ``(W, b)`` ->
+    (``tic.grounding.class_weights``); ``classifier``: the ImageNet classifier ``(W, b)``;
+    ``threshold``: the foreground probability from which a pixel is an object's ->
     ``(B, P, h, w)``: the foreground probability on the pixels each object phrase owns, 0
     elsewhere; the first phrase of the background or the whole picture ("on a gray
     background") owns one minus it everywhere; palettes own nothing (see the module doc).
@@ -138,7 +139,7 @@ def split_objects(
         if whole:  # "on a gray background": the first such phrase owns what is not an object
             owners[b, whole[0]] = 1 - prob[b, 0]
         phrases = (kind[b] == OBJECT).nonzero().flatten().tolist()
-        fg = (prob[b, 0] > SPLIT_THRESHOLD).flatten()
+        fg = (prob[b, 0] > threshold).flatten()
         if not phrases or int(fg.sum()) < len(phrases):
             continue
         if len(phrases) == 1:

@@ -83,10 +83,18 @@ class GeneratorConfig:
       ``paint_objects`` (grounding and object_head): at decoding, the foreground is split between
       the text's objects and each part painted in its phrase's colour (``tic.binding``), so
       "a pink umbrella and a blue girl" puts pink on the umbrella; texts that name no object
-      are decoded as before.
+      are decoded as before. ``object_threshold``: the object head's probability from which a
+      pixel is an object's (``tic.binding.split_objects``).
       ``no_colour_chroma`` (grounding models): the ab of texts that name no colour (the empty
       text) is multiplied by this (1: as decoded): a guess without words is often a wrong hue,
       and a fainter one costs less where it is wrong.
+      ``palette_prior`` (grounding models with the bins head): for a text that names the
+      picture's colours without placing them (``tic caption``'s "a photo of a dog in green and
+      gray"), the bins head's logits get ``log(1 + palette_prior * closeness to a named
+      colour)`` (``tic.grounding.palette_prior``) before the annealed mean; 0: off.
+      ``colour_chroma`` (grounding models): the ab of texts that name a colour is multiplied by
+      this (1: as decoded; named objects are painted after it, at their own chroma): the
+      annealed mean of an unsure distribution is duller than the colours it mixes.
     """
 
     width: int = 64
@@ -117,7 +125,10 @@ class GeneratorConfig:
     grounding_ranks: bool = False
     object_head: bool = False
     paint_objects: bool = False
+    object_threshold: float = 0.5
     no_colour_chroma: float = 1.0
+    palette_prior: float = 0.0
+    colour_chroma: float = 1.0
 
 
 @dataclass
@@ -238,6 +249,20 @@ class ModelConfig:
             if not 0 <= g.no_colour_chroma <= 1:
                 raise ConfigError("generator.no_colour_chroma must be in [0, 1], got "
                                   f"{g.no_colour_chroma}")
+            if not 0 < g.object_threshold < 1:
+                raise ConfigError("generator.object_threshold must be in (0, 1), got "
+                                  f"{g.object_threshold}")
+            if g.palette_prior < 0:
+                raise ConfigError(f"generator.palette_prior must be >= 0, got {g.palette_prior}")
+            if g.palette_prior and not g.grounding:
+                raise ConfigError("generator.palette_prior needs grounding: true (the palette's "
+                                  "colours come from its phrases)")
+            if not 0 < g.colour_chroma <= 3:
+                raise ConfigError("generator.colour_chroma must be in (0, 3], got "
+                                  f"{g.colour_chroma}")
+            if g.colour_chroma != 1 and not g.grounding:
+                raise ConfigError("generator.colour_chroma needs grounding: true (the phrases "
+                                  "tell which texts name a colour)")
             if g.no_colour_chroma != 1 and not g.grounding:
                 raise ConfigError("generator.no_colour_chroma needs grounding: true (the "
                                   "phrases tell which texts name a colour)")

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from tic.backbones import assets_dir
-from tic.color import normalize_ab
+from tic.color import AB_SCALE, normalize_ab
 from tic.color_names import term_lab
 from tic.errors import TicError
 from tic.text_minilm import PICTURE_NOUNS, text_phrases
@@ -49,6 +49,7 @@ CLASS_PROMPT = "a photo of a {}"
 WHOLE_NOUNS = frozenset({"background", "backdrop", "photo", "photograph", "picture", "image",
                          "scene", "everything", "all"})  # fmt: skip
 MAX_PHRASES = 8
+PALETTE_WIDTH = 15.0  # ab units: how far around a palette colour palette_prior reaches
 NOUN_DIM = 384  # MiniLM's sentence vectors
 # Nouns of stuff around the objects rather than things (mass nouns and plurals of scenery): a
 # phrase that names one is a STUFF phrase, which hints like an object (hint_maps) but is not
@@ -96,6 +97,15 @@ def text_objects(text: str, photo_palette: bool = False) -> list[tuple[str, str,
     return out[:MAX_PHRASES]
 
 
+def palette_terms(text: str, photo_palette: bool = False) -> list[str]:
+    """Every colour term of the text's ``PALETTE`` phrases (``text_objects`` keeps only each
+    phrase's first): ``"a photo of a dog in green and gray"`` -> ``["green", "gray"]``."""
+    if not photo_palette:
+        return []
+    return [c for _, _, colours, words in text_phrases(text, photo_palette)
+            if colours and words and words[-1] in PICTURE_NOUNS for c in colours]
+
+
 def class_weights(noun_vectors: Tensor) -> Tensor:
     """``(..., 384)`` L2-normalised noun embeddings -> ``(..., 1000)`` weights over ImageNet classes
     (the ``TOP_K`` most similar class names, softmax of similarity / temperature)."""
@@ -117,6 +127,9 @@ def encode_objects(
     ``embed(list[str]) -> (n, 384)`` gives L2-normalised sentence vectors (MiniLM's).
     """
     found = [text_objects(t, photo_palette) for t in texts]
+    for f, t in zip(found, texts, strict=True):  # a palette's other colours, as PALETTE rows
+        f += [("", term, PALETTE) for term in palette_terms(t, photo_palette)[1:]]
+        del f[MAX_PHRASES:]
     P = max((len(f) for f in found), default=0)
     nouns = torch.zeros(len(texts), P, NOUN_DIM)
     ab = torch.zeros(len(texts), P, 2)
@@ -134,6 +147,21 @@ def encode_objects(
             ab[i, j] = normalize_ab(lab[:, 1:]).flatten()
             kind[i, j] = k
     return nouns, ab, kind
+
+
+def palette_prior(centers: Tensor, ab: Tensor, kind: Tensor, strength: float,
+                  width: float | None = None) -> Tensor:
+    """Log-weights ``(B, Q, 1, 1)`` added to the bins head's logits for a text that names the
+    picture's colours without placing them (``PALETTE`` phrases: ``tic caption``'s "a photo of a
+    dog in green and gray"): ``log(1 + strength * sum_k exp(-|c - ab_k|^2 / (2 width^2)))`` over
+    the palette's colours ``ab_k`` (``width``: ``PALETTE_WIDTH``), so where the head already finds a named colour plausible it
+    is chosen more often; elsewhere (and for texts without a palette: zeros) nothing changes.
+    ``centers`` ``(Q, 2)`` natural ab units, ``ab`` ``(B, P, 2)`` normalised, ``kind`` ``(B, P)``."""
+    width = PALETTE_WIDTH if width is None else width
+    named = (kind == PALETTE).to(centers.dtype)  # (B, P)
+    d2 = (centers[None, :, None] - ab[:, None].to(centers.dtype) * AB_SCALE).square().sum(-1)
+    near = (torch.exp(-d2 / (2 * width**2)) * named[:, None]).sum(-1)  # (B, Q)
+    return torch.log1p(strength * near)[..., None, None]
 
 
 def object_maps(feat: Tensor, weights: Tensor, classifier: tuple[Tensor, Tensor]) -> Tensor:

@@ -237,7 +237,8 @@ class EncoderUNet(nn.Module):
         if not (obj_kind == grounding.OBJECT).any():
             return ab
         prob = self.object_logits(feats).sigmoid().to(ab.dtype)
-        owners = binding.split_objects(prob, obj_kind, feats, *self.class_inputs(feats, obj_nouns))
+        owners = binding.split_objects(prob, obj_kind, feats, *self.class_inputs(feats, obj_nouns),
+                                       threshold=self.cfg.object_threshold)
         owners = binding.refine_owners(owners, ((L + 1) / 2).to(ab.dtype))
         return binding.paint_objects(ab, owners, obj_ab)
 
@@ -294,27 +295,41 @@ class EncoderUNet(nn.Module):
             logits = self.hint_gate(logits, x, h, self.bin_centers)
         return self.to_ab(x).tanh(), logits
 
-    def bins_ab(self, logits: Tensor) -> Tensor:
+    def bins_ab(self, logits: Tensor, prior: Tensor | None = None) -> Tensor:
         """The bins head's ab (normalised, ``(B, 2, h, w)``): its annealed mean at
-        ``cfg.bins_temperature``."""
+        ``cfg.bins_temperature``, with ``prior`` (log-weights ``(B, Q, 1, 1)``) added to the
+        logits first when given."""
+        if prior is not None:
+            logits = logits.float() + prior
         mean = ab_bins.annealed_mean(logits, self.bin_centers, self.cfg.bins_temperature)
         return (mean / AB_SCALE).clamp(-1, 1)
 
-    def ab_from_heads(self, ab: Tensor, logits: Tensor, kind: Tensor | None = None) -> Tensor:
+    def ab_from_heads(self, ab: Tensor, logits: Tensor, kind: Tensor | None = None,
+                      obj_ab: Tensor | None = None) -> Tensor:
         """The output ab (normalised, ``(B, 2, h, w)``) by ``cfg.ab_head``; with
         ``cfg.ab_head_no_colour`` and the phrases' ``kind`` ``(B, P)`` (a grounding model's), the
         texts that name no colour (empty, or "a photo of a dog") take that head instead, their
-        ab multiplied by ``cfg.no_colour_chroma``."""
-        main = ab if self.cfg.ab_head == "regression" else self.bins_ab(logits)
+        ab multiplied by ``cfg.no_colour_chroma``; the texts that name colours have theirs
+        multiplied by ``cfg.colour_chroma``. With ``cfg.palette_prior`` and the phrases'
+        ``obj_ab``, the bins head leans to a palette text's colours
+        (``tic.grounding.palette_prior``)."""
+        prior = None
+        if self.cfg.palette_prior and kind is not None and obj_ab is not None:
+            prior = grounding.palette_prior(self.bin_centers.float(), obj_ab, kind,
+                                            self.cfg.palette_prior)
+        main = ab if self.cfg.ab_head == "regression" else self.bins_ab(logits, prior)
         other = self.cfg.ab_head_no_colour or self.cfg.ab_head
         scale = self.cfg.no_colour_chroma
-        if kind is None or (other == self.cfg.ab_head and scale == 1):
+        if kind is None or (other == self.cfg.ab_head and scale == 1
+                            and self.cfg.colour_chroma == 1):
             return main
         if other == self.cfg.ab_head:
             plain = main
         else:
             plain = ab if other == "regression" else self.bins_ab(logits)
         named = (kind > 0).any(1)[:, None, None, None]
+        if self.cfg.colour_chroma != 1:
+            main = (main * self.cfg.colour_chroma).clamp(-1, 1)
         return torch.where(named, main, plain * scale)
 
     def forward(
@@ -332,7 +347,8 @@ class EncoderUNet(nn.Module):
             )
         feats = self.encode(L)
         ab, logits = self.decode(feats, text_emb, tokens, token_mask, *objects)
-        ab = self.ab_from_heads(ab, logits, objects[2] if len(objects) == 3 else None)
+        kind, obj_ab = (objects[2], objects[1]) if len(objects) == 3 else (None, None)
+        ab = self.ab_from_heads(ab, logits, kind, obj_ab)
         ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
         if self.cfg.paint_objects and len(objects) == 3:
             ab = self.paint(L, feats, ab, *objects)
