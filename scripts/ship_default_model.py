@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--palette-prior", type=float, default=None,
                    help="lean of the bins head to a palette text's colours "
                    "(generator.palette_prior)")
-    p.add_argument("--colour-chroma", type=float, default=None,
-                   help="scale of the ab of texts that name a colour (generator.colour_chroma)")
+    p.add_argument("--palette-chroma", type=float, default=None,
+                   help="scale of the ab of palette texts (generator.palette_chroma)")
     p.add_argument("--object-threshold", type=float, default=None,
                    help="the object head's probability from which a pixel is an object's "
                    "(generator.object_threshold)")
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg["generator"]["object_threshold"] = args.object_threshold
         if args.palette_prior is not None:
             cfg["generator"]["palette_prior"] = args.palette_prior
-        if args.colour_chroma is not None:
-            cfg["generator"]["colour_chroma"] = args.colour_chroma
+        if args.palette_chroma is not None:
+            cfg["generator"]["palette_chroma"] = args.palette_chroma
         if args.paint_objects is not None:
             cfg["generator"]["paint_objects"] = args.paint_objects == "true"
         (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")

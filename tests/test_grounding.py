@@ -356,13 +356,13 @@ def test_the_empty_text_can_take_the_other_head():
                     text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
 
 
-def test_palette_prior_and_colour_chroma_change_only_the_texts_they_are_for():
+def test_palette_prior_and_palette_chroma_change_only_the_texts_they_are_for():
     """A palette text decodes the bins head with palette_prior's log-weights added to its
-    logits; a text naming colours has its ab times colour_chroma (clipped to [-1, 1]); the
-    text naming none keeps the other head at no_colour_chroma."""
+    logits and its ab times palette_chroma (clipped to [-1, 1]); another text naming colours is
+    decoded as without them; the text naming none keeps the other head at no_colour_chroma."""
     torch.manual_seed(0)
     cfg = _cfg(ab_head="bins", ab_head_no_colour="regression", palette_prior=5.0,
-               colour_chroma=1.3, no_colour_chroma=0.5)
+               palette_chroma=1.3, no_colour_chroma=0.5)
     g = EncoderUNet(cfg).eval()
     L = torch.rand(3, 1, 64, 64) * 2 - 1
     text = torch.randn(3, 6)
@@ -379,13 +379,13 @@ def test_palette_prior_and_colour_chroma_change_only_the_texts_they_are_for():
     assert prior[0].abs().sum() > 0 and prior[1:].abs().sum() == 0
     assert (leaned[0] - g.bins_ab(logits)[0]).abs().max() > 1e-3  # the prior moved the palette's
     torch.testing.assert_close(out[0], up((leaned * 1.3).clamp(-1, 1))[0])
-    torch.testing.assert_close(out[1], up((g.bins_ab(logits) * 1.3).clamp(-1, 1))[1])
+    torch.testing.assert_close(out[1], up(g.bins_ab(logits))[1])
     torch.testing.assert_close(out[2], up(reg * 0.5)[2])
     for bad, match in ((dict(palette_prior=-1.0), "palette_prior"),
-                       (dict(colour_chroma=0.0), "colour_chroma"),
+                       (dict(palette_chroma=0.0), "palette_chroma"),
                        (dict(object_threshold=1.0), "object_threshold"),
                        (dict(grounding=False, palette_prior=1.0), "palette_prior"),
-                       (dict(grounding=False, colour_chroma=1.2), "colour_chroma")):
+                       (dict(grounding=False, palette_chroma=1.2), "palette_chroma")):
         with pytest.raises(ConfigError, match=match):
             ModelConfig(image_size=64, generator=_cfg(text_dim=384, **bad),
                         text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()

@@ -92,9 +92,10 @@ class GeneratorConfig:
       picture's colours without placing them (``tic caption``'s "a photo of a dog in green and
       gray"), the bins head's logits get ``log(1 + palette_prior * closeness to a named
       colour)`` (``tic.grounding.palette_prior``) before the annealed mean; 0: off.
-      ``colour_chroma`` (grounding models): the ab of texts that name a colour is multiplied by
-      this (1: as decoded; named objects are painted after it, at their own chroma): the
-      annealed mean of an unsure distribution is duller than the colours it mixes.
+      ``palette_chroma`` (grounding models): the ab of such palette texts is multiplied by this
+      (1: as decoded): the annealed mean of an unsure distribution is duller than the colours it
+      mixes. Texts that name objects are left alone (their objects are painted; on the
+      training sources' binding scenes x 1.2 cost 0.6 dB, MODEL_CARD.md).
     """
 
     width: int = 64
@@ -128,7 +129,7 @@ class GeneratorConfig:
     object_threshold: float = 0.5
     no_colour_chroma: float = 1.0
     palette_prior: float = 0.0
-    colour_chroma: float = 1.0
+    palette_chroma: float = 1.0
 
 
 @dataclass
@@ -257,12 +258,12 @@ class ModelConfig:
             if g.palette_prior and not g.grounding:
                 raise ConfigError("generator.palette_prior needs grounding: true (the palette's "
                                   "colours come from its phrases)")
-            if not 0 < g.colour_chroma <= 3:
-                raise ConfigError("generator.colour_chroma must be in (0, 3], got "
-                                  f"{g.colour_chroma}")
-            if g.colour_chroma != 1 and not g.grounding:
-                raise ConfigError("generator.colour_chroma needs grounding: true (the phrases "
-                                  "tell which texts name a colour)")
+            if not 0 < g.palette_chroma <= 3:
+                raise ConfigError("generator.palette_chroma must be in (0, 3], got "
+                                  f"{g.palette_chroma}")
+            if g.palette_chroma != 1 and not g.grounding:
+                raise ConfigError("generator.palette_chroma needs grounding: true (the phrases "
+                                  "tell which texts are palettes)")
             if g.no_colour_chroma != 1 and not g.grounding:
                 raise ConfigError("generator.no_colour_chroma needs grounding: true (the "
                                   "phrases tell which texts name a colour)")

@@ -309,27 +309,29 @@ class EncoderUNet(nn.Module):
         """The output ab (normalised, ``(B, 2, h, w)``) by ``cfg.ab_head``; with
         ``cfg.ab_head_no_colour`` and the phrases' ``kind`` ``(B, P)`` (a grounding model's), the
         texts that name no colour (empty, or "a photo of a dog") take that head instead, their
-        ab multiplied by ``cfg.no_colour_chroma``; the texts that name colours have theirs
-        multiplied by ``cfg.colour_chroma``. With ``cfg.palette_prior`` and the phrases'
-        ``obj_ab``, the bins head leans to a palette text's colours
-        (``tic.grounding.palette_prior``)."""
+        ab multiplied by ``cfg.no_colour_chroma``. A palette text (one naming the picture's
+        colours, ``tic.grounding.PALETTE``) has its ab multiplied by ``cfg.palette_chroma``, and
+        with ``cfg.palette_prior`` and the phrases' ``obj_ab`` the bins head leans to its colours
+        first (``tic.grounding.palette_prior``)."""
         prior = None
         if self.cfg.palette_prior and kind is not None and obj_ab is not None:
             prior = grounding.palette_prior(self.bin_centers.float(), obj_ab, kind,
                                             self.cfg.palette_prior)
         main = ab if self.cfg.ab_head == "regression" else self.bins_ab(logits, prior)
+        if kind is None:
+            return main
+        if self.cfg.palette_chroma != 1:
+            palette = (kind == grounding.PALETTE).any(1)[:, None, None, None]
+            main = torch.where(palette, (main * self.cfg.palette_chroma).clamp(-1, 1), main)
         other = self.cfg.ab_head_no_colour or self.cfg.ab_head
         scale = self.cfg.no_colour_chroma
-        if kind is None or (other == self.cfg.ab_head and scale == 1
-                            and self.cfg.colour_chroma == 1):
+        if other == self.cfg.ab_head and scale == 1:
             return main
         if other == self.cfg.ab_head:
             plain = main
         else:
             plain = ab if other == "regression" else self.bins_ab(logits)
         named = (kind > 0).any(1)[:, None, None, None]
-        if self.cfg.colour_chroma != 1:
-            main = (main * self.cfg.colour_chroma).clamp(-1, 1)
         return torch.where(named, main, plain * scale)
 
     def forward(
