@@ -6,6 +6,8 @@
     python scripts/ship_default_model.py runs/v2/model --ab-head bins --temperature 0.38
     python scripts/ship_default_model.py runs/v4/model --ab-head bins --ab-head-no-colour regression
     python scripts/ship_default_model.py runs/v7/model --photo-palette true
+    python scripts/ship_default_model.py runs/v8/model --photo-palette true --no-colour-chroma 0.5 \
+        --palette-prior 10 --palette-chroma 1.2 --object-threshold 0.4     # the shipped v8
 
 Writes ``src/tic/assets/default/`` (``config.json``, ``model.safetensors``, the text-encoder
 files), replacing what is there atomically: the folder is written beside it and renamed. With
@@ -37,6 +39,21 @@ from tic.checkpoint import CONFIG_NAME, STATE_NAME, WEIGHTS_NAME, default_model_
 from tic.models import build_generator
 
 SRC_ASSETS = Path(__file__).resolve().parents[1] / "src" / "tic" / "assets" / "default"
+
+
+# each option that sets one inference-time entry of config.json: (section, key)
+SETTINGS = {
+    "ab_head": ("generator", "ab_head"),
+    "ab_head_no_colour": ("generator", "ab_head_no_colour"),
+    "temperature": ("generator", "bins_temperature"),
+    "grounding_ranks": ("generator", "grounding_ranks"),
+    "photo_palette": ("text_encoder", "photo_palette"),
+    "no_colour_chroma": ("generator", "no_colour_chroma"),
+    "object_threshold": ("generator", "object_threshold"),
+    "palette_prior": ("generator", "palette_prior"),
+    "palette_chroma": ("generator", "palette_chroma"),
+    "paint_objects": ("generator", "paint_objects"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,26 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg = json.loads((staged / CONFIG_NAME).read_text())
         if args.color_synonyms:  # the captions used basic terms anyway
             cfg["text_encoder"]["color_synonyms"] = True
-        if args.ab_head is not None:
-            cfg["generator"]["ab_head"] = args.ab_head
-        if args.ab_head_no_colour is not None:
-            cfg["generator"]["ab_head_no_colour"] = args.ab_head_no_colour
-        if args.temperature is not None:
-            cfg["generator"]["bins_temperature"] = args.temperature
-        if args.grounding_ranks is not None:
-            cfg["generator"]["grounding_ranks"] = args.grounding_ranks == "true"
-        if args.photo_palette is not None:
-            cfg["text_encoder"]["photo_palette"] = args.photo_palette == "true"
-        if args.no_colour_chroma is not None:
-            cfg["generator"]["no_colour_chroma"] = args.no_colour_chroma
-        if args.object_threshold is not None:
-            cfg["generator"]["object_threshold"] = args.object_threshold
-        if args.palette_prior is not None:
-            cfg["generator"]["palette_prior"] = args.palette_prior
-        if args.palette_chroma is not None:
-            cfg["generator"]["palette_chroma"] = args.palette_chroma
-        if args.paint_objects is not None:
-            cfg["generator"]["paint_objects"] = args.paint_objects == "true"
+        for option, (section, key) in SETTINGS.items():
+            value = getattr(args, option)
+            if value is not None:  # "true" / "false" choices become booleans
+                cfg[section][key] = {"true": True, "false": False}.get(value, value)
         (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
         state = load_file(str(staged / WEIGHTS_NAME))
         n_stored = len(state)
