@@ -10,10 +10,10 @@ binding is done at decoding, in three steps that each can be checked:
 2. **Which object is which** (``split_objects``): the foreground pixels (probability above
    a threshold: ``generator.object_threshold``, ``SPLIT_THRESHOLD`` by default) of a text
    naming ``n`` objects are split into ``n`` groups by k-means on the encoder's features at
-   1/16 and 1/8 and on the position (weighted ``SPATIAL_WEIGHT``), seeded at pixels far apart (so the groups do not depend on the order of the phrases). Each
-   group is then classified as a whole: the encoder's 1/32 features averaged over it (as the
-   ImageNet classifier was trained: on features averaged over the picture) through the
-   classifier, and ``log P(phrase | group) = log sum_k w_pk p_k(group)`` with each phrase's
+   1/16 and 1/8 and on the position (weighted ``SPATIAL_WEIGHT``), seeded at pixels far apart
+   (so the groups do not depend on the order of the phrases). Each group is then classified
+   as a whole: the encoder's 1/32 features averaged over it (as the ImageNet classifier was
+   trained: on features averaged over the picture) through the classifier, and ``log P(phrase | group) = log sum_k w_pk p_k(group)`` with each phrase's
    ImageNet classes ``w_p`` (``tic.grounding.class_weights``); the groups go to the phrases
    by the assignment with the largest sum. Deciding per group, not per pixel, is what makes
    this work: a noun that ImageNet barely knows ("a girl") loses every pixel to a noun it knows,

@@ -79,8 +79,9 @@ def text_objects(text: str, photo_palette: bool = False) -> list[tuple[str, str,
     """The phrases of ``text`` that name a colour: ``(noun words, first colour term, kind)``.
 
     ``kind`` is ``WHOLE`` when the phrase's noun is the picture or its background, ``STUFF``
-    when it is one of ``STUFF_NOUNS`` (grass, sky, water), else ``OBJECT``. With ``photo_palette`` (``tic.text_minilm.text_phrases``) the colours of "a photo
-    of a dog in green and gray" are the photo's leading colours, spread over it in unknown places:
+    when it is one of ``STUFF_NOUNS`` (grass, sky, water), else ``OBJECT``. With
+    ``photo_palette`` (``tic.text_minilm.text_phrases``) the colours of "a photo of a dog in
+    green and gray" are the photo's leading colours, spread over it in unknown places:
     their phrase is a ``PALETTE``, which gives no hint (``hint_maps``) but still counts as naming
     colours. At most ``MAX_PHRASES``, in the text's order.
     """
@@ -121,8 +122,9 @@ def encode_objects(
     """Per text, its colour-naming phrases as fixed-size tensors (P = most phrases in a text):
     ``nouns`` ``(B, P, 384)`` the MiniLM vector of each object phrase's noun in
     ``CLASS_PROMPT`` (zero for the whole picture and padding), ``ab`` ``(B, P, 2)`` the named
-    colour (normalised Lab ab) and ``kind`` ``(B, P)`` (0 padding, ``OBJECT``, ``WHOLE``, ``STUFF``,
-    ``PALETTE``; ``photo_palette``: see ``text_objects``).
+    colour (normalised Lab ab) and ``kind`` ``(B, P)`` (0 padding, ``OBJECT``, ``WHOLE``,
+    ``STUFF``, ``PALETTE``; ``photo_palette``: see ``text_objects``; a palette's colours after
+    its first are rows of their own, ``palette_terms``).
 
     ``embed(list[str]) -> (n, 384)`` gives L2-normalised sentence vectors (MiniLM's).
     """
@@ -150,14 +152,14 @@ def encode_objects(
 
 
 def palette_prior(centers: Tensor, ab: Tensor, kind: Tensor, strength: float,
-                  width: float | None = None) -> Tensor:
+                  width: float = PALETTE_WIDTH) -> Tensor:
     """Log-weights ``(B, Q, 1, 1)`` added to the bins head's logits for a text that names the
     picture's colours without placing them (``PALETTE`` phrases: ``tic caption``'s "a photo of a
     dog in green and gray"): ``log(1 + strength * sum_k exp(-|c - ab_k|^2 / (2 width^2)))`` over
-    the palette's colours ``ab_k`` (``width``: ``PALETTE_WIDTH``), so where the head already finds a named colour plausible it
+    the palette's colours ``ab_k``, so where the head already finds a named colour plausible it
     is chosen more often; elsewhere (and for texts without a palette: zeros) nothing changes.
-    ``centers`` ``(Q, 2)`` natural ab units, ``ab`` ``(B, P, 2)`` normalised, ``kind`` ``(B, P)``."""
-    width = PALETTE_WIDTH if width is None else width
+    ``centers`` ``(Q, 2)`` natural ab units, ``ab`` ``(B, P, 2)`` normalised, ``kind``
+    ``(B, P)``."""
     named = (kind == PALETTE).to(centers.dtype)  # (B, P)
     d2 = (centers[None, :, None] - ab[:, None].to(centers.dtype) * AB_SCALE).square().sum(-1)
     near = (torch.exp(-d2 / (2 * width**2)) * named[:, None]).sum(-1)  # (B, Q)
