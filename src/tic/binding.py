@@ -7,19 +7,19 @@ binding is done at decoding, in three steps that each can be checked:
 
 1. **Where the objects are** (class-agnostic): ``tic.models.ObjectHead``'s foreground
    probability at 1/4 of the working size, trained on the training scenes' masks.
-2. **Which object is which** (``split_objects``): the foreground pixels (probability above
-   a threshold: ``generator.object_threshold``, ``SPLIT_THRESHOLD`` by default) of a text
-   naming ``n`` objects are split into ``n`` groups by k-means on the encoder's features at
-   1/16 and 1/8 and on the position (weighted ``SPATIAL_WEIGHT``), seeded at pixels far apart
-   (so the groups do not depend on the order of the phrases). Each group is then classified
-   as a whole: the encoder's 1/32 features averaged over it (as the ImageNet classifier was
-   trained: on features averaged over the picture) through the classifier, and ``log P(phrase | group) = log sum_k w_pk p_k(group)`` with each phrase's
-   ImageNet classes ``w_p`` (``tic.grounding.class_weights``); the groups go to the phrases
-   by the assignment with the largest sum. Deciding per group, not per pixel, is what makes
-   this work: a noun that ImageNet barely knows ("a girl") loses every pixel to a noun it knows,
-   but the known noun still picks its own group and leaves the other. With the true masks as
-   the foreground this names both objects rightly in 81% of the training sources' binding
-   scenes against 56% for the per-pixel class maps (``benchmarks/grounding_maps.py``).
+2. **Which object is which** (``split_objects``): the foreground pixels (probability above a
+   threshold: ``generator.object_threshold``, ``SPLIT_THRESHOLD`` by default) of a text naming
+   ``n`` objects are split into ``n`` groups by k-means on the encoder's features at 1/16 and 1/8
+   and on the position (weighted ``SPATIAL_WEIGHT``), seeded at pixels far apart (so the groups do
+   not depend on the order of the phrases). Each group is then classified as a whole: the encoder's
+   1/32 features averaged over it (as the ImageNet classifier was trained: on features averaged
+   over the picture) through the classifier, and ``log P(phrase | group) = log sum_k w_pk
+   p_k(group)`` with each phrase's ImageNet classes ``w_p`` (``tic.grounding.class_weights``); the
+   groups go to the phrases by the assignment with the largest sum. Deciding per group, not per
+   pixel, is what makes this work: a noun that ImageNet barely knows ("a girl") loses every pixel
+   to a noun it knows, but the known noun still picks its own group and leaves the other. With the
+   true masks as the foreground this names both objects rightly in 81% of the training sources'
+   binding scenes against 56% for the per-pixel class maps (``benchmarks/grounding_maps.py``).
 3. **Painting** (``paint_objects``): each group takes its phrase's colour, blended by the
    foreground probability: the named hue at the chroma the decoder gave, raised to at least
    ``PAINT_CHROMA`` (or the term's own chroma when lower: pink, brown); an achromatic term
