@@ -20,6 +20,7 @@ from tic.imageio import (
     mask_from_alpha,
     read_mask,
     read_rgb,
+    save_image,
     to_photo,
     to_rgb,
     to_rgb_image,
@@ -112,3 +113,19 @@ def test_exif_orientation_is_applied_once(tmp_path):
     assert to_photo(loaded).size == (10, 20)  # to_photo does not turn it again
     rgb, _ = read_rgb(tmp_path / "r.jpg")
     assert rgb.shape == (3, 20, 10)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".JPG", ".tif", ".webp"])
+def test_save_image_takes_the_format_from_the_suffix(tmp_path, suffix):
+    # .png / .jpg are PIL's preloaded formats, .tif / .webp need its other plugins
+    img = Image.new("RGB", (8, 6), (200, 30, 40))
+    save_image(img, tmp_path / f"out{suffix}")
+    with Image.open(tmp_path / f"out{suffix}") as back:
+        assert back.size == (8, 6)
+        assert back.format == Image.registered_extensions()[suffix.lower()]
+
+
+def test_save_image_refuses_an_unknown_suffix(tmp_path):
+    with pytest.raises(TicError, match=r"unknown image file type '\.xyz'"):
+        save_image(Image.new("RGB", (4, 4)), tmp_path / "out.xyz")
+    assert not list(tmp_path.iterdir())  # nothing half-written

@@ -7,6 +7,7 @@ without a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -653,6 +654,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything imported so far (torch's ~170,000 objects) lives until exit: out of the cyclic
+    # garbage collector's sight, neither its passes while the model loads nor the one at exit walk
+    # it again (`benchmarks/colorize_speed.py`: the one-photo command 0.5-0.7 s faster).
+    gc.freeze()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

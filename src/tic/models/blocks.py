@@ -6,7 +6,7 @@ import copy
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 
 def fuse_batchnorm(module: nn.Module) -> nn.Module:
@@ -23,7 +23,11 @@ def fuse_batchnorm(module: nn.Module) -> nn.Module:
         for a, b in zip(names, names[1:], strict=False):
             conv, bn = seq._modules[a], seq._modules[b]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                seq._modules[a] = fuse_conv_bn_eval(conv, bn)
+                # in place: ``conv`` is already the copy's (fuse_conv_bn_eval would copy it again)
+                conv.weight, conv.bias = fuse_conv_bn_weights(
+                    conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight,
+                    bn.bias,
+                )
                 seq._modules[b] = nn.Identity()
     return fused
 
