@@ -50,6 +50,29 @@ def test_views_photos_crops_flips_and_scenes(tmp_path):
     assert all(t is None for t in views.texts[-4:]) and all(len(m) for m in views.masks[-4:])
     # the mirrored view is the mirror image
     torch.testing.assert_close(views.L[1], views.L[0].flip(-1))
+    # only scenes can be on a plain colour; a scene on a plain colour is one colour around its
+    # objects, a scene on a photo crop is not
+    assert views.plain[:12] == [False] * 12
+    for i in range(12, 16):
+        bg = views.rgb[i][~views.masks[i].any(0)]
+        assert (np.ptp(bg, axis=0).max() < 1e-3) == views.plain[i]
+
+
+def test_object_loss_weighs_down_only_the_background_of_scenes_on_photos(tmp_path):
+    from tic.train_frozen import _foreground
+
+    photos, cutouts = _images(tmp_path)
+    views = build_views(photos, cutouts, size=64, n_scenes=12, crops_per_photo=1, seed=0)
+    scenes = np.arange(12, 24)
+    assert 0 < sum(views.plain[12:]) < 12  # both kinds drawn
+    fg, has, weight = _foreground(views, scenes, (16, 16), background_weight=0.25)
+    assert has.tolist() == [1.0] * 12
+    for k, i in enumerate(scenes):
+        on_photo = (fg[k] == 0) & torch.tensor(not views.plain[i])
+        torch.testing.assert_close(weight[k], torch.where(on_photo, 0.25, 1.0))
+    photo_views = np.arange(4)  # photos: no masks, not counted
+    fg, has, weight = _foreground(views, photo_views, (16, 16), background_weight=0.25)
+    assert has.tolist() == [0.0] * 4 and fg.sum() == 0
 
 
 def test_paint_keeps_L_and_names_the_colour():
@@ -186,11 +209,12 @@ WEIGHTED = {**GROUNDED, "loss.object_weight": 4.0}
 ORACLE = {**GROUNDED, "data.oracle_maps": 0.5}
 OBJECTS = {**GROUNDED, "model.generator.object_head": "true",
            "model.generator.paint_objects": "true", "loss.lambda_objects": 1.0}
+UNMASKED = {**OBJECTS, "loss.object_background_weight": 0.25}
 
 
-@pytest.mark.parametrize("extra", [{}, GROUNDED, LEARNED, WEIGHTED, ORACLE, OBJECTS],
+@pytest.mark.parametrize("extra", [{}, GROUNDED, LEARNED, WEIGHTED, ORACLE, OBJECTS, UNMASKED],
                          ids=["plain", "grounding", "learned", "object-weighted", "oracle",
-                              "objects"])
+                              "objects", "objects-background-weighted"])
 def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, extra):
     photos, cutouts = _images(tmp_path)
     cfg = _frozen_config(tmp_path, photos, cutouts, **extra)
@@ -269,3 +293,13 @@ def test_object_head_alone_leaves_the_decoder_as_it_was(tmp_path, minilm):
     assert losses and all("loss_l1" not in row for row in losses)
     with pytest.raises(Exception, match="nothing to train"):
         _frozen_config(tmp_path, photos, cutouts, **{"loss.lambda_l1": 0, "loss.lambda_bins": 0})
+
+
+@pytest.mark.parametrize("weight", [0, 1.5])
+def test_object_background_weight_out_of_range_is_named(tmp_path, weight):
+    from tic.config import ConfigError
+
+    photos, cutouts = _images(tmp_path)
+    with pytest.raises(ConfigError, match=r"loss\.object_background_weight must be in \(0, 1\]"):
+        _frozen_config(tmp_path, photos, cutouts,
+                       **{**OBJECTS, "loss.object_background_weight": weight})

@@ -104,7 +104,10 @@ class LossConfig:
     colour only the words tell, count as much as its large background.
     ``lambda_objects`` (same recipe, ``generator.object_head``): weight of the binary
     cross-entropy of the object head's foreground at 1/4 against the union of a scene's object
-    masks (scenes only: a photo's objects have no masks). With ``lambda_l1`` and
+    masks (scenes only: a photo's objects have no masks). ``object_background_weight``: the
+    weight of that cross-entropy on the background pixels of a scene on a photo crop, which may
+    show real objects nobody masked (a dog in the background photo would be taught as "not an
+    object"); a plain-colour background and the objects keep weight 1. With ``lambda_l1`` and
     ``lambda_bins`` both 0 the decoder is not run at all, so a run trains the object head alone
     on a trained model (``init_from``) and leaves the decoder's weights and statistics as they
     were.
@@ -116,6 +119,7 @@ class LossConfig:
     lambda_grounding: float = 0.0
     object_weight: float = 0.0
     lambda_objects: float = 0.0
+    object_background_weight: float = 1.0
     lambda_gan: float = 1.0
     lambda_perceptual: float = 1.0
     perceptual_net: Literal["vgg16", "vgg19"] = "vgg16"
@@ -243,6 +247,9 @@ class TrainConfig:
             raise ConfigError("loss.lambda_grounding needs model.generator.grounding_maps 'learned'")
         if self.loss.lambda_objects < 0:
             raise ConfigError("loss.lambda_objects must be >= 0")
+        if not 0 < self.loss.object_background_weight <= 1:
+            raise ConfigError("loss.object_background_weight must be in (0, 1], got "
+                              f"{self.loss.object_background_weight}")
         if self.loss.lambda_objects and not g.object_head:
             raise ConfigError("loss.lambda_objects needs model.generator.object_head: true")
         if g.encoder != "scratch" and not (self.loss.lambda_l1 or self.loss.lambda_bins

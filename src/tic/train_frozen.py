@@ -202,20 +202,27 @@ def losses_for(
             bce = F.binary_cross_entropy_with_logits(found.float(), masks, reduction="none")
             out["loss_grounding"] = (bce.mean((2, 3)) * valid).sum() / valid.sum()
     if foreground is not None and cfg.loss.lambda_objects:
-        fg, has = foreground
+        fg, has, weight = foreground
         logit = G.object_logits(feats)[:, 0].float()  # (B, h, w)
-        bce = F.binary_cross_entropy_with_logits(logit, fg, reduction="none").mean((1, 2))
+        bce = F.binary_cross_entropy_with_logits(logit, fg, weight, reduction="none")
+        bce = bce.sum((1, 2)) / weight.sum((1, 2))
         out["loss_objects"] = (bce * has).sum() / has.sum().clamp_min(1)
     return out
 
 
-def _foreground(views, idx: np.ndarray, size) -> tuple[Tensor, Tensor]:
-    """The union of each view's object masks ``(B, h, w)`` float and whether it has any
-    ``(B,)`` (a photo's objects have no masks: it does not count)."""
+def _foreground(views, idx: np.ndarray, size, background_weight: float = 1.0
+                ) -> tuple[Tensor, Tensor, Tensor]:
+    """The union of each view's object masks ``(B, h, w)`` float, whether it has any ``(B,)``
+    (a photo's objects have no masks: it does not count) and the pixels' weights ``(B, h, w)``:
+    ``background_weight`` on the background of a scene on a photo crop (it may show unmasked
+    objects), 1 elsewhere."""
     masks = [views.masks[int(i)] for i in idx]
-    fg = [m.any(0) if len(m) else np.zeros(size, dtype=bool) for m in masks]
-    has = [len(m) > 0 for m in masks]
-    return torch.from_numpy(np.stack(fg)).float(), torch.tensor(has, dtype=torch.float32)
+    fg = torch.from_numpy(np.stack([m.any(0) if len(m) else np.zeros(size, dtype=bool)
+                                    for m in masks])).float()
+    has = torch.tensor([len(m) > 0 for m in masks], dtype=torch.float32)
+    photo = torch.tensor([not views.plain[int(i)] for i in idx])[:, None, None]
+    weight = torch.where(photo & (fg == 0), background_weight, 1.0)
+    return fg, has, weight
 
 
 def _object_weights(objects: list[list[tuple[str, np.ndarray]]], weight: float, size) -> Tensor:
@@ -341,7 +348,8 @@ def train_frozen(
             if cfg.loss.object_weight:
                 pixel_weights = _object_weights([d[2] for d in drawn], cfg.loss.object_weight,
                                                 target.shape[-2:])
-            foreground = (_foreground(views, idx, target.shape[-2:])
+            foreground = (_foreground(views, idx, target.shape[-2:],
+                                      cfg.loss.object_background_weight)
                           if cfg.loss.lambda_objects else None)
             out = losses_for(G, batch_feats, text, target, cfg, bin_weights, where,
                              pixel_weights, maps, foreground)

@@ -47,7 +47,9 @@ class ViewSet:
     - ``masks``: per view, the objects' masks ``(k, s, s)`` bool (k = 0 for a photo);
     - ``labels``: per view, the objects' labels (photos: the photo's label or None);
     - ``texts``: per view, a photo's fixed caption, or None for a scene (made per draw);
-    - ``names``: a short description of each view, for logs.
+    - ``names``: a short description of each view, for logs;
+    - ``plain``: per view, whether it is a scene on a plain colour (whose background holds no
+      objects; a photo or a scene on a photo crop may show objects nobody masked).
     """
 
     L: Tensor
@@ -56,6 +58,7 @@ class ViewSet:
     labels: list[list[str | None]] = field(default_factory=list)
     texts: list[str | None] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    plain: list[bool] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.L.shape[0]
@@ -95,9 +98,9 @@ def build_views(
     """
     rng = np.random.default_rng(seed)
     s = size // 4
-    Ls, rgbs, masks, labels, texts, names = [], [], [], [], [], []
+    Ls, rgbs, masks, labels, texts, names, plain = [], [], [], [], [], [], []
 
-    def add(rgb, obj_masks, obj_labels, text, name):
+    def add(rgb, obj_masks, obj_labels, text, name, on_plain=False):
         Ls.append(_L(rgb))
         rgbs.append(_small(rgb, s))
         m = torch.from_numpy(obj_masks.astype(np.float32))[None]
@@ -106,6 +109,7 @@ def build_views(
         labels.append(obj_labels)
         texts.append(text)
         names.append(name)
+        plain.append(on_plain)
 
     no_objects = np.zeros((0, size, size), dtype=bool)
     for rec in photos:
@@ -130,8 +134,9 @@ def build_views(
     backgrounds = [{"path": r.image, "file": str(r.image)} for r in photos]
     for i in range(n_scenes):
         layout = make_layout(rng, size, entries, backgrounds, 1 + int(rng.integers(3)))
-        add(layout.rgb, layout.masks, layout.labels, None, f"scene-{i}")
-    return ViewSet(torch.cat(Ls), np.stack(rgbs), masks, labels, texts, names)
+        add(layout.rgb, layout.masks, layout.labels, None, f"scene-{i}",
+            layout.background == "plain")
+    return ViewSet(torch.cat(Ls), np.stack(rgbs), masks, labels, texts, names, plain)
 
 
 def paint_region(
