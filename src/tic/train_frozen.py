@@ -164,7 +164,7 @@ class TextCache:
 def losses_for(
     G, feats, text, target: Tensor, cfg: TrainConfig, bin_weights: Tensor | None = None,
     where: tuple[Tensor | None, Tensor] | None = None, pixel_weights: Tensor | None = None,
-    maps: Tensor | None = None, foreground: tuple[Tensor, Tensor] | None = None,
+    maps: Tensor | None = None, foreground: tuple[Tensor, Tensor, Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """``loss_l1`` (smooth-L1, regression head) and ``loss_bins`` (cross-entropy, bins head;
     each pixel weighted by ``bin_weights`` of its nearest true bin when given: rebalancing),
@@ -173,9 +173,10 @@ def losses_for(
     with ``where`` (``tic.grounding.phrase_targets``: the phrases' true masks and which are
     known) and learned maps, ``loss_grounding`` (binary cross-entropy of the maps at 1/16);
     ``maps``: the grounding maps to decode with when not learned here (``oracle_maps``);
-    with ``foreground`` (the union of each view's object masks ``(B, h, w)`` and which views
-    have masks ``(B,)``) and ``loss.lambda_objects``, ``loss_objects`` (binary cross-entropy of
-    the object head, averaged over the views with masks)."""
+    with ``foreground`` (``_foreground``: the union of each view's object masks ``(B, h, w)``,
+    which views have masks ``(B,)`` and the pixels' weights ``(B, h, w)``) and
+    ``loss.lambda_objects``, ``loss_objects`` (binary cross-entropy of the object head, the
+    weighted mean over each view's pixels, averaged over the views with masks)."""
     out: dict[str, Tensor] = {}
     found = None  # the learned maps' logits, when their loss has known masks this step
     if where is not None and cfg.loss.lambda_grounding and where[1].any():
