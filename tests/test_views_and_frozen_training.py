@@ -303,3 +303,50 @@ def test_object_background_weight_out_of_range_is_named(tmp_path, weight):
     with pytest.raises(ConfigError, match=r"loss\.object_background_weight must be in \(0, 1\]"):
         _frozen_config(tmp_path, photos, cutouts,
                        **{**OBJECTS, "loss.object_background_weight": weight})
+
+
+def test_paste_of_an_object_larger_than_the_canvas_is_cut_by_the_frame():
+    from tic.data.composites import paste
+
+    canvas = np.zeros((8, 8, 3), dtype=np.float32)
+    obj = np.ones((12, 6, 3), dtype=np.float32)  # taller than the canvas, narrower
+    alpha = np.zeros((12, 6), dtype=np.float32)
+    alpha[:, 1:5] = 1.0  # opaque columns 1-4 of the object, every row
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(40):
+        canvas[:] = 0
+        mask = paste(canvas, obj, alpha, rng)
+        rows, cols = np.nonzero(mask)
+        # it covers the canvas's whole height (overhanging), 4 columns wide at a place that fits
+        assert set(rows) == set(range(8))
+        assert len(set(cols)) == 4 and cols.min() >= 1 and cols.max() <= 6
+        np.testing.assert_array_equal(canvas[..., 0] == 1, mask)
+        seen.add(int(cols.min()))
+    assert len(seen) > 1  # the place is drawn
+
+
+def test_large_objects_fill_the_frame_and_zero_keeps_the_old_scenes(tmp_path):
+    photos, cutouts = _images(tmp_path)
+    old = build_views(photos, cutouts, size=64, n_scenes=12, crops_per_photo=1, seed=0)
+    same = build_views(photos, cutouts, size=64, n_scenes=12, crops_per_photo=1, seed=0,
+                       large_objects=0.0)
+    torch.testing.assert_close(same.L, old.L)  # 0 draws nothing more: the same scenes
+    large = build_views(photos, cutouts, size=64, n_scenes=12, crops_per_photo=1, seed=0,
+                        large_objects=1.0)
+    lone = [i for i in range(12, 24) if len(large.masks[i]) == 1]
+    assert lone
+    # the cut-outs are 24 of 40 pixels square: drawn at 0.9-1.5 of the side they cover most of
+    # the 16x16 mask grid, at 0.45-0.9 (the old scenes) at most 0.9^2 of it
+    share = [float(large.masks[i][0].mean()) for i in lone]
+    assert min(share) > 0.75
+    assert max(float(old.masks[i][0].mean()) for i in range(12, 24) if len(old.masks[i]) == 1) < 0.82
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_large_objects_out_of_range_is_named(tmp_path, value):
+    from tic.config import ConfigError
+
+    photos, cutouts = _images(tmp_path)
+    with pytest.raises(ConfigError, match=r"data\.large_objects must be in \[0, 1\], got"):
+        _frozen_config(tmp_path, photos, cutouts, **{**OBJECTS, "data.large_objects": value})

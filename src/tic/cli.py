@@ -224,7 +224,7 @@ def _run_train_frozen(cfg, out: Path, args: argparse.Namespace) -> int:
         raise TicError("data.scenes needs data.cutouts (a manifest of RGBA cut-outs with labels)")
     size = cfg.model.image_size
     views = build_views(photos, cutouts, size, cfg.data.scenes, cfg.data.crops_per_photo,
-                        seed=cfg.seed)
+                        seed=cfg.seed, large_objects=cfg.data.large_objects)
     val = None
     if cfg.data.val:
         val = build_views(read_manifest(cfg.data.val), [], size, 0, 0, flip=False)

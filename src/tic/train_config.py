@@ -53,7 +53,10 @@ class DataConfig:
       ``oracle_maps``: the chance that a step's batch gives the decoder's grounding hints the
       true masks of the objects its texts name (``tic.grounding.oracle_maps``: pooled to the
       class maps' grid or twice as fine) instead of the class maps, so that the decoder learns
-      to paint a hinted colour where the hint points (0 reproduces v2-v5; since v6: 0.5).
+      to paint a hinted colour where the hint points (0 reproduces v2-v5; since v6: 0.5);
+      ``large_objects``: the chance that a one-object scene's cut-out is drawn larger than the
+      frame (longer side 0.9-1.5 times the image's, cut by its edges), as a photo's subject often
+      fills it (0 reproduces the scenes of v3-v9).
     """
 
     train: str = ""
@@ -72,6 +75,7 @@ class DataConfig:
     paint_empty: bool = False
     empty_scenes: bool = True
     oracle_maps: float = 0.0
+    large_objects: float = 0.0
 
 
 @dataclass
@@ -229,6 +233,11 @@ class TrainConfig:
             raise ConfigError(
                 f"data.empty_text_prob must be in [0, 1], got {self.data.empty_text_prob}"
             )
+        if not 0 <= self.data.large_objects <= 1:
+            raise ConfigError(
+                f"data.large_objects must be in [0, 1], got {self.data.large_objects}")
+        if self.data.large_objects and not self.data.scenes:
+            raise ConfigError("data.large_objects sets how scenes are drawn: it needs data.scenes")
         if not 0 <= self.data.oracle_maps <= 1:
             raise ConfigError(f"data.oracle_maps must be in [0, 1], got {self.data.oracle_maps}")
         if self.data.oracle_maps and not g.grounding:

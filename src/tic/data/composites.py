@@ -106,14 +106,22 @@ def load_cutout(
 
 def paste(canvas: np.ndarray, obj: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Blend ``obj`` ``(h, w, 3)`` with ``alpha`` ``(h, w)`` into ``canvas`` ``(S, S, 3)`` (in place)
-    at a random place; returns the object's mask ``(S, S)`` bool (alpha > 0.5)."""
+    at a random place; returns the object's mask ``(S, S)`` bool (alpha > 0.5). An object larger
+    than the canvas along a side is placed so that it covers that side, the frame cutting it."""
     size = canvas.shape[0]
     h, w = alpha.shape
-    y, x = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
-    region = canvas[y : y + h, x : x + w]
-    canvas[y : y + h, x : x + w] = region * (1 - alpha[..., None]) + obj * alpha[..., None]
+    # an offset in [0, size - h] when it fits, in [size - h, 0] (the object overhangs) when not
+    y = int(rng.integers(0, size - h + 1)) if h <= size else int(rng.integers(size - h, 1))
+    x = int(rng.integers(0, size - w + 1)) if w <= size else int(rng.integers(size - w, 1))
+    oy, ox = max(0, -y), max(0, -x)  # the part of the object inside the canvas
+    y, x = max(0, y), max(0, x)
+    a = alpha[oy : oy + size - y, ox : ox + size - x]
+    o = obj[oy : oy + size - y, ox : ox + size - x]
+    hh, ww = a.shape
+    region = canvas[y : y + hh, x : x + ww]
+    canvas[y : y + hh, x : x + ww] = region * (1 - a[..., None]) + o * a[..., None]
     mask = np.zeros(canvas.shape[:2], dtype=bool)
-    mask[y : y + h, x : x + w] = alpha > 0.5
+    mask[y : y + hh, x : x + ww] = a > 0.5
     return mask
 
 

@@ -19,6 +19,9 @@ from tic.data.composites import crop_photo, load_cutout, paste, plain_color
 
 # Longer side of each object, as a share of the image side, by the number of objects.
 _SCALES = {1: (0.45, 0.9), 2: (0.35, 0.6), 3: (0.3, 0.5)}
+# A lone object drawn large (``large_prob``): as a photo's subject often is, filling the frame
+# and cut by its edges.
+_LARGE = (0.9, 1.5)
 
 
 @dataclass
@@ -39,9 +42,15 @@ def make_layout(
     backgrounds: list[dict],
     n_objects: int,
     plain_prob: float = 0.3,
+    large_prob: float = 0.0,
 ) -> Layout:
     """One scene of ``n_objects`` distinct-label cut-outs (pool entries with ``path`` and
-    ``label``) on a crop of one of ``backgrounds`` (or, with ``plain_prob``, a plain colour)."""
+    ``label``) on a crop of one of ``backgrounds`` (or, with ``plain_prob``, a plain colour).
+    ``large_prob``: the chance that a lone object's longer side is 0.9-1.5 times the image side
+    (cut by the frame) instead of 0.45-0.9; 0 draws nothing for it, as scenes were made before."""
+    scale = _SCALES[min(n_objects, 3)]
+    if large_prob and n_objects == 1 and rng.random() < large_prob:
+        scale = _LARGE
     if backgrounds and rng.random() >= plain_prob:
         bg = backgrounds[int(rng.integers(len(backgrounds)))]
         canvas, bg_name = crop_photo(bg["path"], size, rng), bg["file"]
@@ -57,7 +66,7 @@ def make_layout(
         label = clean_label(cut.get("label")) or "object"
         if label in labels:
             continue
-        obj, alpha = load_cutout(cut["path"], size, rng, _SCALES[min(n_objects, 3)])
+        obj, alpha = load_cutout(cut["path"], size, rng, scale)
         mask = paste(canvas, obj, alpha, rng)
         masks = [m & ~mask for m in masks]  # the new object covers the older ones
         masks.append(mask)

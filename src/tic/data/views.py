@@ -87,6 +87,7 @@ def build_views(
     crops_per_photo: int = 1,
     flip: bool = True,
     seed: int = 0,
+    large_objects: float = 0.0,
 ) -> ViewSet:
     """Views of ``photos`` and ``n_scenes`` scenes of 1-3 ``cutouts`` on crops of the photos.
 
@@ -94,7 +95,8 @@ def build_views(
     squashed to ``size`` (as inference sees it) with its own text, plus ``crops_per_photo`` random
     square crops captioned from their pixels (``caption_image``, as ``tic caption`` does); with
     ``flip`` each also mirrored. Scenes: ``tic.data.layouts.make_layout`` with RGBA ``cutouts``
-    (``extra["label"]`` names each object), captioned per draw (``draw``).
+    (``extra["label"]`` names each object), captioned per draw (``draw``); ``large_objects``: the
+    chance that a one-object scene's object fills the frame (``make_layout``'s ``large_prob``).
     """
     rng = np.random.default_rng(seed)
     s = size // 4
@@ -133,7 +135,8 @@ def build_views(
                for r in cutouts]
     backgrounds = [{"path": r.image, "file": str(r.image)} for r in photos]
     for i in range(n_scenes):
-        layout = make_layout(rng, size, entries, backgrounds, 1 + int(rng.integers(3)))
+        layout = make_layout(rng, size, entries, backgrounds, 1 + int(rng.integers(3)),
+                             large_prob=large_objects)
         add(layout.rgb, layout.masks, layout.labels, None, f"scene-{i}",
             layout.background == "plain")
     return ViewSet(torch.cat(Ls), np.stack(rgbs), masks, labels, texts, names, plain)
