@@ -10,7 +10,8 @@ the threshold) tinted red and the probability's mean over the picture in the cor
     python benchmarks/object_head_photos.py --models models/v7,src/tic/assets/default \\
         --photos examples/*.jpg --out benchmarks/results/object_head_photos.png
 
-Writes the PNG and ``<out>.json`` (per model and photo: the share of pixels over the threshold).
+Writes the picture (PNG or JPEG, by the suffix) and ``--json`` (default ``<out>.json``: per model
+and photo, the share of pixels over the threshold).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def main(argv=None) -> None:
     p.add_argument("--models", required=True, help="comma-separated model folders")
     p.add_argument("--photos", nargs="+", type=Path, required=True)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/object_head_photos.png"))
+    p.add_argument("--json", type=Path, default=None, help="the shares (default: OUT with .json)")
     args = p.parse_args(argv)
     folders = args.models.split(",")
     grays = [Image.open(f).convert("L") for f in args.photos]
@@ -79,7 +81,9 @@ def main(argv=None) -> None:
             fig.paste(img, (CELL * c, top + label))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.save(args.out)
-    args.out.with_suffix(".json").write_text(json.dumps(shares, indent=1) + "\n")
+    json_path = args.json or args.out.with_suffix(".json")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(shares, indent=1) + "\n")
     for folder, row in shares.items():
         print(folder, " ".join(f"{k}:{v:.0%}" for k, v in row.items()))
 

@@ -75,7 +75,7 @@ def test_shipped_model_loads_without_a_path(colorizer):
     assert cfg.generator.ab_head == "bins" and cfg.generator.ab_head_no_colour == "regression"
     assert cfg.generator.no_colour_chroma == 0.5
     assert cfg.generator.object_head and cfg.generator.paint_objects
-    assert cfg.generator.object_threshold == 0.4  # v8
+    assert cfg.generator.object_threshold == 0.4  # v8, v9
     # palette texts ("a photo of a dog in green") lean to their colours, 1.2x the chroma (v8)
     assert cfg.generator.palette_prior == 10 and cfg.generator.palette_chroma == 1.2
     assert cfg.text_encoder.photo_palette
@@ -86,11 +86,11 @@ def test_shipped_model_loads_without_a_path(colorizer):
 @pytest.mark.parametrize(("folder", "encoder", "size"),
                          [("scratch-v1", "scratch", 128), ("v2", "mobilenet_v2", 256),
                           ("v4", "mobilenet_v2", 256), ("v6", "mobilenet_v2", 256),
-                          ("v7", "mobilenet_v2", 256)])
+                          ("v7", "mobilenet_v2", 256), ("v8", "mobilenet_v2", 256)])
 def test_other_models_load_from_their_folders(folder, encoder, size):
     """The models that shipped before (models/scratch-v1: the scratch U-Net; models/v2: the
-    first MobileNetV2 one, whose folder holds its own encoder copy; models/v7: the one before
-    this, v3 plus its first object head) and models/v4 and v6 (trained, not shipped; their
+    first MobileNetV2 one, whose folder holds its own encoder copy; models/v7: v3 plus its first
+    object head; models/v8: the one before this, v3 plus the head v9 replaced) and models/v4 and v6 (trained, not shipped; their
     encoder filled in from the asset) load and colorize."""
     old = Colorizer.from_pretrained(ROOT / "models" / folder, device="cpu")
     assert old.config.generator.encoder == encoder and old.config.image_size == size
@@ -101,7 +101,7 @@ def test_other_models_load_from_their_folders(folder, encoder, size):
 
 
 def test_the_shipped_model_is_v3_plus_an_object_head():
-    """v7 and v8 (MODEL_CARD.md) trained only an object head on v3: models/v3 keeps v3
+    """v7, v8 and v9 (MODEL_CARD.md) trained only an object head on v3: models/v3 keeps v3
     loadable by name, and every weight it has is the shipped model's."""
     from tic.checkpoint import read_weights
 
