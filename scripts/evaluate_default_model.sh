@@ -209,6 +209,7 @@ v9)  # RUN_MODEL [OTHER_RUN_MODEL...] (runs/v9/model; the others tried: runs/v9-
       --out benchmarks/results/grounding_maps_v9_$set.json
   done
   bash "$0" heldout $NEW v9
+  ev --model models/v8 --data $D/val_recolor/manifest.jsonl --out $E9/recolor_v8  # its grid
   ;;
 *) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL | v7 RUN_MODEL | v8 RUN_MODEL | v9 RUN_MODEL [OTHER...]" >&2; exit 2 ;;
 esac
