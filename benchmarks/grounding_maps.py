@@ -88,7 +88,8 @@ def main(argv=None) -> None:
                 found = fgs["object_head"][0, 0] > threshold
                 ious.append(float((found & (truth[0, 0] > 0)).sum() / (found | (truth[0, 0] > 0)).sum()))
         for name, prob in fgs.items():
-            owners = binding.split_objects(prob, kind, feats, *inputs, threshold=threshold)[0] > 0
+            owners = binding.split_objects(prob, kind, feats, *inputs, threshold=threshold,
+                                           spare_margin=cfg.generator.spare_group_margin)[0] > 0
             groups[name].append([float(owners[i][m > 0.5].float().mean()) for i, m in enumerate(small)])
     shares_np = np.array(shares)
     result = {

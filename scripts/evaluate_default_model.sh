@@ -210,6 +210,14 @@ v9)  # RUN_MODEL [OTHER_RUN_MODEL...] (runs/v9/model; the others tried: runs/v9-
   done
   bash "$0" heldout $NEW v9
   ev --model models/v8 --data $D/val_recolor/manifest.jsonl --out $E9/recolor_v8  # its grid
+  # tried, not shipped: a spare group (generator.spare_group_margin), on the training sources
+  for m in 1 2 4; do
+    python scripts/ship_default_model.py $NEW --out $E9/spare/m$m --spare-group-margin $m
+  done
+  for set in dev_recolor dev_binding; do
+    ev --model $NEW --model $E9/spare/m1 --model $E9/spare/m2 --model $E9/spare/m4 \
+      --data $D/$set/manifest.jsonl --out $E9/spare/$set
+  done
   ;;
 *) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL | v7 RUN_MODEL | v8 RUN_MODEL | v9 RUN_MODEL [OTHER...]" >&2; exit 2 ;;
 esac

@@ -21,7 +21,8 @@ colours, its pool label as the noun). Writes under ``--out``:
   painted in one of two colours and named with it; then the same gray input with the colours
   swapped (``pair`` links the two; ``regions`` name both objects);
 - ``dev_binding/``: the same kind of scenes from the TRAINING sources' cut-outs and photos (seed
-  7), for choosing how the grounding maps are decoded without looking at the held-out scenes.
+  7), for choosing how the grounding maps are decoded without looking at the held-out scenes;
+  ``dev_recolor/``: the recolouring kind from the training sources (seed 8), for the same.
 """
 
 from __future__ import annotations
@@ -182,10 +183,12 @@ def main(argv=None) -> None:
     write_manifest(out / "val_binding" / "manifest.jsonl", binding)
     dev = binding_set(out / "dev_binding", train_cutouts, train_photos, args.binding, 256, 7)
     write_manifest(out / "dev_binding" / "manifest.jsonl", dev)
+    dev_recolor = recolor_set(out / "dev_recolor", train_cutouts, train_photos, args.recolor, 256, 8)
+    write_manifest(out / "dev_recolor" / "manifest.jsonl", dev_recolor)
     counts = {"train_photos": len(train_photos), "train_cutouts": len(train_cutouts),
               "val_sources": len(held_photos), "val_hash": len(hash_photos),
               "val_recolor": len(recolor), "val_binding_texts": len(binding),
-              "dev_binding_texts": len(dev),
+              "dev_binding_texts": len(dev), "dev_recolor": len(dev_recolor),
               "holdout": args.holdout}
     (out / "counts.json").write_text(json.dumps(counts, indent=1) + "\n")
     print(json.dumps(counts))

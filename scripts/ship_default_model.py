@@ -50,6 +50,7 @@ SETTINGS = {
     "photo_palette": ("text_encoder", "photo_palette"),
     "no_colour_chroma": ("generator", "no_colour_chroma"),
     "object_threshold": ("generator", "object_threshold"),
+    "spare_group_margin": ("generator", "spare_group_margin"),
     "palette_prior": ("generator", "palette_prior"),
     "palette_chroma": ("generator", "palette_chroma"),
     "paint_objects": ("generator", "paint_objects"),
@@ -88,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--object-threshold", type=float, default=None,
                    help="the object head's probability from which a pixel is an object's "
                    "(generator.object_threshold)")
+    p.add_argument("--spare-group-margin", type=float, default=None,
+                   help="nats: leave unpainted a foreground group no phrase fits "
+                   "(generator.spare_group_margin)")
     args = p.parse_args(argv)
 
     source = Colorizer.from_pretrained(args.model, device="cpu")  # fails clearly if broken

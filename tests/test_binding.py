@@ -85,6 +85,37 @@ def test_one_object_owns_the_foreground_the_background_the_rest_a_palette_nothin
     assert empty.shape == (1, 0, 16, 16)
 
 
+def test_the_spare_group_joins_a_phrase_only_within_the_margin():
+    # one phrase, two groups: group 0 fits it (-1 nats), group 1 much worse (-6)
+    score = torch.tensor([[-1.0], [-6.0]])
+    assert binding._assign(score, 2.0) == {0: 0}  # 5 nats worse than its own: left unpainted
+    assert binding._assign(score, 5.0) == {0: 0, 1: 0}  # within the margin: the same object
+    # two phrases, three groups: groups 0 and 1 take phrases 0 and 1 (-1 + -1 beats -1.5 + -1),
+    # group 2 fits phrase 0 at -1.5, 0.5 nats below group 0's -1
+    score = torch.tensor([[-1.0, -5.0], [-4.0, -1.0], [-1.5, -6.0]])
+    assert binding._assign(score, 1.0) == {0: 0, 1: 1, 2: 0}
+    assert binding._assign(score, 0.2) == {0: 0, 1: 1}
+    # no margin: the square assignment, as before
+    assert binding._assign(torch.tensor([[0.2, 0.9], [0.8, 0.1]]), None) == {0: 1, 1: 0}
+
+
+def test_a_spare_group_leaves_an_object_the_text_does_not_name_unpainted():
+    """"a class-1 thing" on the two-square scene: without a margin it owns both squares; with
+    one, the foreground splits in two, the right square (class 1) is its and the left one
+    (class 0, which the phrase does not name) is nobody's."""
+    prob, feats, classifier = _scene()
+    weights = torch.tensor([[[0.0, 1.0, 0.0]]])
+    kind = torch.tensor([[OBJECT]])
+    whole = binding.split_objects(prob, kind, feats, weights, classifier)
+    torch.testing.assert_close(whole[0, 0], prob[0, 0] * (prob[0, 0] > 0.5))
+    spare = binding.split_objects(prob, kind, feats, weights, classifier, spare_margin=2.0)
+    assert torch.allclose(spare[0, 0, 4:12, 10:15], torch.tensor(0.8))
+    assert spare[0, 0, :, :8].sum() == 0
+    # a margin wider than the two squares' gap in fit: both are the phrase's again
+    wide = binding.split_objects(prob, kind, feats, weights, classifier, spare_margin=100.0)
+    torch.testing.assert_close(wide, whole)
+
+
 def _ab(a, b):
     return normalize_ab(torch.tensor([a, b], dtype=torch.float32).view(1, 2, 1, 1))
 

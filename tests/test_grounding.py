@@ -384,6 +384,7 @@ def test_palette_prior_and_palette_chroma_change_only_the_texts_they_are_for():
     for bad, match in ((dict(palette_prior=-1.0), "palette_prior"),
                        (dict(palette_chroma=0.0), "palette_chroma"),
                        (dict(object_threshold=1.0), "object_threshold"),
+                       (dict(spare_group_margin=-1.0), r"spare_group_margin must be >= 0 or null, got -1"),
                        (dict(grounding=False, palette_prior=1.0), "palette_prior"),
                        (dict(grounding=False, palette_chroma=1.2), "palette_chroma")):
         with pytest.raises(ConfigError, match=match):

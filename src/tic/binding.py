@@ -112,6 +112,7 @@ def _log_likelihood(deep: Tensor, region: Tensor, weights: Tensor,
 def split_objects(
     prob: Tensor, kind: Tensor, feats: list[Tensor], weights: Tensor,
     classifier: tuple[Tensor, Tensor], threshold: float = SPLIT_THRESHOLD,
+    spare_margin: float | None = None,
 ) -> Tensor:
     """Which pixels each object phrase owns.
 
@@ -124,6 +125,12 @@ def split_objects(
     ``(B, P, h, w)``: the foreground probability on the pixels each object phrase owns, 0
     elsewhere; the first phrase of the background or the whole picture ("on a gray
     background") owns one minus it everywhere; palettes own nothing (see the module doc).
+
+    ``spare_margin`` (nats; None: off): the foreground is split into one group more than the
+    phrases, the phrases take the groups that fit them best, and the group left over goes to the
+    phrase it fits best only if that fit is at most ``spare_margin`` below the fit of the
+    phrase's own group; otherwise it stays unpainted (an object the text does not name: the
+    giraffe behind "a red elephant").
     """
     B, P = kind.shape
     h, w = prob.shape[-2:]
@@ -142,19 +149,44 @@ def split_objects(
         fg = (prob[b, 0] > threshold).flatten()
         if not phrases or int(fg.sum()) < len(phrases):
             continue
-        if len(phrases) == 1:
+        spare = spare_margin is not None and int(fg.sum()) > len(phrases)
+        if len(phrases) == 1 and not spare:
             owners[b, phrases[0]] = prob[b, 0] * fg.view(h, w)
             continue
+        k = len(phrases) + spare
         x = torch.cat([torch.cat([p[b] for p in parts]) / len(parts) ** 0.5, where])
         x = x.flatten(1).T[fg]  # (n, d): the foreground pixels
-        group = _kmeans(x, _farthest_points(x, len(phrases)))
+        group = _kmeans(x, _farthest_points(x, k))
         full = torch.full((h * w,), -1, dtype=torch.long)
         full[fg] = group
-        rows = [_log_likelihood(feats[0][b], (full == g).view(h, w), weights[b, phrases],
-                                classifier) for g in range(len(phrases))]
-        for g, j in enumerate(_best_assignment(torch.stack(rows))):
-            owners[b, phrases[j]] = prob[b, 0] * (full == g).view(h, w)
+        score = torch.stack([_log_likelihood(feats[0][b], (full == g).view(h, w),
+                                             weights[b, phrases], classifier) for g in range(k)])
+        for g, j in _assign(score, spare_margin if spare else None).items():  # disjoint groups
+            owners[b, phrases[j]] += prob[b, 0] * (full == g).view(h, w)
     return owners
+
+
+def _assign(score: Tensor, spare_margin: float | None) -> dict[int, int]:
+    """``score`` ``(groups, phrases)``: ``log P(phrase | group)`` -> the phrase of each painted
+    group. Square: the best assignment. One group more (``spare_margin`` given): the phrases
+    take the best ``phrases`` of the groups; the group left over joins the phrase it fits best
+    when that fit is at most ``spare_margin`` below the phrase's own group's, else is left out."""
+    if spare_margin is None:
+        return dict(enumerate(_best_assignment(score)))
+    k, n = score.shape
+    best, kept = None, None
+    for left in range(k):  # which group is left over
+        rest = [g for g in range(k) if g != left]
+        plan = _best_assignment(score[rest])
+        total = float(score[rest, plan].sum())
+        if best is None or total > best:
+            best, kept = total, (left, dict(zip(rest, plan, strict=True)))
+    left, out = kept
+    j = int(score[left].argmax())
+    own = next(g for g, p in out.items() if p == j)
+    if score[left, j] >= score[own, j] - spare_margin:
+        out[left] = j
+    return out
 
 
 def _box(x: Tensor, r: int) -> Tensor:

@@ -84,7 +84,11 @@ class GeneratorConfig:
       the text's objects and each part painted in its phrase's colour (``tic.binding``), so
       "a pink umbrella and a blue girl" puts pink on the umbrella; texts that name no object
       are decoded as before. ``object_threshold``: the object head's probability from which a
-      pixel is an object's (``tic.binding.split_objects``).
+      pixel is an object's (``tic.binding.split_objects``). ``spare_group_margin`` (nats; null:
+      off): split the foreground into one group more than the text names objects and leave the
+      extra group unpainted unless a phrase fits it within this margin of its own group
+      (``split_objects``' ``spare_margin``), so an object the text does not name keeps the
+      decoder's colours.
       ``no_colour_chroma`` (grounding models): the ab of texts that name no colour (the empty
       text) is multiplied by this (1: as decoded): a guess without words is often a wrong hue,
       and a fainter one costs less where it is wrong.
@@ -127,6 +131,7 @@ class GeneratorConfig:
     object_head: bool = False
     paint_objects: bool = False
     object_threshold: float = 0.5
+    spare_group_margin: float | None = None
     no_colour_chroma: float = 1.0
     palette_prior: float = 0.0
     palette_chroma: float = 1.0
@@ -253,6 +258,9 @@ class ModelConfig:
             if not 0 < g.object_threshold < 1:
                 raise ConfigError("generator.object_threshold must be in (0, 1), got "
                                   f"{g.object_threshold}")
+            if g.spare_group_margin is not None and g.spare_group_margin < 0:
+                raise ConfigError("generator.spare_group_margin must be >= 0 or null, got "
+                                  f"{g.spare_group_margin}")
             if g.palette_prior < 0:
                 raise ConfigError(f"generator.palette_prior must be >= 0, got {g.palette_prior}")
             if g.palette_prior and not g.grounding:

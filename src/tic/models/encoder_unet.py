@@ -238,7 +238,8 @@ class EncoderUNet(nn.Module):
             return ab
         prob = self.object_logits(feats).sigmoid().to(ab.dtype)
         owners = binding.split_objects(prob, obj_kind, feats, *self.class_inputs(feats, obj_nouns),
-                                       threshold=self.cfg.object_threshold)
+                                       threshold=self.cfg.object_threshold,
+                                       spare_margin=self.cfg.spare_group_margin)
         owners = binding.refine_owners(owners, ((L + 1) / 2).to(ab.dtype))
         return binding.paint_objects(ab, owners, obj_ab)
 
