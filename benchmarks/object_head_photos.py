@@ -5,7 +5,7 @@ The object head (``EncoderUNet.object_logits``) decides where a named colour may
 among the text's nouns, the rest keep the decoder's colours. Binding scores come from pasted
 cut-outs; this picture shows whether the head also finds the objects of ordinary photos. Each
 cell is the gray photo at the model's working size with the head's foreground (probability over
-the threshold) tinted red and the probability's mean over the picture in the corner.
+the threshold) tinted red and the share of the picture it covers in the corner.
 
     python benchmarks/object_head_photos.py --models models/v7,src/tic/assets/default \\
         --photos examples/*.jpg --out benchmarks/results/object_head_photos.png

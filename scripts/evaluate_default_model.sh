@@ -183,8 +183,7 @@ v9)  # RUN_MODEL [OTHER_RUN_MODEL...] (runs/v9/model; the others tried: runs/v9-
      # The previous default is models/v8. Decoding as v8's (palette texts are not painted).
   E9=runs/eval-v9
   heads=(--model models/v8)
-  for run in "$@"; do
-    [ "$run" = v9 ] && continue
+  for run in "${@:2}"; do
     name=$(basename "$(dirname "$run")")
     for t in 0.4 0.5; do
       python scripts/ship_default_model.py "$run" --out $E9/head/$name-t$t --photo-palette true \

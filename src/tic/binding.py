@@ -153,7 +153,7 @@ def split_objects(
         if len(phrases) == 1 and not spare:
             owners[b, phrases[0]] = prob[b, 0] * fg.view(h, w)
             continue
-        k = len(phrases) + spare
+        k = len(phrases) + int(spare)
         x = torch.cat([torch.cat([p[b] for p in parts]) / len(parts) ** 0.5, where])
         x = x.flatten(1).T[fg]  # (n, d): the foreground pixels
         group = _kmeans(x, _farthest_points(x, k))
@@ -173,10 +173,9 @@ def _assign(score: Tensor, spare_margin: float | None) -> dict[int, int]:
     when that fit is at most ``spare_margin`` below the phrase's own group's, else is left out."""
     if spare_margin is None:
         return dict(enumerate(_best_assignment(score)))
-    k, n = score.shape
     best, kept = None, None
-    for left in range(k):  # which group is left over
-        rest = [g for g in range(k) if g != left]
+    for left in range(score.shape[0]):  # which group is left over
+        rest = [g for g in range(score.shape[0]) if g != left]
         plan = _best_assignment(score[rest])
         total = float(score[rest, plan].sum())
         if best is None or total > best:

@@ -104,15 +104,20 @@ def load_cutout(
     return arr[..., :3], arr[..., 3]
 
 
+def _offset(rng: np.random.Generator, size: int, n: int) -> int:
+    """Where an object ``n`` long starts on a side ``size`` long: in [0, size - n] when it fits,
+    in [size - n, 0] (it overhangs both ends) when not."""
+    lo, hi = sorted((0, size - n))
+    return int(rng.integers(lo, hi + 1))
+
+
 def paste(canvas: np.ndarray, obj: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Blend ``obj`` ``(h, w, 3)`` with ``alpha`` ``(h, w)`` into ``canvas`` ``(S, S, 3)`` (in place)
     at a random place; returns the object's mask ``(S, S)`` bool (alpha > 0.5). An object larger
     than the canvas along a side is placed so that it covers that side, the frame cutting it."""
     size = canvas.shape[0]
     h, w = alpha.shape
-    # an offset in [0, size - h] when it fits, in [size - h, 0] (the object overhangs) when not
-    y = int(rng.integers(0, size - h + 1)) if h <= size else int(rng.integers(size - h, 1))
-    x = int(rng.integers(0, size - w + 1)) if w <= size else int(rng.integers(size - w, 1))
+    y, x = _offset(rng, size, h), _offset(rng, size, w)
     oy, ox = max(0, -y), max(0, -x)  # the part of the object inside the canvas
     y, x = max(0, y), max(0, x)
     a = alpha[oy : oy + size - y, ox : ox + size - x]
