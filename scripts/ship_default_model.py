@@ -51,6 +51,7 @@ SETTINGS = {
     "no_colour_chroma": ("generator", "no_colour_chroma"),
     "object_threshold": ("generator", "object_threshold"),
     "spare_group_margin": ("generator", "spare_group_margin"),
+    "person_nouns": ("generator", "person_nouns"),
     "palette_prior": ("generator", "palette_prior"),
     "palette_chroma": ("generator", "palette_chroma"),
     "paint_objects": ("generator", "paint_objects"),
@@ -92,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spare-group-margin", type=float, default=None,
                    help="nats: leave unpainted a foreground group no phrase fits "
                    "(generator.spare_group_margin)")
+    p.add_argument("--person-nouns", choices=["true", "false"], default=None,
+                   help="match nouns that name people to the classes that show people "
+                   "(generator.person_nouns)")
     args = p.parse_args(argv)
 
     source = Colorizer.from_pretrained(args.model, device="cpu")  # fails clearly if broken

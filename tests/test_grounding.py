@@ -15,6 +15,7 @@ from tic.backbones import assets_dir
 from tic.color import AB_SCALE
 from tic.color_names import COLOR_TERMS, name_color, term_lab
 from tic.config import ConfigError, GeneratorConfig, ModelConfig, TextEncoderConfig
+from tic.errors import TicError
 from tic.models import EncoderUNet
 
 
@@ -386,7 +387,8 @@ def test_palette_prior_and_palette_chroma_change_only_the_texts_they_are_for():
                        (dict(object_threshold=1.0), "object_threshold"),
                        (dict(spare_group_margin=-1.0), r"spare_group_margin must be >= 0 or null, got -1"),
                        (dict(grounding=False, palette_prior=1.0), "palette_prior"),
-                       (dict(grounding=False, palette_chroma=1.2), "palette_chroma")):
+                       (dict(grounding=False, palette_chroma=1.2), "palette_chroma"),
+                       (dict(grounding=False, person_nouns=True), "person_nouns needs")):
         with pytest.raises(ConfigError, match=match):
             ModelConfig(image_size=64, generator=_cfg(text_dim=384, **bad),
                         text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
@@ -424,3 +426,34 @@ def test_grounding_config_needs_minilm():
                       text_encoder=TextEncoderConfig(kind="word2vec", dim=8, photo_palette=True))
     with pytest.raises(ConfigError, match="photo_palette"):
         cfg.validate()
+
+
+def test_person_nouns_read_the_classes_that_show_people():
+    """Without person_nouns MiniLM's nearest class names rule ("man" is nearest "mantis"); with
+    them a noun naming people weighs PERSON_CLASSES evenly, and other nouns keep their classes."""
+    from tic.text_minilm import MiniLMEncoder
+
+    classes = grounding.load_classes()
+    persons = classes["person_classes"] > 0
+    assert int(persons.sum()) == len(grounding.PERSON_CLASSES)
+    vec = MiniLMEncoder().sentence_vectors(
+        [grounding.CLASS_PROMPT.format(n) for n in ("man", "man jumping", "water buffalo")])
+    plain = grounding.class_weights(vec)
+    with_persons = grounding.class_weights(vec, person_nouns=True)
+    assert float(plain[0][persons].sum()) < 0.01  # mantis, harvestman, ...
+    for row in with_persons[:2]:
+        assert float(row[persons].sum()) > 0.9
+        assert torch.isclose(row.sum(), torch.tensor(1.0))
+        assert torch.allclose(row[persons], row[persons][0].expand(int(persons.sum())), atol=1e-6)
+    assert torch.allclose(with_persons[2], plain[2])  # "water buffalo" is nearer its own class
+
+
+def test_class_asset_must_hold_the_person_nouns(monkeypatch):
+    monkeypatch.setattr(grounding, "PERSON_NOUNS", ("man", "astronaut"))
+    grounding.load_classes.cache_clear()
+    try:
+        with pytest.raises(TicError, match="PERSON_NOUNS"):
+            grounding.load_classes()
+    finally:
+        monkeypatch.undo()
+        grounding.load_classes.cache_clear()

@@ -203,3 +203,16 @@ def test_bad_config_json_is_named(tiny_model_dir, tmp_path):
     (m / CONFIG_NAME).write_text(json.dumps(cfg))
     with pytest.raises(TicError, match="generator.widht"):
         Colorizer.from_pretrained(m)
+
+
+def test_inference_precision_auto_is_fp32_training_auto_follows_the_hardware(monkeypatch):
+    """tic.device: bf16 cost binding in inference (module doc), so auto never picks it there."""
+    import tic.device as device
+
+    cpu = torch.device("cpu")
+    for amx in (True, False):
+        monkeypatch.setattr(device, "bf16_supported", lambda d, amx=amx: amx)
+        assert device.use_bf16("auto", cpu) is amx
+        assert device.use_bf16("auto", cpu, inference=True) is False
+        assert device.use_bf16("bf16", cpu, inference=True) is True
+        assert device.use_bf16("fp32", cpu) is False

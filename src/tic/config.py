@@ -89,6 +89,10 @@ class GeneratorConfig:
       extra group unpainted unless a phrase fits it within this margin of its own group
       (``split_objects``' ``spare_margin``), so an object the text does not name keeps the
       decoder's colours.
+      ``person_nouns`` (grounding models): nouns that name people ("a man", "a dancer") are
+      matched to the ImageNet classes that show people (what they wear) instead of the class
+      names MiniLM finds nearest ("mantis"; ``tic.grounding.PERSON_NOUNS``), for the hints and
+      for the object split (a decoding choice: no weights change).
       ``no_colour_chroma`` (grounding models): the ab of texts that name no colour (the empty
       text) is multiplied by this (1: as decoded): a guess without words is often a wrong hue,
       and a fainter one costs less where it is wrong.
@@ -132,6 +136,7 @@ class GeneratorConfig:
     paint_objects: bool = False
     object_threshold: float = 0.5
     spare_group_margin: float | None = None
+    person_nouns: bool = False
     no_colour_chroma: float = 1.0
     palette_prior: float = 0.0
     palette_chroma: float = 1.0
@@ -252,6 +257,8 @@ class ModelConfig:
                 raise ConfigError("generator.grounding_ranks needs grounding: true")
             if g.hint_logits and not g.grounding:
                 raise ConfigError("generator.hint_logits needs grounding: true")
+            if g.person_nouns and not g.grounding:
+                raise ConfigError("generator.person_nouns needs grounding: true")
             if not 0 <= g.no_colour_chroma <= 1:
                 raise ConfigError("generator.no_colour_chroma must be in [0, 1], got "
                                   f"{g.no_colour_chroma}")

@@ -17,7 +17,12 @@ phrases), so "a pink umbrella and a blue girl" gives each position mostly one co
 whose noun is the whole picture or its background ("a photo", "on a green background") cover what
 the object phrases do not.
 
-The class maps are coarse (1/32) and know no "person"; a model with ``grounding_maps: learned``
+The class maps are coarse (1/32) and know no "person": ImageNet has no class for people, and
+MiniLM matches "a photo of a man" to "mantis" and "a woman" to "breastplate". With
+``person_nouns`` (``generator.person_nouns``), ``PERSON_NOUNS`` join the class names as extra
+rows of the similarity table, each spread evenly over ``PERSON_CLASSES`` (what people wear, and
+the three classes that are people): "a man jumping" (0.69 to "man", 0.58 to "parachute") then
+reads the classifier's evidence for a person. A model with ``grounding_maps: learned``
 refines them with a ``tic.models.GroundingHead`` trained against the masks of the objects that
 training captions name (``phrase_targets`` pairs each phrase with its object).
 
@@ -51,6 +56,19 @@ WHOLE_NOUNS = frozenset({"background", "backdrop", "photo", "photograph", "pictu
 MAX_PHRASES = 8
 PALETTE_WIDTH = 15.0  # ab units: how far around a palette colour palette_prior reaches
 NOUN_DIM = 384  # MiniLM's sentence vectors
+# Nouns that name people, matched like class names (class_weights' person_nouns); not "baby" or
+# "kid" ("a baby gnu" is nearer "baby" than any class, a kid is also a goat)
+PERSON_NOUNS = ("man", "men", "woman", "women", "boy", "boys", "girl", "girls", "child",
+                "children", "person", "people", "lady", "gentleman", "dancer", "player",
+                "athlete", "skater", "rider", "runner", "surfer", "swimmer", "singer", "musician",
+                "soldier", "bride", "student", "worker", "tourist", "family", "couple")  # fmt: skip
+# ImageNet classes that show a person: what people wear, and the classes that are people
+PERSON_CLASSES = ("abaya", "academic gown", "apron", "bikini", "bow tie", "bra",
+                  "bulletproof vest", "cardigan", "cloak", "cowboy hat", "fur coat", "gown",
+                  "hoop skirt", "jeans", "T-shirt", "kimono", "lab coat", "tank suit",
+                  "military uniform", "miniskirt", "overskirt", "pajamas", "poncho", "sarong",
+                  "sombrero", "suit", "sweatshirt", "swimsuit", "trench coat", "vestment",
+                  "Windsor tie", "bridegroom", "scuba diver", "baseball player")  # fmt: skip
 # Nouns of stuff around the objects rather than things (mass nouns and plurals of scenery): a
 # phrase that names one is a STUFF phrase, which hints like an object (hint_maps) but is not
 # painted on the object head's foreground (tic.binding): "a gray windmill on green grass".
@@ -65,14 +83,27 @@ OBJECT, WHOLE, PALETTE, STUFF = 1, 2, 3, 4  # phrase kinds (0: padding)
 
 @functools.lru_cache(maxsize=1)
 def load_classes() -> dict[str, Tensor]:
-    """``weight`` (1000, 1280), ``bias`` (1000,) and ``names`` (1000, 384) float32."""
-    from safetensors.torch import load_file
+    """``weight`` (1000, 1280), ``bias`` (1000,), ``names`` (1000, 384) float32; ``persons``
+    (len(PERSON_NOUNS), 384): the vectors of ``PERSON_NOUNS``; ``person_classes`` (1000,): 1 on
+    ``PERSON_CLASSES``, else 0."""
+    import json
+
+    from safetensors import safe_open
 
     path = assets_dir() / ASSET
     if not path.is_file():
         raise TicError(f"{path} is missing from this installation of tic "
                        "(rebuild it with scripts/convert_imagenet_classes.py)")
-    return {k: v.float() for k, v in load_file(str(path)).items()}
+    with safe_open(str(path), "pt") as f:
+        out = {k: f.get_tensor(k).float() for k in f.keys()}
+        meta = f.metadata()
+    if json.loads(meta.get("person_nouns", "[]")) != list(PERSON_NOUNS):
+        raise TicError(f"{path} does not hold tic.grounding.PERSON_NOUNS' vectors "
+                       "(rebuild it with scripts/convert_imagenet_classes.py)")
+    names = json.loads(meta["class_names"])
+    out["person_classes"] = torch.zeros(len(names))
+    out["person_classes"][[names.index(c) for c in PERSON_CLASSES]] = 1.0
+    return out
 
 
 def text_objects(text: str, photo_palette: bool = False) -> list[tuple[str, str, int]]:
@@ -107,13 +138,22 @@ def palette_terms(text: str, photo_palette: bool = False) -> list[str]:
             if colours and words and words[-1] in PICTURE_NOUNS for c in colours]
 
 
-def class_weights(noun_vectors: Tensor) -> Tensor:
+def class_weights(noun_vectors: Tensor, person_nouns: bool = False) -> Tensor:
     """``(..., 384)`` L2-normalised noun embeddings -> ``(..., 1000)`` weights over ImageNet classes
-    (the ``TOP_K`` most similar class names, softmax of similarity / temperature)."""
-    sim = noun_vectors @ load_classes()["names"].T  # cosine: both sides are L2-normalised
+    (the ``TOP_K`` most similar class names, softmax of similarity / temperature). With
+    ``person_nouns`` the ``PERSON_NOUNS`` are rows of the table too, each one's weight spread
+    evenly over ``PERSON_CLASSES`` (see the module doc)."""
+    classes = load_classes()
+    table = torch.cat([classes["names"], classes["persons"]]) if person_nouns else classes["names"]
+    sim = noun_vectors @ table.T  # cosine: both sides are L2-normalised
     top = sim.topk(TOP_K, dim=-1)
-    w = torch.zeros_like(sim)
-    return w.scatter_(-1, top.indices, (top.values / SIMILARITY_TEMPERATURE).softmax(-1))
+    w = torch.zeros_like(sim).scatter_(
+        -1, top.indices, (top.values / SIMILARITY_TEMPERATURE).softmax(-1))
+    if not person_nouns:
+        return w
+    spread = classes["person_classes"] / classes["person_classes"].sum()
+    n = classes["names"].shape[0]
+    return w[..., :n] + w[..., n:].sum(-1, keepdim=True) * spread.to(w.dtype)
 
 
 def encode_objects(
@@ -175,10 +215,11 @@ def object_maps(feat: Tensor, weights: Tensor, classifier: tuple[Tensor, Tensor]
     return maps / maps.amax((2, 3), keepdim=True).clamp_min(1e-8)
 
 
-def class_maps(feat: Tensor, nouns: Tensor, classifier: tuple[Tensor, Tensor]) -> Tensor:
+def class_maps(feat: Tensor, nouns: Tensor, classifier: tuple[Tensor, Tensor],
+               person_nouns: bool = False) -> Tensor:
     """``feat`` ``(B, 1280, h, w)``, ``nouns`` ``(B, P, 384)`` -> ``(B, P, h, w)`` in [0, 1]: each
     noun's ``TOP_K`` ImageNet classes' activation map (``class_weights``, ``object_maps``)."""
-    return object_maps(feat, class_weights(nouns.float()).to(feat.dtype), classifier)
+    return object_maps(feat, class_weights(nouns.float(), person_nouns).to(feat.dtype), classifier)
 
 
 def rank_maps(maps: Tensor) -> Tensor:

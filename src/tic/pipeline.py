@@ -60,7 +60,7 @@ class Colorizer:
         # made once here (change the generator's weights afterwards and make a new Colorizer)
         self.network = fuse_batchnorm(self.generator)
         self.text_encoder = text_encoder
-        self.use_bf16 = use_bf16(precision, self.device)  # the policy of tic.device
+        self.use_bf16 = use_bf16(precision, self.device, inference=True)  # tic.device's policy
         self.max_pixels = max_pixels
 
     # --- model folders ------------------------------------------------------------------------

@@ -246,7 +246,7 @@ class EncoderUNet(nn.Module):
     def class_inputs(self, feats: list[Tensor], nouns: Tensor):
         """What ``tic.binding.split_objects`` matches groups with: each phrase's ImageNet class
         weights ``(B, P, 1000)`` and the classifier ``(W, b)``."""
-        weights = grounding.class_weights(nouns.float())
+        weights = grounding.class_weights(nouns.float(), self.cfg.person_nouns)
         dtype = feats[0].dtype
         return weights.to(dtype), (self.class_weight.to(dtype), self.class_bias.to(dtype))
 
