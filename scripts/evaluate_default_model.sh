@@ -11,6 +11,7 @@
 #   bash scripts/evaluate_default_model.sh v7 RUN_MODEL           # v7: v3 + object head + painting
 #   bash scripts/evaluate_default_model.sh v8 RUN_MODEL           # v8: the head on 4x the scenes, palette decoding
 #   bash scripts/evaluate_default_model.sh v9 RUN_MODEL [OTHER...]  # v9: the head with photo crops' background weighted down
+#   bash scripts/evaluate_default_model.sh v9.1                  # v9.1: person nouns, fp32 inference, palette chroma tried
 # (repository root, venv active). RUN_MODEL: the trained model, e.g. runs/v3/model or a checkpoint
 # folder. Writes runs/eval-v3/*, docs/v3_*.png and benchmarks/results/*.json. The models compared:
 # the shipped one, the previous one (models/v2) and the paper-recipe one (models/scratch-v1).
@@ -218,5 +219,26 @@ v9)  # RUN_MODEL [OTHER_RUN_MODEL...] (runs/v9/model; the others tried: runs/v9-
       --data $D/$set/manifest.jsonl --out $E9/spare/$set
   done
   ;;
-*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL | v7 RUN_MODEL | v8 RUN_MODEL | v9 RUN_MODEL [OTHER...]" >&2; exit 2 ;;
+v9.1)  # the shipped v9.1 (v9's weights, generator.person_nouns, fp32 inference) against v9
+       # (rebuilt as a folder), and the palette decodings tried for colourfulness, chosen by the
+       # hash split's colourfulness and not shipped (MODEL_CARD.md, "v9.1 (this model)")
+  E91=runs/eval-v9.1
+  python scripts/ship_default_model.py $NEW --out $E91/v9 --person-nouns false
+  python scripts/ship_default_model.py $NEW --out $E91/chroma1.3 --palette-chroma 1.3
+  python scripts/ship_default_model.py $NEW --out $E91/chroma1.4 --palette-chroma 1.4
+  python scripts/ship_default_model.py $NEW --out $E91/t0.45 --temperature 0.45
+  python scripts/ship_default_model.py $NEW --out $E91/prior20-chroma1.3 --palette-prior 20 \
+    --palette-chroma 1.3
+  for set in dev_binding dev_recolor val_binding val_recolor; do
+    ev --model $NEW --model $E91/v9 --data $D/$set/manifest.jsonl --out $E91/$set --grid-rows 8
+  done
+  ev --model $NEW --model $E91/chroma1.3 --model $E91/chroma1.4 --model $E91/t0.45 \
+    --model $E91/prior20-chroma1.3 --baseline gray --data $D/val_hash.jsonl --out $E91/hash_chroma
+  ev --model $NEW --model $E91/chroma1.3 --model $E91/chroma1.4 --baseline gray \
+    --data $D/val_sources.jsonl --out $E91/sources_chroma
+  python benchmarks/heldout_colors.py --data $D/val_sources.jsonl --model $E91/chroma1.4 \
+    --out benchmarks/results/heldout_colors_chroma1.4.json
+  python benchmarks/colorize_speed.py
+  ;;
+*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL | v7 RUN_MODEL | v8 RUN_MODEL | v9 RUN_MODEL [OTHER...] | v9.1" >&2; exit 2 ;;
 esac
