@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 from convert_mobilenet_v2 import read_state  # scripts/ is on sys.path when run as a script
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from tic.backbones import assets_dir
@@ -42,8 +43,6 @@ def main(argv=None) -> None:
                    help="keep the shipped file's classifier and class names, embed PERSON_NOUNS")
     p.add_argument("--out", type=Path, default=Path("src/tic/assets/backbones"))
     args = p.parse_args(argv)
-    from safetensors import safe_open
-
     from tic.text_minilm import MiniLMEncoder
 
     encoder = MiniLMEncoder()

@@ -34,6 +34,7 @@ MobileNetV2 and MiniLM embeddings of the class names) are written by
 from __future__ import annotations
 
 import functools
+import json
 import re
 
 import torch
@@ -84,10 +85,9 @@ OBJECT, WHOLE, PALETTE, STUFF = 1, 2, 3, 4  # phrase kinds (0: padding)
 @functools.lru_cache(maxsize=1)
 def load_classes() -> dict[str, Tensor]:
     """``weight`` (1000, 1280), ``bias`` (1000,), ``names`` (1000, 384) float32; ``persons``
-    (len(PERSON_NOUNS), 384): the vectors of ``PERSON_NOUNS``; ``person_classes`` (1000,): 1 on
-    ``PERSON_CLASSES``, else 0."""
-    import json
-
+    (len(PERSON_NOUNS), 384): the vectors of ``PERSON_NOUNS``; ``person_classes`` (1000,):
+    ``1 / len(PERSON_CLASSES)`` on ``PERSON_CLASSES``, else 0 (a person noun's weight spread
+    evenly over them)."""
     from safetensors import safe_open
 
     path = assets_dir() / ASSET
@@ -102,7 +102,7 @@ def load_classes() -> dict[str, Tensor]:
                        "(rebuild it with scripts/convert_imagenet_classes.py)")
     names = json.loads(meta["class_names"])
     out["person_classes"] = torch.zeros(len(names))
-    out["person_classes"][[names.index(c) for c in PERSON_CLASSES]] = 1.0
+    out["person_classes"][[names.index(c) for c in PERSON_CLASSES]] = 1.0 / len(PERSON_CLASSES)
     return out
 
 
@@ -151,9 +151,8 @@ def class_weights(noun_vectors: Tensor, person_nouns: bool = False) -> Tensor:
         -1, top.indices, (top.values / SIMILARITY_TEMPERATURE).softmax(-1))
     if not person_nouns:
         return w
-    spread = classes["person_classes"] / classes["person_classes"].sum()
     n = classes["names"].shape[0]
-    return w[..., :n] + w[..., n:].sum(-1, keepdim=True) * spread.to(w.dtype)
+    return w[..., :n] + w[..., n:].sum(-1, keepdim=True) * classes["person_classes"].to(w.dtype)
 
 
 def encode_objects(
@@ -215,11 +214,10 @@ def object_maps(feat: Tensor, weights: Tensor, classifier: tuple[Tensor, Tensor]
     return maps / maps.amax((2, 3), keepdim=True).clamp_min(1e-8)
 
 
-def class_maps(feat: Tensor, nouns: Tensor, classifier: tuple[Tensor, Tensor],
-               person_nouns: bool = False) -> Tensor:
+def class_maps(feat: Tensor, nouns: Tensor, classifier: tuple[Tensor, Tensor]) -> Tensor:
     """``feat`` ``(B, 1280, h, w)``, ``nouns`` ``(B, P, 384)`` -> ``(B, P, h, w)`` in [0, 1]: each
     noun's ``TOP_K`` ImageNet classes' activation map (``class_weights``, ``object_maps``)."""
-    return object_maps(feat, class_weights(nouns.float(), person_nouns).to(feat.dtype), classifier)
+    return object_maps(feat, class_weights(nouns.float()).to(feat.dtype), classifier)
 
 
 def rank_maps(maps: Tensor) -> Tensor:
