@@ -116,6 +116,33 @@ def test_a_spare_group_leaves_an_object_the_text_does_not_name_unpainted():
     torch.testing.assert_close(wide, whole)
 
 
+def test_the_embedding_splits_what_the_position_cannot():
+    """One wide blob, its top half object A and its bottom half object B: the position alone
+    cuts it left from right (its long side); an instance embedding that puts A's pixels at 0
+    and B's 3 away (as ``InstanceHead`` is trained to) cuts it top from bottom, and the phrase
+    naming the class of the bottom rows gets them."""
+    h = w = 16
+    prob = torch.zeros(1, 1, h, w)
+    prob[0, 0, 6:10, 1:15] = 0.9
+    deep = torch.zeros(1, 3, h // 4, w // 4)
+    deep[0, 0, :2] = 4.0  # class 0 on the top rows
+    deep[0, 1, 2:] = 4.0  # class 1 on the bottom rows
+    feats = [deep, torch.zeros(1, 4, h // 4, w // 4), torch.zeros(1, 4, h // 2, w // 2)]
+    classifier = (torch.eye(3), torch.zeros(3))
+    weights = torch.tensor([[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]])  # phrase 0: class 1 (bottom)
+    kind = torch.tensor([[OBJECT, OBJECT]])
+    plain = binding.split_objects(prob, kind, feats, weights, classifier)
+    left, right = plain[0, :, 6:10, 1:8], plain[0, :, 6:10, 8:15]
+    assert (left > 0).sum(0).all() and (right > 0).sum(0).all()
+    assert {int(left[0].sum() > 0), int(right[0].sum() > 0)} == {0, 1}  # cut left from right
+    emb = torch.zeros(1, 2, h, w)
+    emb[0, 0, 8:] = 3.0
+    owners = binding.split_objects(prob, kind, feats, weights, classifier, embedding=emb)
+    torch.testing.assert_close(owners[0, 0, 8:10, 1:15], torch.full((2, 14), 0.9))
+    torch.testing.assert_close(owners[0, 1, 6:8, 1:15], torch.full((2, 14), 0.9))
+    assert owners[0, 0, :8].sum() == 0 and owners[0, 1, 8:].sum() == 0
+
+
 def _ab(a, b):
     return normalize_ab(torch.tensor([a, b], dtype=torch.float32).view(1, 2, 1, 1))
 

@@ -210,11 +210,13 @@ ORACLE = {**GROUNDED, "data.oracle_maps": 0.5}
 OBJECTS = {**GROUNDED, "model.generator.object_head": "true",
            "model.generator.paint_objects": "true", "loss.lambda_objects": 1.0}
 UNMASKED = {**OBJECTS, "loss.object_background_weight": 0.25}
+INSTANCES = {**OBJECTS, "model.generator.instance_dim": 4, "loss.lambda_instances": 1.0}
 
 
-@pytest.mark.parametrize("extra", [{}, GROUNDED, LEARNED, WEIGHTED, ORACLE, OBJECTS, UNMASKED],
+@pytest.mark.parametrize("extra", [{}, GROUNDED, LEARNED, WEIGHTED, ORACLE, OBJECTS, UNMASKED,
+                                   INSTANCES],
                          ids=["plain", "grounding", "learned", "object-weighted", "oracle",
-                              "objects", "objects-background-weighted"])
+                              "objects", "objects-background-weighted", "instances"])
 def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, extra):
     photos, cutouts = _images(tmp_path)
     cfg = _frozen_config(tmp_path, photos, cutouts, **extra)
@@ -229,6 +231,9 @@ def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, e
     if extra is OBJECTS:  # 4 scenes among 16 views: most steps see one, the loss is a BCE
         found = [json.loads(ln)["loss_objects"] for ln in lines if "loss_objects" in ln]
         assert len(found) == 4 and any(v > 0 for v in found) and all(0 <= v < 5 for v in found)
+    if extra is INSTANCES:  # a scene with two objects pushes their means apart: above 0
+        found = [json.loads(ln)["loss_instances"] for ln in lines if "loss_instances" in ln]
+        assert len(found) == 4 and any(v > 0 for v in found) and all(v >= 0 for v in found)
 
     half = _frozen_config(tmp_path, photos, cutouts, steps=2, **extra)
     _run(half, tmp_path / "resumed", photos, cutouts, minilm)
@@ -293,6 +298,30 @@ def test_object_head_alone_leaves_the_decoder_as_it_was(tmp_path, minilm):
     assert losses and all("loss_l1" not in row for row in losses)
     with pytest.raises(Exception, match="nothing to train"):
         _frozen_config(tmp_path, photos, cutouts, **{"loss.lambda_l1": 0, "loss.lambda_bins": 0})
+    # then the instance head alone on that model: the object head stays as trained, too
+    cfg = _frozen_config(tmp_path, photos, cutouts, init_from=tmp_path / "second" / "model",
+                         **{**INSTANCES, "loss.lambda_l1": 0, "loss.lambda_bins": 0,
+                            "loss.lambda_objects": 0, "optim.lr": 1e-2})
+    third = _run(cfg, tmp_path / "third", photos, cutouts, minilm)
+    before = read_weights(tmp_path / "second" / "model" / "model.safetensors")
+    after = third.generator.state_dict()
+    assert all(torch.equal(after[k].to(v.dtype), v) for k, v in before.items())
+    embed = [k for k in after if k.startswith("instances.")]
+    assert embed and all(k not in before for k in embed)
+    rows = [json.loads(ln) for ln in
+            (tmp_path / "third" / "losses.jsonl").read_text().splitlines() if "loss_instances" in ln]
+    assert rows and all("loss_objects" not in row for row in rows)
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    ({"model.generator.instance_dim": 4}, "instance_dim needs object_head"),
+    ({**OBJECTS, "model.generator.instance_dim": -1}, "instance_dim must be >= 0"),
+    ({**OBJECTS, "loss.lambda_instances": 1.0}, "lambda_instances needs"),
+])
+def test_instance_head_config_errors_are_named(tmp_path, sets, message):
+    photos, cutouts = _images(tmp_path)
+    with pytest.raises(Exception, match=message):
+        _frozen_config(tmp_path, photos, cutouts, **{**GROUNDED, **sets})
 
 
 @pytest.mark.parametrize("weight", [0, 1.5])

@@ -15,7 +15,9 @@ binding is done at decoding, in three steps that each can be checked:
    1/32 features averaged over it (as the ImageNet classifier was trained: on features averaged
    over the picture) through the classifier, and ``log P(phrase | group) = log sum_k w_pk
    p_k(group)`` with each phrase's ImageNet classes ``w_p`` (``tic.grounding.class_weights``); the
-   groups go to the phrases by the assignment with the largest sum. Deciding per group, not per
+   groups go to the phrases by the assignment with the largest sum. With an instance head
+   (``generator.instance_dim``: ``tic.models.InstanceHead``) the k-means runs on its embedding,
+   trained so that one object's pixels lie together, and the position, instead. Deciding per group, not per
    pixel, is what makes this work: a noun that ImageNet barely knows ("a girl") loses every pixel
    to a noun it knows, but the known noun still picks its own group and leaves the other. With the
    true masks as the foreground this names both objects rightly in 81% of the training sources'
@@ -49,6 +51,7 @@ from tic.grounding import OBJECT, WHOLE
 
 SPLIT_THRESHOLD = 0.5  # foreground probability from which a pixel belongs to an object
 SPATIAL_WEIGHT = 10.0  # k-means: the (y, x) position in [0, 1] against unit-norm features
+EMBED_SPATIAL_WEIGHT = 1.0  # the same against an instance embedding (objects' means 3 apart)
 KMEANS_STEPS = 10
 PAINT_CHROMA = 45.0  # ab units: the least chroma of a painted object (paint_region's mean)
 ACHROMATIC = 10.0  # a term whose typical chroma is below this paints ab = 0
@@ -112,7 +115,7 @@ def _log_likelihood(deep: Tensor, region: Tensor, weights: Tensor,
 def split_objects(
     prob: Tensor, kind: Tensor, feats: list[Tensor], weights: Tensor,
     classifier: tuple[Tensor, Tensor], threshold: float = SPLIT_THRESHOLD,
-    spare_margin: float | None = None,
+    spare_margin: float | None = None, embedding: Tensor | None = None,
 ) -> Tensor:
     """Which pixels each object phrase owns.
 
@@ -131,6 +134,10 @@ def split_objects(
     phrase it fits best only if that fit is at most ``spare_margin`` below the fit of the
     phrase's own group; otherwise it stays unpainted (an object the text does not name: the
     giraffe behind "a red elephant").
+
+    ``embedding`` ``(B, D, h, w)`` (``tic.models.InstanceHead``; None: off): clustered with the
+    position (weighted ``EMBED_SPATIAL_WEIGHT``) instead of the encoder's features: it was
+    trained to put one object's pixels within 0.5 of their mean and two objects' means 3 apart.
     """
     B, P = kind.shape
     h, w = prob.shape[-2:]
@@ -141,6 +148,10 @@ def split_objects(
                                        align_corners=False), dim=1) for f in feats[1:3]]
     yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
     where = SPATIAL_WEIGHT * torch.stack([yy, xx]).to(prob.dtype)  # (2, h, w)
+    if embedding is not None:
+        emb = F.interpolate(embedding.to(prob.dtype), size=(h, w), mode="bilinear",
+                            align_corners=False)
+        where = where * (EMBED_SPATIAL_WEIGHT / SPATIAL_WEIGHT)
     for b in range(B):
         whole = (kind[b] == WHOLE).nonzero().flatten().tolist()
         if whole:  # "on a gray background": the first such phrase owns what is not an object
@@ -154,7 +165,10 @@ def split_objects(
             owners[b, phrases[0]] = prob[b, 0] * fg.view(h, w)
             continue
         k = len(phrases) + int(spare)
-        x = torch.cat([torch.cat([p[b] for p in parts]) / len(parts) ** 0.5, where])
+        if embedding is None:
+            x = torch.cat([torch.cat([p[b] for p in parts]) / len(parts) ** 0.5, where])
+        else:
+            x = torch.cat([emb[b], where])
         x = x.flatten(1).T[fg]  # (n, d): the foreground pixels
         group = _kmeans(x, _farthest_points(x, k))
         full = torch.full((h * w,), -1, dtype=torch.long)

@@ -89,6 +89,10 @@ class GeneratorConfig:
       extra group unpainted unless a phrase fits it within this margin of its own group
       (``split_objects``' ``spare_margin``), so an object the text does not name keeps the
       decoder's colours.
+      ``instance_dim`` (object_head; 0: off): an instance-embedding head of this many channels
+      (``tic.models.InstanceHead``, trained with ``loss.lambda_instances`` on the scenes'
+      object masks); the object split then clusters the foreground on that embedding and the
+      position instead of the encoder's features (``split_objects``' ``embedding``).
       ``person_nouns`` (grounding models): nouns that name people ("a man", "a dancer") are
       matched to the ImageNet classes that show people (what they wear) instead of the class
       names MiniLM finds nearest ("mantis"; ``tic.grounding.PERSON_NOUNS``), for the hints and
@@ -136,6 +140,7 @@ class GeneratorConfig:
     paint_objects: bool = False
     object_threshold: float = 0.5
     spare_group_margin: float | None = None
+    instance_dim: int = 0
     person_nouns: bool = False
     no_colour_chroma: float = 1.0
     palette_prior: float = 0.0
@@ -268,6 +273,11 @@ class ModelConfig:
             if g.spare_group_margin is not None and g.spare_group_margin < 0:
                 raise ConfigError("generator.spare_group_margin must be >= 0 or null, got "
                                   f"{g.spare_group_margin}")
+            if g.instance_dim < 0:
+                raise ConfigError(f"generator.instance_dim must be >= 0, got {g.instance_dim}")
+            if g.instance_dim and not g.object_head:
+                raise ConfigError("generator.instance_dim needs object_head: true (the embedding "
+                                  "splits the object head's foreground)")
             if g.palette_prior < 0:
                 raise ConfigError(f"generator.palette_prior must be >= 0, got {g.palette_prior}")
             if g.palette_prior and not g.grounding:

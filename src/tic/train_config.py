@@ -114,7 +114,9 @@ class LossConfig:
     object"); a plain-colour background and the objects keep weight 1. With ``lambda_l1`` and
     ``lambda_bins`` both 0 the decoder is not run at all, so a run trains the object head alone
     on a trained model (``init_from``) and leaves the decoder's weights and statistics as they
-    were.
+    were. ``lambda_instances`` (same recipe, ``generator.instance_dim``): weight of the
+    discriminative loss of the instance embedding (``tic.losses.discriminative_loss``) on the
+    scenes' object masks; trained alone (every other lambda 0) it changes nothing else.
     """
 
     lambda_l1: float = 1.0
@@ -123,6 +125,7 @@ class LossConfig:
     lambda_grounding: float = 0.0
     object_weight: float = 0.0
     lambda_objects: float = 0.0
+    lambda_instances: float = 0.0
     object_background_weight: float = 1.0
     lambda_gan: float = 1.0
     lambda_perceptual: float = 1.0
@@ -261,10 +264,15 @@ class TrainConfig:
                               f"{self.loss.object_background_weight}")
         if self.loss.lambda_objects and not g.object_head:
             raise ConfigError("loss.lambda_objects needs model.generator.object_head: true")
+        if self.loss.lambda_instances < 0:
+            raise ConfigError("loss.lambda_instances must be >= 0")
+        if self.loss.lambda_instances and not g.instance_dim:
+            raise ConfigError("loss.lambda_instances needs model.generator.instance_dim > 0")
         if g.encoder != "scratch" and not (self.loss.lambda_l1 or self.loss.lambda_bins
-                                           or self.loss.lambda_objects):
-            raise ConfigError("loss: lambda_l1, lambda_bins and lambda_objects are all 0: "
-                              "nothing to train")
+                                           or self.loss.lambda_objects
+                                           or self.loss.lambda_instances):
+            raise ConfigError("loss: lambda_l1, lambda_bins, lambda_objects and "
+                              "lambda_instances are all 0: nothing to train")
         if self.optim.lr <= 0:
             raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
         return self

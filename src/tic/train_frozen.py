@@ -52,6 +52,7 @@ from tic.color import AB_SCALE
 from tic.data.views import ViewSet, batch_targets, draw
 from tic.errors import TicError
 from tic.grounding import oracle_maps, phrase_targets
+from tic.losses import discriminative_loss
 from tic.models import build_generator
 from tic.pipeline import encode_text
 from tic.text import TextEncoder
@@ -165,6 +166,7 @@ def losses_for(
     G, feats, text, target: Tensor, cfg: TrainConfig, bin_weights: Tensor | None = None,
     where: tuple[Tensor | None, Tensor] | None = None, pixel_weights: Tensor | None = None,
     maps: Tensor | None = None, foreground: tuple[Tensor, Tensor, Tensor] | None = None,
+    instances: list[Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """``loss_l1`` (smooth-L1, regression head) and ``loss_bins`` (cross-entropy, bins head;
     each pixel weighted by ``bin_weights`` of its nearest true bin when given: rebalancing),
@@ -176,7 +178,9 @@ def losses_for(
     with ``foreground`` (``_foreground``: the union of each view's object masks ``(B, h, w)``,
     which views have masks ``(B,)`` and the pixels' weights ``(B, h, w)``) and
     ``loss.lambda_objects``, ``loss_objects`` (binary cross-entropy of the object head, the
-    weighted mean over each view's pixels, averaged over the views with masks)."""
+    weighted mean over each view's pixels, averaged over the views with masks); with
+    ``instances`` (each view's object masks ``(k, h, w)`` bool) and ``loss.lambda_instances``,
+    ``loss_instances`` (``tic.losses.discriminative_loss`` of the instance head)."""
     out: dict[str, Tensor] = {}
     found = None  # the learned maps' logits, when their loss has known masks this step
     if where is not None and cfg.loss.lambda_grounding and where[1].any():
@@ -208,6 +212,8 @@ def losses_for(
         bce = F.binary_cross_entropy_with_logits(logit, fg, weight, reduction="none")
         bce = bce.sum((1, 2)) / weight.sum((1, 2))
         out["loss_objects"] = (bce * has).sum() / has.sum().clamp_min(1)
+    if instances is not None and cfg.loss.lambda_instances:
+        out["loss_instances"] = discriminative_loss(G.instance_embedding(feats), instances)
     return out
 
 
@@ -238,14 +244,15 @@ def _init_from(folder: Path, G) -> None:
     """A model or checkpoint folder's decoder weights into ``G``; modules that ``G`` has and
     the folder lacks (``hint.*`` of a model without grounding, ``locate.*`` of one without
     learned maps, ``hint_gate.*`` of one without ``hint_logits``, ``objects.*`` of one without
-    an object head) keep their initial values. The
+    an object head, ``instances.*`` of one without an instance head) keep their initial values. The
     frozen encoder stays the shipped ImageNet one even when the folder holds another copy."""
     own = G.state_dict()
     state = {k: v for k, v in read_weights(folder / WEIGHTS_NAME).items()
              if not k.startswith("encoder.")}
     state.update({k: v for k, v in own.items() if k.startswith("encoder.")})
     new = sorted(k for k in own if k not in state)
-    if any(not k.startswith(("hint.", "hint_gate.", "locate.", "objects.")) for k in new):
+    if any(not k.startswith(("hint.", "hint_gate.", "locate.", "objects.", "instances."))
+           for k in new):
         raise TicError(f"init_from: {folder} does not fit this config (missing {new[0]})")
     load_weights(G, {**state, **{k: own[k] for k in new}}, f"init_from: {folder} does not fit")
     log.info("initialised from %s (%d new tensors start fresh)", folder, len(new))
@@ -352,11 +359,14 @@ def train_frozen(
             foreground = (_foreground(views, idx, target.shape[-2:],
                                       cfg.loss.object_background_weight)
                           if cfg.loss.lambda_objects else None)
+            instances = ([torch.from_numpy(views.masks[int(i)]) for i in idx]
+                         if cfg.loss.lambda_instances else None)
             out = losses_for(G, batch_feats, text, target, cfg, bin_weights, where,
-                             pixel_weights, maps, foreground)
+                             pixel_weights, maps, foreground, instances)
             weights = {"loss_l1": cfg.loss.lambda_l1, "loss_bins": cfg.loss.lambda_bins,
                        "loss_grounding": cfg.loss.lambda_grounding,
-                       "loss_objects": cfg.loss.lambda_objects}
+                       "loss_objects": cfg.loss.lambda_objects,
+                       "loss_instances": cfg.loss.lambda_instances}
             loss = sum(weights[k] * v for k, v in out.items())
             if not torch.isfinite(loss):
                 raise TicError(f"step {step + 1}: non-finite loss (lower optim.lr)")

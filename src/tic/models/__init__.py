@@ -12,7 +12,7 @@ from tic.models.discriminator import PatchDiscriminator
 from tic.models.encoder_unet import EncoderUNet
 from tic.models.generator import Generator
 from tic.models.grounding_head import GroundingHead
-from tic.models.object_head import ObjectHead
+from tic.models.object_head import InstanceHead, ObjectHead
 
 GENERATORS = {"scratch": Generator, "mobilenet_v2": EncoderUNet}
 
@@ -22,5 +22,5 @@ def build_generator(cfg: GeneratorConfig) -> nn.Module:
     return GENERATORS[cfg.encoder](cfg)
 
 
-__all__ = ["EncoderUNet", "Generator", "GroundingHead", "ObjectHead", "PatchDiscriminator",
-           "build_generator", "GENERATORS"]
+__all__ = ["EncoderUNet", "Generator", "GroundingHead", "InstanceHead", "ObjectHead",
+           "PatchDiscriminator", "build_generator", "GENERATORS"]

@@ -23,7 +23,8 @@ normalisation). Its features at 1/32, 1/16, 1/8 and 1/4 of the input go into a d
   level;
 - with ``object_head``, a class-agnostic foreground head (``ObjectHead``) and with
   ``paint_objects`` the named colours painted on the objects at decoding (``tic.binding``,
-  ``paint``);
+  ``paint``); with ``instance_dim``, an instance embedding (``InstanceHead``) that the split of
+  the foreground between the objects clusters;
 - two heads at 1/4: ``ab`` regression (tanh, normalised units) and logits over the quantised ab
   plane (``tic.ab_bins``). ``cfg.ab_head`` picks the one ``forward`` returns: ``regression`` or
   ``bins`` (annealed mean at ``cfg.bins_temperature``); ``cfg.ab_head_no_colour`` may pick
@@ -49,7 +50,7 @@ from tic.config import GeneratorConfig
 from tic.models.blocks import conv_bn_relu
 from tic.models.grounding_head import GroundingHead
 from tic.models.mobilenet import MobileNetV2Features
-from tic.models.object_head import ObjectHead
+from tic.models.object_head import InstanceHead, ObjectHead
 
 HINT_SIGMA = 20.0  # ab units: how far from a hinted colour its bins are raised (bins 10 apart)
 GATE_BIAS = -4.0  # the direct hint path starts almost closed (softplus(-4) = 0.018)
@@ -185,6 +186,8 @@ class EncoderUNet(nn.Module):
                        if cfg.grounding and cfg.grounding_maps == "learned" else None)
         self.hint_gate = HintGate(widths[-1]) if cfg.grounding and cfg.hint_logits else None
         self.objects = ObjectHead(skips) if cfg.object_head else None
+        self.instances = (InstanceHead(skips[:-1], cfg.instance_dim) if cfg.instance_dim
+                          else None)
         self.to_ab = nn.Conv2d(widths[-1], 2, 3, padding=1)
         self.to_logits = nn.Conv2d(widths[-1], len(self.bin_centers), 1)
 
@@ -229,6 +232,12 @@ class EncoderUNet(nn.Module):
             raise ValueError("this generator has no object head (generator.object_head)")
         return self.objects(feats)
 
+    def instance_embedding(self, feats: list[Tensor]) -> Tensor:
+        """``InstanceHead``'s embedding ``(B, instance_dim, h, w)`` at 1/8 (``cfg.instance_dim``)."""
+        if self.instances is None:
+            raise ValueError("this generator has no instance head (generator.instance_dim)")
+        return self.instances(feats)
+
     def paint(self, L: Tensor, feats: list[Tensor], ab: Tensor, obj_nouns: Tensor,
               obj_ab: Tensor, obj_kind: Tensor) -> Tensor:
         """``ab`` ``(B, 2, H, W)`` at the size of ``L`` with each named object's colour painted
@@ -237,9 +246,10 @@ class EncoderUNet(nn.Module):
         if not (obj_kind == grounding.OBJECT).any():
             return ab
         prob = self.object_logits(feats).sigmoid().to(ab.dtype)
+        emb = self.instance_embedding(feats).to(ab.dtype) if self.instances is not None else None
         owners = binding.split_objects(prob, obj_kind, feats, *self.class_inputs(feats, obj_nouns),
                                        threshold=self.cfg.object_threshold,
-                                       spare_margin=self.cfg.spare_group_margin)
+                                       spare_margin=self.cfg.spare_group_margin, embedding=emb)
         owners = binding.refine_owners(owners, ((L + 1) / 2).to(ab.dtype))
         return binding.paint_objects(ab, owners, obj_ab)
 
