@@ -52,8 +52,12 @@ SETTINGS = {
     "object_threshold": ("generator", "object_threshold"),
     "spare_group_margin": ("generator", "spare_group_margin"),
     "person_nouns": ("generator", "person_nouns"),
+    "instance_position": ("generator", "instance_position"),
     "palette_prior": ("generator", "palette_prior"),
     "palette_chroma": ("generator", "palette_chroma"),
+    "palette_hue_width": ("generator", "palette_hue_width"),
+    "palette_other_chroma": ("generator", "palette_other_chroma"),
+    "palette_hue_skip": ("generator", "palette_hue_skip"),
     "paint_objects": ("generator", "paint_objects"),
 }
 
@@ -87,12 +91,24 @@ def main(argv: list[str] | None = None) -> int:
                    "(generator.palette_prior)")
     p.add_argument("--palette-chroma", type=float, default=None,
                    help="scale of the ab of palette texts (generator.palette_chroma)")
+    p.add_argument("--palette-hue-width", type=float, default=None,
+                   help="degrees: apply --palette-chroma only near the named hues "
+                   "(generator.palette_hue_width)")
+    p.add_argument("--palette-other-chroma", type=float, default=None,
+                   help="with --palette-hue-width: the scale away from the named hues "
+                   "(generator.palette_other_chroma)")
+    p.add_argument("--palette-hue-skip", type=lambda s: [t for t in s.split(",") if t],
+                   default=None, help="comma-separated colour terms whose hue --palette-hue-width "
+                   "does not strengthen, e.g. brown (generator.palette_hue_skip)")
     p.add_argument("--object-threshold", type=float, default=None,
                    help="the object head's probability from which a pixel is an object's "
                    "(generator.object_threshold)")
     p.add_argument("--spare-group-margin", type=float, default=None,
                    help="nats: leave unpainted a foreground group no phrase fits "
                    "(generator.spare_group_margin)")
+    p.add_argument("--instance-position", type=float, default=None,
+                   help="weight of the position against the instance embedding in the object "
+                   "split (generator.instance_position)")
     p.add_argument("--person-nouns", choices=["true", "false"], default=None,
                    help="match nouns that name people to the classes that show people "
                    "(generator.person_nouns)")
@@ -112,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         for option, (section, key) in SETTINGS.items():
             value = getattr(args, option)
             if value is not None:  # "true" / "false" choices become booleans
-                cfg[section][key] = {"true": True, "false": False}.get(value, value)
+                if value in ("true", "false"):
+                    value = value == "true"
+                cfg[section][key] = value
         (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
         state = load_file(str(staged / WEIGHTS_NAME))
         n_stored = len(state)

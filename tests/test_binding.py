@@ -141,6 +141,11 @@ def test_the_embedding_splits_what_the_position_cannot():
     torch.testing.assert_close(owners[0, 0, 8:10, 1:15], torch.full((2, 14), 0.9))
     torch.testing.assert_close(owners[0, 1, 6:8, 1:15], torch.full((2, 14), 0.9))
     assert owners[0, 0, :8].sum() == 0 and owners[0, 1, 8:].sum() == 0
+    # weighted heavily enough, the position wins again (embedding_position)
+    far = binding.split_objects(prob, kind, feats, weights, classifier, embedding=emb,
+                                embedding_position=30.0)
+    left, right = far[0, :, 6:10, 1:8], far[0, :, 6:10, 8:15]
+    assert {int(left[0].sum() > 0), int(right[0].sum() > 0)} == {0, 1}
 
 
 def _ab(a, b):

@@ -82,6 +82,33 @@ def test_palette_prior_is_the_hand_computed_log_weight():
     assert prior[1].abs().sum() == 0  # no palette: nothing changes
 
 
+def test_palette_hue_weight_is_the_hand_computed_gaussian_of_the_hue_angle():
+    """max_k exp(-dh_k^2 / (2 w^2)) over the palette's chromatic colours (dh in degrees, the
+    short way round); a gray palette colour and other kinds of phrase weigh nothing."""
+    s = 40.0 / AB_SCALE
+    rad = lambda deg: (s * math.cos(math.radians(deg)), s * math.sin(math.radians(deg)))  # noqa: E731
+    pixels = torch.tensor([rad(0), rad(50), rad(175), rad(-170)]).T.reshape(1, 2, 1, 4)
+    pixels = pixels.expand(2, 2, 1, 4)
+    palette = torch.tensor([[rad(20), rad(-160), (0.0, 0.0)]] * 2)  # (2, 3, 2): 20°, 200°, gray
+    P, O = grounding.PALETTE, grounding.OBJECT
+    kind = torch.tensor([[P, P, P], [O, O, 0.0]])
+    near = grounding.palette_hue_weight(pixels, palette, kind, width_deg=30.0)
+    assert near.shape == (2, 1, 1, 4)
+    g = lambda d: math.exp(-d**2 / (2 * 30.0**2))  # noqa: E731
+    expected = [g(20), g(30), g(25), g(10)]  # 175° is 25° from 200°, -170° is 10° from -160°
+    torch.testing.assert_close(near[0].flatten(), torch.tensor(expected))
+    assert near[1].abs().sum() == 0
+    brown = torch.tensor(term_lab("brown")[1:]) / AB_SCALE  # a skipped term weighs nothing
+    with_brown = torch.cat([palette, brown.expand(2, 1, 2)], 1)
+    kind_brown = torch.cat([kind, torch.full((2, 1), float(P))], 1)
+    skipped = grounding.palette_hue_weight(pixels, with_brown, kind_brown, 30.0, skip=("brown",))
+    torch.testing.assert_close(skipped[0].flatten(), torch.tensor(expected))
+    assert (grounding.palette_hue_weight(pixels, with_brown, kind_brown, 30.0)[0]
+            > skipped[0]).any()
+    none = grounding.palette_hue_weight(pixels, palette[:, :0], kind[:, :0], 30.0)
+    assert none.shape == (2, 1, 1, 4) and none.abs().sum() == 0  # texts without phrases
+
+
 def test_term_lab_is_named_its_own_term():
     for term in COLOR_TERMS:
         assert name_color(torch.tensor(term_lab(term)), space="lab") == term
@@ -382,7 +409,30 @@ def test_palette_prior_and_palette_chroma_change_only_the_texts_they_are_for():
     torch.testing.assert_close(out[0], up((leaned * 1.3).clamp(-1, 1))[0])
     torch.testing.assert_close(out[1], up(g.bins_ab(logits))[1])
     torch.testing.assert_close(out[2], up(reg * 0.5)[2])
+    # with palette_hue_width the factor fades from 1.3 near the named hue to 1 away from it
+    # (without the prior, which pulls every pixel to the named hue)
+    cfg.palette_hue_width, cfg.palette_prior = 30.0, 0.0
+    g.cfg = cfg
+    with torch.no_grad():
+        hued = g(L, text, None, None, nouns, ab, kind)
+    plain = g.bins_ab(logits)
+    near = grounding.palette_hue_weight(plain, ab, kind, 30.0)
+    torch.testing.assert_close(hued[0], up((plain * (1 + 0.3 * near)).clamp(-1, 1))[0])
+    torch.testing.assert_close(hued[1:], out[1:])
+    assert 0.01 < near[0].min() and near[0].max() < 0.99  # the factor strictly between 1 and 1.3
+    cfg.palette_other_chroma = 0.8  # and away from the named hue it fades to 0.8 instead
+    with torch.no_grad():
+        fainter = g(L, text, None, None, nouns, ab, kind)
+    torch.testing.assert_close(fainter[0], up((plain * (0.8 + 0.5 * near)).clamp(-1, 1))[0])
+    torch.testing.assert_close(fainter[1:], out[1:])
     for bad, match in ((dict(palette_prior=-1.0), "palette_prior"),
+                       (dict(palette_chroma=1.2, palette_hue_width=0.0), "palette_hue_width must"),
+                       (dict(palette_hue_width=30.0), "palette_hue_width needs"),
+                       (dict(palette_chroma=1.2, palette_hue_width=30.0,
+                             palette_other_chroma=0.0), "palette_other_chroma must"),
+                       (dict(palette_chroma=1.2, palette_other_chroma=0.8),
+                        "palette_other_chroma needs"),
+                       (dict(palette_hue_skip=("taupe",)), "unknown colour terms"),
                        (dict(palette_chroma=0.0), "palette_chroma"),
                        (dict(object_threshold=1.0), "object_threshold"),
                        (dict(spare_group_margin=-1.0), r"spare_group_margin must be >= 0 or null, got -1"),

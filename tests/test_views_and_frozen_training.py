@@ -316,6 +316,7 @@ def test_object_head_alone_leaves_the_decoder_as_it_was(tmp_path, minilm):
 @pytest.mark.parametrize(("sets", "message"), [
     ({"model.generator.instance_dim": 4}, "instance_dim needs object_head"),
     ({**OBJECTS, "model.generator.instance_dim": -1}, "instance_dim must be >= 0"),
+    ({**OBJECTS, "model.generator.instance_position": -1.0}, "instance_position must be >= 0"),
     ({**OBJECTS, "loss.lambda_instances": 1.0}, "lambda_instances needs"),
 ])
 def test_instance_head_config_errors_are_named(tmp_path, sets, message):

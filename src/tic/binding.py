@@ -51,7 +51,7 @@ from tic.grounding import OBJECT, WHOLE
 
 SPLIT_THRESHOLD = 0.5  # foreground probability from which a pixel belongs to an object
 SPATIAL_WEIGHT = 10.0  # k-means: the (y, x) position in [0, 1] against unit-norm features
-EMBED_SPATIAL_WEIGHT = 1.0  # the same against an instance embedding (objects' means 3 apart)
+EMBED_SPATIAL_WEIGHT = 3.0  # the same against an instance embedding (generator.instance_position)
 KMEANS_STEPS = 10
 PAINT_CHROMA = 45.0  # ab units: the least chroma of a painted object (paint_region's mean)
 ACHROMATIC = 10.0  # a term whose typical chroma is below this paints ab = 0
@@ -116,6 +116,7 @@ def split_objects(
     prob: Tensor, kind: Tensor, feats: list[Tensor], weights: Tensor,
     classifier: tuple[Tensor, Tensor], threshold: float = SPLIT_THRESHOLD,
     spare_margin: float | None = None, embedding: Tensor | None = None,
+    embedding_position: float = EMBED_SPATIAL_WEIGHT,
 ) -> Tensor:
     """Which pixels each object phrase owns.
 
@@ -136,7 +137,7 @@ def split_objects(
     giraffe behind "a red elephant").
 
     ``embedding`` ``(B, D, h, w)`` (``tic.models.InstanceHead``; None: off): clustered with the
-    position (weighted ``EMBED_SPATIAL_WEIGHT``) instead of the encoder's features: it was
+    position (weighted ``embedding_position``) instead of the encoder's features: it was
     trained to put one object's pixels within 0.5 of their mean and two objects' means 3 apart.
     """
     B, P = kind.shape
@@ -151,7 +152,7 @@ def split_objects(
     if embedding is not None:
         emb = F.interpolate(embedding.to(prob.dtype), size=(h, w), mode="bilinear",
                             align_corners=False)
-        where = where * (EMBED_SPATIAL_WEIGHT / SPATIAL_WEIGHT)
+        where = where * (embedding_position / SPATIAL_WEIGHT)
     for b in range(B):
         whole = (kind[b] == WHOLE).nonzero().flatten().tolist()
         if whole:  # "on a gray background": the first such phrase owns what is not an object

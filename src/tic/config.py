@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
+from tic.color_names import COLOR_TERMS
 from tic.errors import TicError
 
 
@@ -92,7 +93,10 @@ class GeneratorConfig:
       ``instance_dim`` (object_head; 0: off): an instance-embedding head of this many channels
       (``tic.models.InstanceHead``, trained with ``loss.lambda_instances`` on the scenes'
       object masks); the object split then clusters the foreground on that embedding and the
-      position instead of the encoder's features (``split_objects``' ``embedding``).
+      position instead of the encoder's features (``split_objects``' ``embedding``), the
+      position weighted ``instance_position`` (the (y, x) in [0, 1] against an embedding whose
+      objects' means were trained 3 apart; 3 chosen on the training sources' binding scenes,
+      MODEL_CARD.md).
       ``person_nouns`` (grounding models): nouns that name people ("a man", "a dancer") are
       matched to the ImageNet classes that show people (what they wear) instead of the class
       names MiniLM finds nearest ("mantis"; ``tic.grounding.PERSON_NOUNS``), for the hints and
@@ -108,6 +112,13 @@ class GeneratorConfig:
       (1: as decoded): the annealed mean of an unsure distribution is duller than the colours it
       mixes. Texts that name objects are left alone (their objects are painted; on the
       training sources' binding scenes x 1.2 cost 0.6 dB, MODEL_CARD.md).
+      ``palette_hue_width`` (degrees; ``None``: off): ``palette_chroma`` applies in full only to
+      pixels whose hue is that near a chromatic colour the palette names, fading as a Gaussian
+      in the hue angle to ``palette_other_chroma`` elsewhere (``tic.grounding.palette_hue_weight``):
+      "green and gray" makes the green greener without making a brownish guess browner (with
+      ``palette_other_chroma`` below 1: fainter). ``palette_hue_skip``: colour terms whose hue
+      is not made stronger though named ("brown": the colour an unsure head already gives too
+      much of).
     """
 
     width: int = 64
@@ -141,10 +152,14 @@ class GeneratorConfig:
     object_threshold: float = 0.5
     spare_group_margin: float | None = None
     instance_dim: int = 0
+    instance_position: float = 3.0
     person_nouns: bool = False
     no_colour_chroma: float = 1.0
     palette_prior: float = 0.0
     palette_chroma: float = 1.0
+    palette_hue_width: float | None = None
+    palette_other_chroma: float = 1.0
+    palette_hue_skip: tuple[str, ...] = ()
 
 
 @dataclass
@@ -275,6 +290,9 @@ class ModelConfig:
                                   f"{g.spare_group_margin}")
             if g.instance_dim < 0:
                 raise ConfigError(f"generator.instance_dim must be >= 0, got {g.instance_dim}")
+            if g.instance_position < 0:
+                raise ConfigError("generator.instance_position must be >= 0, got "
+                                  f"{g.instance_position}")
             if g.instance_dim and not g.object_head:
                 raise ConfigError("generator.instance_dim needs object_head: true (the embedding "
                                   "splits the object head's foreground)")
@@ -289,6 +307,22 @@ class ModelConfig:
             if g.palette_chroma != 1 and not g.grounding:
                 raise ConfigError("generator.palette_chroma needs grounding: true (the phrases "
                                   "tell which texts are palettes)")
+            if g.palette_hue_width is not None and not 0 < g.palette_hue_width <= 180:
+                raise ConfigError("generator.palette_hue_width must be in (0, 180] degrees or "
+                                  f"null, got {g.palette_hue_width}")
+            if g.palette_hue_width is not None and g.palette_chroma == 1:
+                raise ConfigError("generator.palette_hue_width needs palette_chroma other than "
+                                  "1 (it says where that factor applies)")
+            unknown = [t for t in g.palette_hue_skip if t not in COLOR_TERMS]
+            if unknown:
+                raise ConfigError(f"generator.palette_hue_skip: unknown colour terms {unknown}; "
+                                  f"known: {', '.join(COLOR_TERMS)}")
+            if not 0 < g.palette_other_chroma <= 3:
+                raise ConfigError("generator.palette_other_chroma must be in (0, 3], got "
+                                  f"{g.palette_other_chroma}")
+            if g.palette_other_chroma != 1 and g.palette_hue_width is None:
+                raise ConfigError("generator.palette_other_chroma needs palette_hue_width (it "
+                                  "is the factor away from the named hues)")
             if g.no_colour_chroma != 1 and not g.grounding:
                 raise ConfigError("generator.no_colour_chroma needs grounding: true (the "
                                   "phrases tell which texts name a colour)")

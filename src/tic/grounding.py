@@ -56,6 +56,7 @@ WHOLE_NOUNS = frozenset({"background", "backdrop", "photo", "photograph", "pictu
                          "scene", "everything", "all"})  # fmt: skip
 MAX_PHRASES = 8
 PALETTE_WIDTH = 15.0  # ab units: how far around a palette colour palette_prior reaches
+PALETTE_MIN_CHROMA = 10.0  # ab units: palette colours below this (gray, black, white) have no hue
 NOUN_DIM = 384  # MiniLM's sentence vectors
 # Nouns that name people, matched like class names (class_weights' person_nouns); not "baby" or
 # "kid" ("a baby gnu" is nearer "baby" than any class, a kid is also a goat)
@@ -203,6 +204,30 @@ def palette_prior(centers: Tensor, ab: Tensor, kind: Tensor, strength: float,
     d2 = (centers[None, :, None] - ab[:, None].to(centers.dtype) * AB_SCALE).square().sum(-1)
     near = (torch.exp(-d2 / (2 * width**2)) * named[:, None]).sum(-1)  # (B, Q)
     return torch.log1p(strength * near)[..., None, None]
+
+
+def palette_hue_weight(ab: Tensor, palette_ab: Tensor, kind: Tensor, width_deg: float,
+                       skip: tuple[str, ...] = ()) -> Tensor:
+    """How near each pixel's hue is to a hue the palette names: ``(B, 1, h, w)`` in [0, 1],
+    ``max_k exp(-dh_k^2 / (2 width_deg^2))`` over the text's ``PALETTE`` colours with chroma at
+    least ``PALETTE_MIN_CHROMA`` and not one of the colour terms ``skip`` (``dh_k``: the hue
+    angle between the pixel's ``ab`` and colour ``k``'s, in degrees); zeros for a text without
+    such a colour. ``ab`` ``(B, 2, h, w)`` and ``palette_ab`` ``(B, P, 2)`` normalised (a term's
+    colour is ``term_lab``'s, as ``encode_objects`` gives it), ``kind`` ``(B, P)``."""
+    ab = ab.float()
+    palette_ab = palette_ab.float()
+    if palette_ab.shape[1] == 0:  # a batch of texts without phrases
+        return ab.new_zeros(ab.shape[0], 1, *ab.shape[2:])
+    named = (kind == PALETTE) & (palette_ab.norm(dim=-1) * AB_SCALE >= PALETTE_MIN_CHROMA)
+    for term in skip:
+        term_ab = normalize_ab(torch.tensor(term_lab(term)[1:]).view(1, 2, 1, 1)).flatten()
+        named &= (palette_ab - term_ab.to(palette_ab)).abs().amax(-1) > 1e-4
+    hue = torch.atan2(ab[:, 1], ab[:, 0])[:, None]  # (B, 1, h, w)
+    named_hue = torch.atan2(palette_ab[..., 1], palette_ab[..., 0])[..., None, None]  # (B, P, 1, 1)
+    d = hue - named_hue
+    d = torch.rad2deg(torch.atan2(torch.sin(d), torch.cos(d)))
+    near = torch.exp(-d.square() / (2 * width_deg**2)) * named[..., None, None]
+    return near.amax(1, keepdim=True)
 
 
 def object_maps(feat: Tensor, weights: Tensor, classifier: tuple[Tensor, Tensor]) -> Tensor:

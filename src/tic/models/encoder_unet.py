@@ -249,7 +249,8 @@ class EncoderUNet(nn.Module):
         emb = self.instance_embedding(feats).to(ab.dtype) if self.instances is not None else None
         owners = binding.split_objects(prob, obj_kind, feats, *self.class_inputs(feats, obj_nouns),
                                        threshold=self.cfg.object_threshold,
-                                       spare_margin=self.cfg.spare_group_margin, embedding=emb)
+                                       spare_margin=self.cfg.spare_group_margin, embedding=emb,
+                                       embedding_position=self.cfg.instance_position)
         owners = binding.refine_owners(owners, ((L + 1) / 2).to(ab.dtype))
         return binding.paint_objects(ab, owners, obj_ab)
 
@@ -321,7 +322,9 @@ class EncoderUNet(nn.Module):
         ``cfg.ab_head_no_colour`` and the phrases' ``kind`` ``(B, P)`` (a grounding model's), the
         texts that name no colour (empty, or "a photo of a dog") take that head instead, their
         ab multiplied by ``cfg.no_colour_chroma``. A palette text (one naming the picture's
-        colours, ``tic.grounding.PALETTE``) has its ab multiplied by ``cfg.palette_chroma``, and
+        colours, ``tic.grounding.PALETTE``) has its ab multiplied by ``cfg.palette_chroma`` (with
+        ``cfg.palette_hue_width`` only where the hue is near a named one, fading to
+        ``cfg.palette_other_chroma`` away from them: ``tic.grounding.palette_hue_weight``), and
         with ``cfg.palette_prior`` and the phrases' ``obj_ab`` the bins head leans to its colours
         first (``tic.grounding.palette_prior``)."""
         prior = None
@@ -333,7 +336,14 @@ class EncoderUNet(nn.Module):
             return main
         if self.cfg.palette_chroma != 1:
             palette = (kind == grounding.PALETTE).any(1)[:, None, None, None]
-            main = torch.where(palette, (main * self.cfg.palette_chroma).clamp(-1, 1), main)
+            scale = self.cfg.palette_chroma
+            if self.cfg.palette_hue_width is not None and obj_ab is not None:
+                near = grounding.palette_hue_weight(main, obj_ab, kind,
+                                                    self.cfg.palette_hue_width,
+                                                    self.cfg.palette_hue_skip)
+                other = self.cfg.palette_other_chroma
+                scale = other + (scale - other) * near.to(main.dtype)
+            main = torch.where(palette, (main * scale).clamp(-1, 1), main)
         other = self.cfg.ab_head_no_colour or self.cfg.ab_head
         scale = self.cfg.no_colour_chroma
         if other == self.cfg.ab_head and scale == 1:
