@@ -12,6 +12,8 @@
 #   bash scripts/evaluate_default_model.sh v8 RUN_MODEL           # v8: the head on 4x the scenes, palette decoding
 #   bash scripts/evaluate_default_model.sh v9 RUN_MODEL [OTHER...]  # v9: the head with photo crops' background weighted down
 #   bash scripts/evaluate_default_model.sh v9.1                  # v9.1: person nouns, fp32 inference, palette chroma tried
+#   bash scripts/evaluate_default_model.sh v9.2                  # v9.2: palette chroma by hue (the shipped model)
+#   bash scripts/evaluate_default_model.sh v12 RUN_MODEL          # v12: an instance embedding, tried
 # (repository root, venv active). RUN_MODEL: the trained model, e.g. runs/v3/model or a checkpoint
 # folder. Writes runs/eval-v3/*, docs/v3_*.png and benchmarks/results/*.json. The models compared:
 # the shipped one, the previous one (models/v2) and the paper-recipe one (models/scratch-v1).
@@ -221,7 +223,8 @@ v9)  # RUN_MODEL [OTHER_RUN_MODEL...] (runs/v9/model; the others tried: runs/v9-
   ;;
 v9.1)  # the shipped v9.1 (v9's weights, generator.person_nouns, fp32 inference) against v9
        # (rebuilt as a folder), and the palette decodings tried for colourfulness, chosen by the
-       # hash split's colourfulness and not shipped (MODEL_CARD.md, "v9.1 (this model)")
+       # hash split's colourfulness and not shipped (MODEL_CARD.md, "v9.1"); run while v9.1 was
+       # $NEW (since v9.2 its folders would carry v9.2's palette decoding: use v9.2's v9.1 folder)
   E91=runs/eval-v9.1
   python scripts/ship_default_model.py $NEW --out $E91/v9 --person-nouns false
   python scripts/ship_default_model.py $NEW --out $E91/chroma1.3 --palette-chroma 1.3
@@ -240,5 +243,50 @@ v9.1)  # the shipped v9.1 (v9's weights, generator.person_nouns, fp32 inference)
     --out benchmarks/results/heldout_colors_chroma1.4.json
   python benchmarks/colorize_speed.py
   ;;
-*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL | v7 RUN_MODEL | v8 RUN_MODEL | v9 RUN_MODEL [OTHER...] | v9.1" >&2; exit 2 ;;
+v9.2)  # the shipped v9.2 (v9.1's weights, palette chroma by hue): the decodings screened on the
+       # hash split, then the chosen one on the held-out sources (MODEL_CARD.md, "v9.2")
+  E92=runs/eval-v9.2
+  V91=$E92/v9.1
+  python scripts/ship_default_model.py $NEW --out $V91 --palette-chroma 1.2 \
+    --palette-hue-width none --palette-hue-skip ""  # v9.1: uniform palette chroma
+  variants=()
+  for v in 1.5:30:1: 1.5:45:1: 1.5:60:1: 1.6:45:1: 1.7:30:1: 1.5:60:0.8: 1.6:45:0.8: \
+           1.6:60:0.7: 1.6:30:1:brown 1.8:30:1:brown 1.8:30:0.8:brown 2.0:30:0.8:brown \
+           2.0:30:1:brown 2.2:30:1:brown 2.0:45:1:brown; do
+    IFS=: read -r c w o k <<< "$v"
+    out=$E92/hash/$c-$w-$o-$k
+    python scripts/ship_default_model.py $V91 --out $out/model --palette-chroma "$c" \
+      --palette-hue-width "$w" ${k:+--palette-hue-skip "$k"} \
+      $([ "$o" != 1 ] && echo --palette-other-chroma "$o")
+    ev --model $out/model --data $D/val_hash.jsonl --out $out/eval
+    python benchmarks/heldout_colors.py --data $D/val_hash.jsonl --model $out/model \
+      --out $out/colors.json
+  done
+  ev --model $V91 --data $D/val_hash.jsonl --out $E92/hash/v9.1
+  python benchmarks/heldout_colors.py --data $D/val_hash.jsonl --model $V91 \
+    --out $E92/hash/v9.1/colors.json
+  # the held-out sources: the shipped v9.2 (= the hash rule's 2.0:45:1:brown)
+  ev --model $NEW --model $V91 --baseline gray --data $D/val_sources.jsonl --out $E92/sources
+  ev --model $NEW --no-text --data $D/val_sources.jsonl --out $E92/sources_notext
+  python benchmarks/heldout_colors.py --data $D/val_sources.jsonl \
+    --out benchmarks/results/heldout_colors_v9.2.json
+  for set in val_binding val_recolor; do
+    ev --model $NEW --data $D/$set/manifest.jsonl --out $E92/$set --grid-rows 8
+  done
+  python benchmarks/colorize_speed.py
+  ;;
+v12)  # RUN_MODEL (runs/v12/model, configs/v12.yaml): v9.1 plus an instance embedding for the
+      # object split, tried and not shipped (MODEL_CARD.md, "v12: tried, not shipped")
+  E12=runs/eval-v12
+  for w in 0 1 3 5 10; do  # the position's weight, chosen on the training sources' scenes
+    python scripts/ship_default_model.py "$2" --out $E12/emb-w$w --photo-palette true \
+      --no-colour-chroma 0.5 --palette-prior 10 --palette-chroma 1.2 --object-threshold 0.4 \
+      --person-nouns true --instance-position "$w"
+    ev --model $E12/emb-w$w --data $D/dev_binding/manifest.jsonl --out $E12/dev_binding_w$w
+  done
+  for set in val_binding dev_recolor val_recolor; do
+    ev --model $E12/emb-w3 --data $D/$set/manifest.jsonl --out $E12/$set
+  done
+  ;;
+*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL | v7 RUN_MODEL | v8 RUN_MODEL | v9 RUN_MODEL [OTHER...] | v9.1 | v9.2 | v12 RUN_MODEL" >&2; exit 2 ;;
 esac

@@ -8,6 +8,8 @@
     python scripts/ship_default_model.py runs/v7/model --photo-palette true
     python scripts/ship_default_model.py runs/v8/model --photo-palette true --no-colour-chroma 0.5 \
         --palette-prior 10 --palette-chroma 1.2 --object-threshold 0.4     # the shipped v8
+    python scripts/ship_default_model.py src/tic/assets/default --palette-chroma 2.0 \
+        --palette-hue-width 45 --palette-hue-skip brown                      # v9.1 -> v9.2
 
 Writes ``src/tic/assets/default/`` (``config.json``, ``model.safetensors``, the text-encoder
 files), replacing what is there atomically: the folder is written beside it and renamed. With
@@ -91,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                    "(generator.palette_prior)")
     p.add_argument("--palette-chroma", type=float, default=None,
                    help="scale of the ab of palette texts (generator.palette_chroma)")
-    p.add_argument("--palette-hue-width", type=float, default=None,
-                   help="degrees: apply --palette-chroma only near the named hues "
-                   "(generator.palette_hue_width)")
+    p.add_argument("--palette-hue-width", type=lambda s: s if s == "none" else float(s),
+                   default=None, help="degrees: apply --palette-chroma only near the named hues, "
+                   "none: everywhere (generator.palette_hue_width)")
     p.add_argument("--palette-other-chroma", type=float, default=None,
                    help="with --palette-hue-width: the scale away from the named hues "
                    "(generator.palette_other_chroma)")
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             if value is not None:  # "true" / "false" choices become booleans
                 if value in ("true", "false"):
                     value = value == "true"
-                cfg[section][key] = value
+                cfg[section][key] = None if value == "none" else value
         (staged / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
         state = load_file(str(staged / WEIGHTS_NAME))
         n_stored = len(state)

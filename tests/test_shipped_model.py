@@ -76,8 +76,11 @@ def test_shipped_model_loads_without_a_path(colorizer):
     assert cfg.generator.no_colour_chroma == 0.5
     assert cfg.generator.object_head and cfg.generator.paint_objects
     assert cfg.generator.object_threshold == 0.4  # v8, v9
-    # palette texts ("a photo of a dog in green") lean to their colours, 1.2x the chroma (v8)
-    assert cfg.generator.palette_prior == 10 and cfg.generator.palette_chroma == 1.2
+    # palette texts ("a photo of a dog in green") lean to their colours (v8), and the pixels
+    # whose hue is near a named colour other than brown take up to 2x the chroma (v9.2)
+    assert cfg.generator.palette_prior == 10 and cfg.generator.palette_chroma == 2.0
+    assert cfg.generator.palette_hue_width == 45 and cfg.generator.palette_hue_skip == ("brown",)
+    assert cfg.generator.palette_other_chroma == 1.0 and cfg.generator.instance_dim == 0
     assert cfg.text_encoder.photo_palette
     # small enough to ship: the weights file of MODEL_CARD.md
     assert (default_model_dir() / "model.safetensors").stat().st_size < 12 * 2**20
