@@ -145,13 +145,15 @@ def split_objects(
     owners = prob.new_zeros(B, P, h, w)
     if P == 0:
         return owners
-    parts = [F.normalize(F.interpolate(f.to(prob.dtype), size=(h, w), mode="bilinear",
-                                       align_corners=False), dim=1) for f in feats[1:3]]
     yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
     where = SPATIAL_WEIGHT * torch.stack([yy, xx]).to(prob.dtype)  # (2, h, w)
-    if embedding is not None:
-        emb = F.interpolate(embedding.to(prob.dtype), size=(h, w), mode="bilinear",
-                            align_corners=False)
+    if embedding is None:  # what k-means clusters besides the position: (d, h, w) a view
+        parts = [F.normalize(F.interpolate(f.to(prob.dtype), size=(h, w), mode="bilinear",
+                                           align_corners=False), dim=1) for f in feats[1:3]]
+        looks = torch.cat(parts, 1) / len(parts) ** 0.5
+    else:
+        looks = F.interpolate(embedding.to(prob.dtype), size=(h, w), mode="bilinear",
+                              align_corners=False)
         where = where * (embedding_position / SPATIAL_WEIGHT)
     for b in range(B):
         whole = (kind[b] == WHOLE).nonzero().flatten().tolist()
@@ -166,10 +168,7 @@ def split_objects(
             owners[b, phrases[0]] = prob[b, 0] * fg.view(h, w)
             continue
         k = len(phrases) + int(spare)
-        if embedding is None:
-            x = torch.cat([torch.cat([p[b] for p in parts]) / len(parts) ** 0.5, where])
-        else:
-            x = torch.cat([emb[b], where])
+        x = torch.cat([looks[b], where])
         x = x.flatten(1).T[fg]  # (n, d): the foreground pixels
         group = _kmeans(x, _farthest_points(x, k))
         full = torch.full((h * w,), -1, dtype=torch.long)

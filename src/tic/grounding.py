@@ -185,10 +185,14 @@ def encode_objects(
         for j, (noun, term, k) in enumerate(phrases):
             if k in (OBJECT, STUFF):
                 nouns[i, j] = vec[noun]
-            lab = torch.tensor(term_lab(term)).view(1, 3, 1, 1)
-            ab[i, j] = normalize_ab(lab[:, 1:]).flatten()
+            ab[i, j] = term_ab(term)
             kind[i, j] = k
     return nouns, ab, kind
+
+
+def term_ab(term: str) -> Tensor:
+    """A colour term's typical colour (``term_lab``) as normalised ab ``(2,)``."""
+    return normalize_ab(torch.tensor(term_lab(term)[1:]).view(1, 2, 1, 1)).flatten()
 
 
 def palette_prior(centers: Tensor, ab: Tensor, kind: Tensor, strength: float,
@@ -220,8 +224,7 @@ def palette_hue_weight(ab: Tensor, palette_ab: Tensor, kind: Tensor, width_deg: 
         return ab.new_zeros(ab.shape[0], 1, *ab.shape[2:])
     named = (kind == PALETTE) & (palette_ab.norm(dim=-1) * AB_SCALE >= PALETTE_MIN_CHROMA)
     for term in skip:
-        term_ab = normalize_ab(torch.tensor(term_lab(term)[1:]).view(1, 2, 1, 1)).flatten()
-        named &= (palette_ab - term_ab.to(palette_ab)).abs().amax(-1) > 1e-4
+        named &= (palette_ab - term_ab(term).to(palette_ab)).abs().amax(-1) > 1e-4
     hue = torch.atan2(ab[:, 1], ab[:, 0])[:, None]  # (B, 1, h, w)
     named_hue = torch.atan2(palette_ab[..., 1], palette_ab[..., 0])[..., None, None]  # (B, P, 1, 1)
     d = hue - named_hue

@@ -18,6 +18,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def _pyramid(proj: nn.ModuleList, feats: list[Tensor]) -> Tensor:
+    """Each level projected by its 1x1 convolution, upsampled to the last level's size, summed."""
+    size = feats[-1].shape[-2:]
+    return sum(F.interpolate(p(f), size=size, mode="bilinear", align_corners=False)
+               for p, f in zip(proj, feats, strict=True))
+
+
 class ObjectHead(nn.Module):
     """``forward(feats)`` with the encoder's features deepest first (``EncoderUNet.encode``) ->
     logits ``(B, 1, h, w)`` at the size of the last (largest) level."""
@@ -31,10 +38,7 @@ class ObjectHead(nn.Module):
         )
 
     def forward(self, feats: list[Tensor]) -> Tensor:
-        size = feats[-1].shape[-2:]
-        x = sum(F.interpolate(p(f), size=size, mode="bilinear", align_corners=False)
-                for p, f in zip(self.proj, feats, strict=True))
-        return self.mix(x)
+        return self.mix(_pyramid(self.proj, feats))
 
 
 class InstanceHead(nn.Module):
@@ -56,8 +60,4 @@ class InstanceHead(nn.Module):
         )
 
     def forward(self, feats: list[Tensor]) -> Tensor:
-        feats = feats[: len(self.proj)]
-        size = feats[-1].shape[-2:]
-        x = sum(F.interpolate(p(f), size=size, mode="bilinear", align_corners=False)
-                for p, f in zip(self.proj, feats, strict=True))
-        return self.mix(x)
+        return self.mix(_pyramid(self.proj, feats[: len(self.proj)]))
