@@ -3,7 +3,7 @@
 On a binding set (``scripts/prepare_data_v2.py``'s ``val_binding/``: two cut-outs on one gray
 input, each named with its label), for every scene: the objects' maps from the encoder's ImageNet
 classifier matched to each label, or a model's learned maps (``EncoderUNet.phrase_maps`` at the
-model's working size, as inference computes them, upsampled to the image), and for each object the share of its mask
+model's working size from the image's CIE L*, as inference computes them, upsampled to the image), and for each object the share of its mask
 where its own map beats the other's. An object is "found" when that share is over one half; a
 scene is right when both are. This is the ceiling the hints give the decoder for binding.
 
@@ -21,6 +21,7 @@ Writes ``benchmarks/results/grounding_maps.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 from pathlib import Path
@@ -30,9 +31,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tic import binding, grounding
+from tic import binding, color, grounding
 from tic.backbones import load_pretrained_encoder
 from tic.checkpoint import load_model
+from tic.imageio import read_photo
 from tic.text_minilm import MiniLMEncoder
 
 
@@ -59,14 +61,16 @@ def main(argv=None) -> None:
         if key in seen:  # the swapped-colour twin has the same objects and maps
             continue
         seen.add(key)
-        gray = Image.open(root / row["image"]).convert("L")
-        L = torch.from_numpy(np.asarray(gray.resize((size, size), Image.BICUBIC), np.float32))
+        photo = read_photo(root / row["image"])  # CIE L*, as inference reads it
+        gray_size = photo.size  # (W, H)
+        L = color.normalize_l(F.interpolate(photo.L, size=(size, size), mode="bilinear",
+                                            antialias=True, align_corners=False))
         with torch.no_grad():
-            feats = G.encode((L / 255 * 2 - 1)[None, None])
+            feats = G.encode(L)
             nouns = [r["name"] for r in row["regions"]]
             vectors = encoder.sentence_vectors([grounding.CLASS_PROMPT.format(n) for n in nouns])
             maps = G.phrase_maps(feats, vectors[None])  # the model's: class or learned maps
-        maps = F.interpolate(maps, size=gray.size[::-1], mode="bilinear", align_corners=False)[0]
+        maps = F.interpolate(maps, size=gray_size[::-1], mode="bilinear", align_corners=False)[0]
         masks = [torch.from_numpy(np.asarray(Image.open(root / r["mask"]).convert("L")) > 127)
                  for r in row["regions"]]
         own = []
@@ -88,8 +92,12 @@ def main(argv=None) -> None:
                 found = fgs["object_head"][0, 0] > threshold
                 ious.append(float((found & (truth[0, 0] > 0)).sum() / (found | (truth[0, 0] > 0)).sum()))
         for name, prob in fgs.items():
-            owners = binding.split_objects(prob, kind, feats, *inputs, threshold=threshold,
-                                           spare_margin=cfg.generator.spare_group_margin)[0] > 0
+            classify = None if cfg.generator.group_crops is None \
+                else functools.partial(G.crop_logp, L)
+            with torch.no_grad():
+                owners = binding.split_objects(prob, kind, feats, *inputs, threshold=threshold,
+                                               spare_margin=cfg.generator.spare_group_margin,
+                                               classify=classify)[0] > 0
             groups[name].append([float(owners[i][m > 0.5].float().mean()) for i, m in enumerate(small)])
     shares_np = np.array(shares)
     result = {

@@ -10,6 +10,7 @@
         --palette-prior 10 --palette-chroma 1.2 --object-threshold 0.4     # the shipped v8
     python scripts/ship_default_model.py src/tic/assets/default --palette-chroma 2.0 \
         --palette-hue-width 45 --palette-hue-skip brown                      # v9.1 -> v9.2
+    python scripts/ship_default_model.py src/tic/assets/default --group-crops 0.5  # v9.2 -> v9.3
 
 Writes ``src/tic/assets/default/`` (``config.json``, ``model.safetensors``, the text-encoder
 files), replacing what is there atomically: the folder is written beside it and renamed. With
@@ -53,6 +54,8 @@ SETTINGS = {
     "no_colour_chroma": ("generator", "no_colour_chroma"),
     "object_threshold": ("generator", "object_threshold"),
     "spare_group_margin": ("generator", "spare_group_margin"),
+    "group_crops": ("generator", "group_crops"),
+    "group_crop_size": ("generator", "group_crop_size"),
     "person_nouns": ("generator", "person_nouns"),
     "instance_position": ("generator", "instance_position"),
     "palette_prior": ("generator", "palette_prior"),
@@ -108,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spare-group-margin", type=float, default=None,
                    help="nats: leave unpainted a foreground group no phrase fits "
                    "(generator.spare_group_margin)")
+    p.add_argument("--group-crops", type=lambda s: s if s == "none" else float(s), default=None,
+                   help="margin: classify each group of the object split on its own crop of the "
+                   "gray input, none: on the whole picture's features (generator.group_crops)")
+    p.add_argument("--group-crop-size", type=int, default=None,
+                   help="side of those crops in pixels (generator.group_crop_size)")
     p.add_argument("--instance-position", type=float, default=None,
                    help="weight of the position against the instance embedding in the object "
                    "split (generator.instance_position)")

@@ -148,6 +148,62 @@ def test_the_embedding_splits_what_the_position_cannot():
     assert {int(left[0].sum() > 0), int(right[0].sum() > 0)} == {0, 1}
 
 
+def test_group_crops_show_the_group_alone_centred_in_its_margin():
+    """Hand-computed: a 4x4 group at rows 4-7, columns 2-5 of a 16x16 picture, margin 0.5: an
+    8x8 square (twice its side) centred on it, at rows 2-9, columns 0-7; the group's own pixels
+    keep their values, everything else (another object beside it, the background) is 0."""
+    gray = torch.linspace(-1, 1, 256).view(1, 16, 16)
+    group = torch.zeros(16, 16, dtype=torch.bool)
+    group[4:8, 2:6] = True
+    other = torch.zeros(16, 16, dtype=torch.bool)
+    other[4:8, 6:9] = True  # touches the group's square: must not show
+    crops = binding.group_crops(gray, torch.stack([group, other]), margin=0.5, size=8)
+    assert crops.shape == (2, 1, 8, 8)
+    want = torch.zeros(8, 8)
+    want[2:6, 2:6] = gray[0, 4:8, 2:6]
+    torch.testing.assert_close(crops[0, 0], want)
+    # a group at the picture's corner: the square runs past the edge, which is mid-gray too
+    corner = torch.zeros(16, 16, dtype=torch.bool)
+    corner[0:4, 12:16] = True
+    crop = binding.group_crops(gray, corner[None], margin=0.5, size=8)[0, 0]
+    want = torch.zeros(8, 8)
+    want[2:6, 2:6] = gray[0, 0:4, 12:16]
+    torch.testing.assert_close(crop, want)
+    # groups at 1/4 of the picture's size are scaled up to it; an empty group is all gray
+    small = torch.zeros(2, 4, 4, dtype=torch.bool)
+    small[0, 1:2, 0:2] = True  # rows 4-7, columns 0-7 of the picture: an 8x8 square at rows 2-9
+    crops = binding.group_crops(gray, small, margin=0.0, size=8)
+    want = torch.zeros(8, 8)
+    want[2:6] = gray[0, 4:8, 0:8]
+    want[2, 7] = want[5, 7] = 0  # bilinear scaling (0.625 x 0.625 < 0.5) rounds two corners
+    torch.testing.assert_close(crops[0, 0], want)
+    assert crops[1].abs().sum() == 0
+
+
+def test_a_group_classifier_replaces_the_pooled_features():
+    """``classify`` decides what each group is: the pooled features say class 0 on the left
+    square and class 1 on the right, a classifier of the groups' own pictures that says the
+    opposite (here: by the group's mean column) wins, and it is asked once per image."""
+    prob, feats, classifier = _scene()
+    weights = torch.tensor([[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]])  # phrase 0: class 1
+    kind = torch.tensor([[OBJECT, OBJECT]])
+    pooled = binding.split_objects(prob, kind, feats, weights, classifier)
+    assert pooled[0, 0, :, 8:].sum() > 0 and pooled[0, 0, :, :8].sum() == 0  # class 1: right
+    calls = []
+
+    def classify(b, regions):
+        calls.append((b, regions.shape))
+        cols = torch.arange(16.0)
+        left = torch.stack([(r.float().sum(0) * cols).sum() / r.sum() < 8 for r in regions])
+        logits = torch.stack([torch.tensor([0.0, 4.0, 0.0]) if is_left
+                              else torch.tensor([4.0, 0.0, 0.0]) for is_left in left])
+        return logits.log_softmax(1)
+
+    crops = binding.split_objects(prob, kind, feats, weights, classifier, classify=classify)
+    assert calls == [(0, (2, 16, 16))]
+    torch.testing.assert_close(crops, pooled.flip(1))
+
+
 def _ab(a, b):
     return normalize_ab(torch.tensor([a, b], dtype=torch.float32).view(1, 2, 1, 1))
 

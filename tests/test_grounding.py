@@ -436,6 +436,8 @@ def test_palette_prior_and_palette_chroma_change_only_the_texts_they_are_for():
                        (dict(palette_chroma=0.0), "palette_chroma"),
                        (dict(object_threshold=1.0), "object_threshold"),
                        (dict(spare_group_margin=-1.0), r"spare_group_margin must be >= 0 or null, got -1"),
+                       (dict(group_crops=-0.5), r"group_crops must be a margin in \[0, 4\] or null"),
+                       (dict(group_crop_size=100), "group_crop_size must be a multiple of 32"),
                        (dict(grounding=False, palette_prior=1.0), "palette_prior"),
                        (dict(grounding=False, palette_chroma=1.2), "palette_chroma"),
                        (dict(grounding=False, person_nouns=True), "person_nouns needs")):
@@ -507,3 +509,30 @@ def test_class_asset_must_hold_the_person_nouns(monkeypatch):
     finally:
         monkeypatch.undo()
         grounding.load_classes.cache_clear()
+
+
+@pytest.mark.parametrize("margin", [None, 0.5])
+def test_group_crops_classify_the_split_s_groups_on_their_own_pictures(monkeypatch, margin):
+    """With ``generator.group_crops`` the object split asks ``EncoderUNet.crop_logp`` for its
+    two groups' classes, once per image (each group on a crop of the gray input); without it the
+    whole picture's features decide and no crop is made."""
+    torch.manual_seed(0)
+    g = EncoderUNet(_cfg(object_head=True, paint_objects=True, group_crops=margin,
+                         group_crop_size=64)).eval()
+    fg = torch.full((1, 1, 16, 16), -9.0)
+    fg[..., 4:12, 1:6] = fg[..., 4:12, 10:15] = 9.0  # two objects, left and right
+    monkeypatch.setattr(g, "object_logits", lambda feats: fg)
+    calls = []
+    real = g.crop_logp
+
+    def crop_logp(L, b, regions):
+        calls.append((L.shape, b, regions.shape))
+        return real(L, b, regions)
+
+    monkeypatch.setattr(g, "crop_logp", crop_logp)
+    L = torch.rand(1, 1, 64, 64) * 2 - 1
+    objects = _noun_phrases((3, 0.5, 0.2, grounding.OBJECT), (7, -0.4, 0.3, grounding.OBJECT))
+    with torch.no_grad():
+        out = g(L, torch.randn(1, 6), None, None, *objects)
+    assert out.shape == (1, 2, 64, 64)
+    assert calls == ([] if margin is None else [((1, 1, 64, 64), 0, (2, 16, 16))])

@@ -15,7 +15,11 @@ binding is done at decoding, in three steps that each can be checked:
    1/32 features averaged over it (as the ImageNet classifier was trained: on features averaged
    over the picture) through the classifier, and ``log P(phrase | group) = log sum_k w_pk
    p_k(group)`` with each phrase's ImageNet classes ``w_p`` (``tic.grounding.class_weights``); the
-   groups go to the phrases by the assignment with the largest sum. With an instance head
+   groups go to the phrases by the assignment with the largest sum. With
+   ``generator.group_crops`` a group is classified instead on its own picture
+   (``group_crops``): the gray input around the group, everything else mid-gray, through the
+   encoder again: the 1/32 features of the whole picture see both objects and the background,
+   so their average over a group mixes them. With an instance head
    (``generator.instance_dim``: ``tic.models.InstanceHead``) the k-means runs on its embedding,
    trained so that one object's pixels lie together, and the position, instead. Deciding per group, not per
    pixel, is what makes this work: a noun that ImageNet barely knows ("a girl") loses every pixel
@@ -41,6 +45,7 @@ object, the decoder's colours stay.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -58,6 +63,10 @@ ACHROMATIC = 10.0  # a term whose typical chroma is below this paints ab = 0
 MAX_EXACT = 6  # up to this many objects the best assignment is found by trying all of them
 GUIDE_RADIUS = 4  # guided filter (refine_owners): window 2r + 1 pixels of the working size
 GUIDE_EPS = 1e-3  # its regulariser, in (L / 100)^2: edges of more contrast than ~0.03 are kept
+CROP_SIZE = 352  # group_crops: the side of each group's picture (generator.group_crop_size)
+
+# classify(b, regions (G, h, w) bool) -> (G, 1000) ImageNet log-probabilities of each group
+GroupClassifier = Callable[[int, Tensor], Tensor]
 
 
 def _kmeans(x: Tensor, centres: Tensor, steps: int = KMEANS_STEPS) -> Tensor:
@@ -99,24 +108,54 @@ def _best_assignment(score: Tensor) -> list[int]:
     return out
 
 
-def _log_likelihood(deep: Tensor, region: Tensor, weights: Tensor,
-                    classifier: tuple[Tensor, Tensor]) -> Tensor:
-    """``log P(phrase | region)`` for each row of ``weights`` ``(k, 1000)``: the 1/32 features
-    ``deep`` ``(C, h', w')`` averaged over ``region`` ``(h, w)`` bool (area-weighted), through the
-    ImageNet ``classifier``, as ``log sum_c w_c p_c`` (exact even where every ``p_c`` is far
-    below float precision)."""
+def _pooled_logp(deep: Tensor, regions: Tensor, classifier: tuple[Tensor, Tensor]) -> Tensor:
+    """ImageNet log-probabilities ``(G, 1000)`` of each of ``regions`` ``(G, h, w)`` bool: the
+    1/32 features ``deep`` ``(C, h', w')`` averaged over the region (area-weighted) through
+    the ``classifier`` ``(W, b)``."""
     W, bias = classifier
-    area = F.adaptive_avg_pool2d(region[None, None].to(deep.dtype), deep.shape[-2:])[0]
-    pooled = (deep * area).sum((1, 2)) / area.sum().clamp_min(1e-6)
-    logp = (W.to(deep.dtype) @ pooled + bias.to(deep.dtype)).log_softmax(0)  # (1000,)
-    return (weights.to(deep.dtype).log() + logp).logsumexp(1)
+    area = F.adaptive_avg_pool2d(regions[:, None].to(deep.dtype), deep.shape[-2:])  # (G, 1, h', w')
+    pooled = (deep[None] * area).sum((2, 3)) / area.sum((2, 3)).clamp_min(1e-6)  # (G, C)
+    return (pooled @ W.to(deep.dtype).T + bias.to(deep.dtype)).log_softmax(1)
+
+
+def _log_likelihood(logp: Tensor, weights: Tensor) -> Tensor:
+    """``log P(phrase | group)`` ``(G, k)`` from the groups' class log-probabilities ``logp``
+    ``(G, 1000)`` and each phrase's classes ``weights`` ``(k, 1000)``: ``log sum_c w_c p_c``
+    (exact even where every ``p_c`` is far below float precision)."""
+    return (weights.to(logp.dtype).log()[None] + logp[:, None]).logsumexp(2)
+
+
+def group_crops(gray: Tensor, regions: Tensor, margin: float, size: int = CROP_SIZE) -> Tensor:
+    """Each group's own picture, for the classifier: ``gray`` ``(1, H, W)`` (L in [-1, 1], the
+    working size), ``regions`` ``(G, h, w)`` bool (any size; scaled to ``gray``'s) ->
+    ``(G, 1, size, size)``: the square around the group, its side the group's longer side
+    times ``1 + 2 * margin``, centred on the group, every pixel that is not the group's (the other
+    objects, the background, beyond the picture's edges) mid-gray (L = 0 here, L* = 50)."""
+    H, W = gray.shape[-2:]
+    masks = F.interpolate(regions[:, None].to(gray.dtype), size=(H, W), mode="bilinear",
+                          align_corners=False)[:, 0] > 0.5
+    out = gray.new_zeros(len(regions), 1, size, size)
+    for g, mask in enumerate(masks):
+        ys, xs = mask.nonzero(as_tuple=True)
+        if not len(ys):
+            continue
+        y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        side = max(1, round(max(y1 - y0, x1 - x0) * (1 + 2 * margin)))
+        top, left = round((y0 + y1 - side) / 2), round((x0 + x1 - side) / 2)
+        canvas = gray.new_zeros(1, 1, side, side)
+        ya, yb, xa, xb = max(0, top), min(H, top + side), max(0, left), min(W, left + side)
+        inside = mask[ya:yb, xa:xb]
+        canvas[0, 0, ya - top : yb - top, xa - left : xb - left] = torch.where(
+            inside, gray[0, ya:yb, xa:xb], gray.new_zeros(()))
+        out[g] = F.interpolate(canvas, size=(size, size), mode="bilinear", align_corners=False)[0]
+    return out
 
 
 def split_objects(
     prob: Tensor, kind: Tensor, feats: list[Tensor], weights: Tensor,
     classifier: tuple[Tensor, Tensor], threshold: float = SPLIT_THRESHOLD,
     spare_margin: float | None = None, embedding: Tensor | None = None,
-    embedding_position: float = EMBED_SPATIAL_WEIGHT,
+    embedding_position: float = EMBED_SPATIAL_WEIGHT, classify: GroupClassifier | None = None,
 ) -> Tensor:
     """Which pixels each object phrase owns.
 
@@ -139,6 +178,11 @@ def split_objects(
     ``embedding`` ``(B, D, h, w)`` (``tic.models.InstanceHead``; None: off): clustered with the
     position (weighted ``embedding_position``) instead of the encoder's features: it was
     trained to put one object's pixels within 0.5 of their mean and two objects' means 3 apart.
+
+    ``classify`` (None: the 1/32 features ``feats[0]`` pooled over each group): ``classify(b,
+    regions)`` gives the ImageNet log-probabilities ``(G, 1000)`` of image ``b``'s groups
+    ``regions`` ``(G, h, w)`` bool (``EncoderUNet.crop_logp``: each group on its own picture,
+    ``group_crops``).
     """
     B, P = kind.shape
     h, w = prob.shape[-2:]
@@ -173,8 +217,10 @@ def split_objects(
         group = _kmeans(x, _farthest_points(x, k))
         full = torch.full((h * w,), -1, dtype=torch.long)
         full[fg] = group
-        score = torch.stack([_log_likelihood(feats[0][b], (full == g).view(h, w),
-                                             weights[b, phrases], classifier) for g in range(k)])
+        regions = full.view(1, h, w) == torch.arange(k).view(k, 1, 1)  # (k, h, w)
+        logp = classify(b, regions) if classify is not None \
+            else _pooled_logp(feats[0][b], regions, classifier)
+        score = _log_likelihood(logp, weights[b, phrases])  # (groups, phrases)
         for g, j in _assign(score, spare_margin if spare else None).items():  # disjoint groups
             owners[b, phrases[j]] += prob[b, 0] * (full == g).view(h, w)
     return owners

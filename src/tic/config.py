@@ -90,6 +90,13 @@ class GeneratorConfig:
       extra group unpainted unless a phrase fits it within this margin of its own group
       (``split_objects``' ``spare_margin``), so an object the text does not name keeps the
       decoder's colours.
+      ``group_crops`` (margin; null: off): each group of the split is classified on its own
+      picture, the gray input in a square around it (its longer side times ``1 + 2 *
+      group_crops``, everything not the group mid-gray, ``group_crop_size`` pixels a side)
+      through the encoder and its ImageNet classifier again, instead of the whole picture's
+      1/32 features averaged over the group, which also see the other object and the
+      background (``tic.binding.group_crops``; a decoding choice: no weights change; two more
+      encoder passes for a text naming two objects).
       ``instance_dim`` (object_head; 0: off): an instance-embedding head of this many channels
       (``tic.models.InstanceHead``, trained with ``loss.lambda_instances`` on the scenes'
       object masks); the object split then clusters the foreground on that embedding and the
@@ -151,6 +158,8 @@ class GeneratorConfig:
     paint_objects: bool = False
     object_threshold: float = 0.5
     spare_group_margin: float | None = None
+    group_crops: float | None = None
+    group_crop_size: int = 352
     instance_dim: int = 0
     instance_position: float = 3.0
     person_nouns: bool = False
@@ -285,6 +294,12 @@ class ModelConfig:
             if not 0 < g.object_threshold < 1:
                 raise ConfigError("generator.object_threshold must be in (0, 1), got "
                                   f"{g.object_threshold}")
+            if g.group_crops is not None and not 0 <= g.group_crops <= 4:
+                raise ConfigError("generator.group_crops must be a margin in [0, 4] or null, "
+                                  f"got {g.group_crops}")
+            if not (64 <= g.group_crop_size <= 1024 and g.group_crop_size % 32 == 0):
+                raise ConfigError("generator.group_crop_size must be a multiple of 32 in "
+                                  f"[64, 1024], got {g.group_crop_size}")
             if g.spare_group_margin is not None and g.spare_group_margin < 0:
                 raise ConfigError("generator.spare_group_margin must be >= 0 or null, got "
                                   f"{g.spare_group_margin}")

@@ -38,6 +38,7 @@ a composite's objects are recoloured).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -247,12 +248,24 @@ class EncoderUNet(nn.Module):
             return ab
         prob = self.object_logits(feats).sigmoid().to(ab.dtype)
         emb = self.instance_embedding(feats).to(ab.dtype) if self.instances is not None else None
+        classify = None if self.cfg.group_crops is None else functools.partial(self.crop_logp, L)
         owners = binding.split_objects(prob, obj_kind, feats, *self.class_inputs(feats, obj_nouns),
                                        threshold=self.cfg.object_threshold,
                                        spare_margin=self.cfg.spare_group_margin, embedding=emb,
-                                       embedding_position=self.cfg.instance_position)
+                                       embedding_position=self.cfg.instance_position,
+                                       classify=classify)
         owners = binding.refine_owners(owners, ((L + 1) / 2).to(ab.dtype))
         return binding.paint_objects(ab, owners, obj_ab)
+
+    def crop_logp(self, L: Tensor, b: int, regions: Tensor) -> Tensor:
+        """ImageNet log-probabilities ``(G, 1000)`` of image ``b``'s groups ``regions``
+        ``(G, h, w)`` bool, each seen alone (``tic.binding.group_crops`` of ``L``, margin
+        ``cfg.group_crops``, side ``cfg.group_crop_size``): the encoder's 1/32 features
+        averaged over the crop, through its ImageNet classifier, as it was trained."""
+        crops = binding.group_crops(L[b], regions, self.cfg.group_crops, self.cfg.group_crop_size)
+        deep = self.encode(crops)[0].mean((2, 3))  # (G, 1280)
+        W, bias = self.class_weight.to(deep.dtype), self.class_bias.to(deep.dtype)
+        return (deep @ W.T + bias).log_softmax(1)
 
     def class_inputs(self, feats: list[Tensor], nouns: Tensor):
         """What ``tic.binding.split_objects`` matches groups with: each phrase's ImageNet class
