@@ -14,6 +14,7 @@
 #   bash scripts/evaluate_default_model.sh v9.1                  # v9.1: person nouns, fp32 inference, palette chroma tried
 #   bash scripts/evaluate_default_model.sh v9.2                  # v9.2: palette chroma by hue (the shipped model)
 #   bash scripts/evaluate_default_model.sh v12 RUN_MODEL          # v12: an instance embedding, tried
+#   bash scripts/evaluate_default_model.sh group-crops           # v9.2 + each group classified on its own crop, tried
 # (repository root, venv active). RUN_MODEL: the trained model, e.g. runs/v3/model or a checkpoint
 # folder. Writes runs/eval-v3/*, docs/v3_*.png and benchmarks/results/*.json. The models compared:
 # the shipped one, the previous one (models/v2) and the paper-recipe one (models/scratch-v1).
@@ -288,5 +289,22 @@ v12)  # RUN_MODEL (runs/v12/model, configs/v12.yaml): v9.1 plus an instance embe
     ev --model $E12/emb-w3 --data $D/$set/manifest.jsonl --out $E12/$set
   done
   ;;
-*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL | v7 RUN_MODEL | v8 RUN_MODEL | v9 RUN_MODEL [OTHER...] | v9.1 | v9.2 | v12 RUN_MODEL" >&2; exit 2 ;;
+group-crops)  # v9.2 with generator.group_crops, tried and not shipped (MODEL_CARD.md, "Group crops")
+  EG=runs/eval-group-crops
+  for v in 0.5:288 0.3:352 0.5:352 0.75:352 0.5:416; do  # chosen on the training sources' scenes
+    m=${v%%:*}; size=${v##*:}
+    python scripts/ship_default_model.py $NEW --out $EG/crops-$m-$size --group-crops "$m" \
+      --group-crop-size "$size"
+    ev --model $EG/crops-$m-$size --data $D/dev_binding/manifest.jsonl --out $EG/dev_binding_$m-$size
+  done
+  ev --model $NEW --data $D/dev_binding/manifest.jsonl --out $EG/dev_binding_v9.2
+  ev --model $EG/crops-0.5-352 --data $D/val_binding/manifest.jsonl --out $EG/val_binding
+  for set in dev_binding val_binding; do
+    python benchmarks/grounding_maps.py --data $D/$set/manifest.jsonl \
+      --out benchmarks/results/grounding_maps_v9.2_$set.json
+    python benchmarks/grounding_maps.py --model $EG/crops-0.5-352 --data $D/$set/manifest.jsonl \
+      --out benchmarks/results/grounding_maps_v9.2_group_crops_$set.json
+  done
+  ;;
+*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL | v7 RUN_MODEL | v8 RUN_MODEL | v9 RUN_MODEL [OTHER...] | v9.1 | v9.2 | v12 RUN_MODEL | group-crops" >&2; exit 2 ;;
 esac
