@@ -91,9 +91,9 @@ def main(argv=None) -> None:
                 fgs["object_head"] = G.object_logits(feats).sigmoid()
                 found = fgs["object_head"][0, 0] > threshold
                 ious.append(float((found & (truth[0, 0] > 0)).sum() / (found | (truth[0, 0] > 0)).sum()))
+        classify = None if cfg.generator.group_crops is None \
+            else functools.partial(G.crop_logp, L)
         for name, prob in fgs.items():
-            classify = None if cfg.generator.group_crops is None \
-                else functools.partial(G.crop_logp, L)
             with torch.no_grad():
                 owners = binding.split_objects(prob, kind, feats, *inputs, threshold=threshold,
                                                spare_margin=cfg.generator.spare_group_margin,

@@ -67,6 +67,11 @@ SETTINGS = {
 }
 
 
+def _float_or_none(text: str) -> float | str:
+    """An option's number, or "none" (the config entry becomes null)."""
+    return text if text == "none" else float(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model", type=Path, help="trained model folder (tic train's RUN/model)")
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                    "(generator.palette_prior)")
     p.add_argument("--palette-chroma", type=float, default=None,
                    help="scale of the ab of palette texts (generator.palette_chroma)")
-    p.add_argument("--palette-hue-width", type=lambda s: s if s == "none" else float(s),
+    p.add_argument("--palette-hue-width", type=_float_or_none,
                    default=None, help="degrees: apply --palette-chroma only near the named hues, "
                    "none: everywhere (generator.palette_hue_width)")
     p.add_argument("--palette-other-chroma", type=float, default=None,
@@ -111,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spare-group-margin", type=float, default=None,
                    help="nats: leave unpainted a foreground group no phrase fits "
                    "(generator.spare_group_margin)")
-    p.add_argument("--group-crops", type=lambda s: s if s == "none" else float(s), default=None,
+    p.add_argument("--group-crops", type=_float_or_none, default=None,
                    help="margin: classify each group of the object split on its own crop of the "
                    "gray input, none: on the whole picture's features (generator.group_crops)")
     p.add_argument("--group-crop-size", type=int, default=None,

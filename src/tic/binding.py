@@ -108,14 +108,20 @@ def _best_assignment(score: Tensor) -> list[int]:
     return out
 
 
+def class_logp(pooled: Tensor, classifier: tuple[Tensor, Tensor]) -> Tensor:
+    """Averaged 1/32 features ``pooled`` ``(G, C)`` through the ImageNet ``classifier`` ``(W, b)``
+    -> log-probabilities ``(G, 1000)``."""
+    W, bias = classifier
+    return (pooled @ W.to(pooled.dtype).T + bias.to(pooled.dtype)).log_softmax(1)
+
+
 def _pooled_logp(deep: Tensor, regions: Tensor, classifier: tuple[Tensor, Tensor]) -> Tensor:
     """ImageNet log-probabilities ``(G, 1000)`` of each of ``regions`` ``(G, h, w)`` bool: the
     1/32 features ``deep`` ``(C, h', w')`` averaged over the region (area-weighted) through
-    the ``classifier`` ``(W, b)``."""
-    W, bias = classifier
+    the ``classifier``."""
     area = F.adaptive_avg_pool2d(regions[:, None].to(deep.dtype), deep.shape[-2:])  # (G, 1, h', w')
     pooled = (deep[None] * area).sum((2, 3)) / area.sum((2, 3)).clamp_min(1e-6)  # (G, C)
-    return (pooled @ W.to(deep.dtype).T + bias.to(deep.dtype)).log_softmax(1)
+    return class_logp(pooled, classifier)
 
 
 def _log_likelihood(logp: Tensor, weights: Tensor) -> Tensor:
@@ -222,7 +228,7 @@ def split_objects(
             else _pooled_logp(feats[0][b], regions, classifier)
         score = _log_likelihood(logp, weights[b, phrases])  # (groups, phrases)
         for g, j in _assign(score, spare_margin if spare else None).items():  # disjoint groups
-            owners[b, phrases[j]] += prob[b, 0] * (full == g).view(h, w)
+            owners[b, phrases[j]] += prob[b, 0] * regions[g]
     return owners
 
 

@@ -264,8 +264,7 @@ class EncoderUNet(nn.Module):
         averaged over the crop, through its ImageNet classifier, as it was trained."""
         crops = binding.group_crops(L[b], regions, self.cfg.group_crops, self.cfg.group_crop_size)
         deep = self.encode(crops)[0].mean((2, 3))  # (G, 1280)
-        W, bias = self.class_weight.to(deep.dtype), self.class_bias.to(deep.dtype)
-        return (deep @ W.T + bias).log_softmax(1)
+        return binding.class_logp(deep, (self.class_weight, self.class_bias))
 
     def class_inputs(self, feats: list[Tensor], nouns: Tensor):
         """What ``tic.binding.split_objects`` matches groups with: each phrase's ImageNet class
