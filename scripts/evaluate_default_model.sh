@@ -15,6 +15,7 @@
 #   bash scripts/evaluate_default_model.sh v9.2                  # v9.2: palette chroma by hue (the shipped model)
 #   bash scripts/evaluate_default_model.sh v12 RUN_MODEL          # v12: an instance embedding, tried
 #   bash scripts/evaluate_default_model.sh group-crops           # v9.2 + each group classified on its own crop, tried
+#   bash scripts/evaluate_default_model.sh dev-proxies           # binding on unseen and crowded training-source scenes
 # (repository root, venv active). RUN_MODEL: the trained model, e.g. runs/v3/model or a checkpoint
 # folder. Writes runs/eval-v3/*, docs/v3_*.png and benchmarks/results/*.json. The models compared:
 # the shipped one, the previous one (models/v2) and the paper-recipe one (models/scratch-v1).
@@ -306,5 +307,29 @@ group-crops)  # v9.2 with generator.group_crops, tried and not shipped (MODEL_CA
       --out benchmarks/results/grounding_maps_v9.2_group_crops_$set.json
   done
   ;;
-*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL | v7 RUN_MODEL | v8 RUN_MODEL | v9 RUN_MODEL [OTHER...] | v9.1 | v9.2 | v12 RUN_MODEL | group-crops" >&2; exit 2 ;;
+dev-proxies)  # binding development sets from the training sources that behave like the held-out one
+  EP=runs/eval-dev-proxies
+  python scripts/ship_default_model.py $NEW --out $EP/crops-0.5-352 --group-crops 0.5 \
+    --group-crop-size 352
+  for m in 0 4; do
+    python scripts/ship_default_model.py $NEW --out $EP/spare-$m --spare-group-margin "$m"
+  done
+  for t in 0.25 0.3 0.6; do
+    python scripts/ship_default_model.py $NEW --out $EP/threshold-$t --object-threshold "$t"
+  done
+  for set in dev_binding_unseen dev_binding_crowded; do
+    ev --model $NEW --model $EP/crops-0.5-352 --data $D/$set/manifest.jsonl --out $EP/$set
+    python benchmarks/grounding_maps.py --data $D/$set/manifest.jsonl \
+      --out benchmarks/results/grounding_maps_v9.2_$set.json
+    python benchmarks/grounding_maps.py --model $EP/crops-0.5-352 --data $D/$set/manifest.jsonl \
+      --out benchmarks/results/grounding_maps_v9.2_group_crops_$set.json
+  done
+  for v in spare-0 spare-4 threshold-0.25 threshold-0.3 threshold-0.6; do
+    for set in dev_binding dev_binding_unseen dev_binding_crowded; do
+      python benchmarks/grounding_maps.py --model $EP/$v --data $D/$set/manifest.jsonl \
+        --out $EP/grounding_maps_${v}_$set.json
+    done
+  done
+  ;;
+*) echo "usage: $0 choose RUN_MODEL | ship RUN_MODEL HEAD T | report | older | v4 | candidate RUN NAME | heldout MODEL NAME | v6 RUN_MODEL | v7 RUN_MODEL | v8 RUN_MODEL | v9 RUN_MODEL [OTHER...] | v9.1 | v9.2 | v12 RUN_MODEL | group-crops | dev-proxies" >&2; exit 2 ;;
 esac

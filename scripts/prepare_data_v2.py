@@ -22,7 +22,13 @@ colours, its pool label as the noun). Writes under ``--out``:
   swapped (``pair`` links the two; ``regions`` name both objects);
 - ``dev_binding/``: the same kind of scenes from the TRAINING sources' cut-outs and photos (seed
   7), for choosing how the grounding maps are decoded without looking at the held-out scenes;
-  ``dev_recolor/``: the recolouring kind from the training sources (seed 8), for the same.
+  ``dev_recolor/``: the recolouring kind from the training sources (seed 8), for the same;
+  ``dev_binding_unseen/``: binding scenes of the training sources' cut-outs on the hash split's
+  photos (seed 9, ``--unseen-binding`` scenes), backgrounds no training step saw: the object
+  head marks the real things of photos it never saw as foreground, which the scenes on training
+  photos hide (``dev_binding``'s head foreground is cleaner than the held-out one's);
+  ``dev_binding_crowded/``: the same with two more cut-outs in each scene that no text names
+  (seed 10), as the held-out backgrounds show animals and people the texts do not name.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from PIL import Image
 from tic.color_names import dominant_color_term
 from tic.data.captions import caption_file, clean_label
 from tic.data.composites import RECOLOR_TERMS
-from tic.data.layouts import make_layout
+from tic.data.layouts import Layout, make_layout
 from tic.data.manifest import Record, write_manifest
 from tic.data.photos import read_pool
 from tic.data.views import paint_region
@@ -120,22 +126,28 @@ def recolor_set(root: Path, cutouts, backgrounds, n: int, size: int, seed: int) 
     return records
 
 
-def binding_set(root: Path, cutouts, backgrounds, n: int, size: int, seed: int) -> list[Record]:
+def binding_set(root: Path, cutouts, backgrounds, n: int, size: int, seed: int,
+                unnamed: int = 0) -> list[Record]:
+    """``n`` scenes of two cut-outs painted and named, each twice (the colours swapped); with
+    ``unnamed``, that many more cut-outs first, under them, in their own colours and named by no
+    text: things of the picture that a text does not mention."""
     rng = np.random.default_rng(seed)
     records = []
     for i in range(n):
-        layout = make_layout(rng, size, cutouts, backgrounds, 2, plain_prob=0.0)
-        if len(layout.labels) < 2 or min(m.mean() for m in layout.masks) < 0.03:
-            continue  # an object mostly hidden by the other cannot be judged
-        both = sorted(set(_reachable(layout, 0, rng)) & set(_reachable(layout, 1, rng)))
+        layout = make_layout(rng, size, cutouts, backgrounds, 2 + unnamed, plain_prob=0.0)
+        if len(layout.labels) < 2 + unnamed or min(m.mean() for m in layout.masks) < 0.03:
+            continue  # an object mostly hidden by the others cannot be judged
+        named = Layout(layout.rgb, layout.masks[unnamed:], layout.labels[unnamed:],
+                       layout.background)
+        both = sorted(set(_reachable(named, 0, rng)) & set(_reachable(named, 1, rng)))
         if len(both) < 2:
             continue
         c1, c2 = rng.choice(both, size=2, replace=False).tolist()
         for swap, (t0, t1) in enumerate(((c1, c2), (c2, c1))):
-            rgb, _ = _painted(layout, [t0, t1], rng)
+            rgb, _ = _painted(named, [t0, t1], rng)
             stem = f"{i:04d}-{swap}"
-            image, masks = _write(root, stem, rgb, layout.masks)
-            a, b = layout.labels
+            image, masks = _write(root, stem, rgb, named.masks)
+            a, b = named.labels
             phrases = [f"a {t0} {a}", f"a {t1} {b}"]
             if rng.random() < 0.5:  # the order in the text says nothing about the places
                 phrases.reverse()
@@ -155,6 +167,8 @@ def main(argv=None) -> None:
     p.add_argument("--holdout", nargs="+", default=list(HOLDOUT), help="source packages held out")
     p.add_argument("--recolor", type=int, default=150, help="recolouring cases")
     p.add_argument("--binding", type=int, default=60, help="binding scenes (two texts each)")
+    p.add_argument("--unseen-binding", type=int, default=200,
+                   help="dev_binding_unseen scenes (two texts each)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     entries = [e for pool in args.pools for e in read_pool(pool / "manifest.jsonl")]
@@ -183,12 +197,20 @@ def main(argv=None) -> None:
     write_manifest(out / "val_binding" / "manifest.jsonl", binding)
     dev = binding_set(out / "dev_binding", train_cutouts, train_photos, args.binding, 256, 7)
     write_manifest(out / "dev_binding" / "manifest.jsonl", dev)
+    unseen = binding_set(out / "dev_binding_unseen", train_cutouts, hash_photos,
+                         args.unseen_binding, 256, 9)
+    write_manifest(out / "dev_binding_unseen" / "manifest.jsonl", unseen)
+    crowded = binding_set(out / "dev_binding_crowded", train_cutouts, hash_photos,
+                          args.unseen_binding, 256, 10, unnamed=2)
+    write_manifest(out / "dev_binding_crowded" / "manifest.jsonl", crowded)
     dev_recolor = recolor_set(out / "dev_recolor", train_cutouts, train_photos, args.recolor, 256, 8)
     write_manifest(out / "dev_recolor" / "manifest.jsonl", dev_recolor)
     counts = {"train_photos": len(train_photos), "train_cutouts": len(train_cutouts),
               "val_sources": len(held_photos), "val_hash": len(hash_photos),
               "val_recolor": len(recolor), "val_binding_texts": len(binding),
-              "dev_binding_texts": len(dev), "dev_recolor": len(dev_recolor),
+              "dev_binding_texts": len(dev), "dev_binding_unseen_texts": len(unseen),
+              "dev_binding_crowded_texts": len(crowded),
+              "dev_recolor": len(dev_recolor),
               "holdout": args.holdout}
     (out / "counts.json").write_text(json.dumps(counts, indent=1) + "\n")
     print(json.dumps(counts))

@@ -60,3 +60,50 @@ def test_ship_default_model_stores_fp16_and_keeps_outputs(tiny_model_dir, tmp_pa
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "config.json").read_text())["text_encoder"]["color_synonyms"] is True
     assert Colorizer.from_pretrained(out, device="cpu").config.text_encoder.color_synonyms
+
+
+def _prepare_data_v2():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("prepare_data_v2",
+                                                  ROOT / "scripts" / "prepare_data_v2.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_binding_set_with_unnamed_cutouts_names_only_the_top_two(tmp_path):
+    """Crowded binding scenes (dev_binding_crowded): the two cut-outs pasted last are painted
+    and named, each text twice with the colours swapped; the ones under them keep their own
+    colours and appear in no text or region."""
+    P = _prepare_data_v2()
+    cutouts = []
+    for k, label in enumerate(["owl", "kettle", "boot", "lamp"]):
+        rgba = np.zeros((40, 40, 4), np.uint8)
+        rgba[..., :3] = 110 + 20 * k  # mid-gray objects: any recolouring term is reachable
+        rgba[6:34, 6:34, 3] = 255
+        path = tmp_path / f"{label}.png"
+        Image.fromarray(rgba, "RGBA").save(path)
+        cutouts.append({"path": path, "label": label, "file": path.name})
+    bg = tmp_path / "bg.png"
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(bg)
+    backgrounds = [{"path": bg, "file": bg.name}]
+    records = P.binding_set(tmp_path / "crowded", cutouts, backgrounds, 6, 64, 3, unnamed=2)
+    assert records and len(records) % 2 == 0
+    for first, second in zip(records[::2], records[1::2], strict=True):
+        assert first.extra["pair"] == second.extra["pair"]
+        regions = first.extra["regions"]
+        assert len(regions) == 2 and {r["name"] for r in regions} == set(first.extra["labels"])
+        named = [r["name"] for r in regions]
+        for word in ["owl", "kettle", "boot", "lamp"]:  # only the named labels are in the text
+            assert (word in first.text) == (word in named)
+        swapped = [r["color"] for r in second.extra["regions"]]
+        assert swapped == [r["color"] for r in regions][::-1]
+        # an unnamed object keeps its own gray where no named object covers it
+        image = np.asarray(Image.open(first.image).convert("RGB"), np.int16)
+        masks = [np.asarray(Image.open(first.image.parent.parent / r["mask"])) > 0
+                 for r in regions]
+        painted = masks[0] | masks[1]
+        gray = (np.abs(image[..., 0] - image[..., 1]) < 3) & (np.abs(image[..., 1] - image[..., 2]) < 3)
+        assert gray[~painted].mean() > 0.99  # background and unnamed objects: still gray
+        assert not gray[painted].all()
