@@ -24,11 +24,11 @@ colours, its pool label as the noun). Writes under ``--out``:
   7), for choosing how the grounding maps are decoded without looking at the held-out scenes;
   ``dev_recolor/``: the recolouring kind from the training sources (seed 8), for the same;
   ``dev_binding_unseen/``: binding scenes of the training sources' cut-outs on the hash split's
-  photos (seed 9, ``--unseen-binding`` scenes), backgrounds no training step saw: the object
-  head marks the real things of photos it never saw as foreground, which the scenes on training
-  photos hide (``dev_binding``'s head foreground is cleaner than the held-out one's);
-  ``dev_binding_crowded/``: the same with two more cut-outs in each scene that no text names
-  (seed 10), as the held-out backgrounds show animals and people the texts do not name.
+  photos (seed 9, ``--unseen-binding`` scenes), backgrounds no training step saw (measured: the
+  object head is as clean on them as on ``dev_binding``, so unseen backgrounds alone do not
+  explain the held-out scenes' polluted foreground); ``dev_binding_crowded/``: the same with two
+  more cut-outs in each scene that no text names (seed 10), as the held-out backgrounds show
+  animals and people the texts do not name (measured: this reproduces the held-out pollution).
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def main(argv=None) -> None:
     p.add_argument("--recolor", type=int, default=150, help="recolouring cases")
     p.add_argument("--binding", type=int, default=60, help="binding scenes (two texts each)")
     p.add_argument("--unseen-binding", type=int, default=200,
-                   help="dev_binding_unseen scenes (two texts each)")
+                   help="dev_binding_unseen and _crowded scenes drawn (two texts each)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     entries = [e for pool in args.pools for e in read_pool(pool / "manifest.jsonl")]
