@@ -28,7 +28,9 @@ are. Each scene's encoder features, object-head probability and phrase weights a
     python benchmarks/split_screen.py --data-root data/v2
 
 Writes ``benchmarks/results/split_screen.json`` (per variant and set: scenes with both objects
-found, and objects found).
+found, and objects found); with ``--failures PICTURE``, the shipped split's failed scenes of the
+last set (up to 16): the gray input, the first phrase's pixels red, the second's blue, the rest
+of the foreground green, each true object outlined in its phrase's colour.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw
 from torch import Tensor
 
 from tic import binding, color, grounding
@@ -80,7 +82,8 @@ def cache_scenes(G, cfg, manifest: Path) -> list[dict]:
                  for r in row["regions"]]
         small = torch.stack([F.adaptive_avg_pool2d(torch.from_numpy(m)[None, None].float(), h)[0, 0]
                              for m in masks]) > 0.5
-        scenes.append({"feats": feats, "prob": prob, "weights": weights, "small": small})
+        scenes.append({"feats": feats, "prob": prob, "weights": weights, "small": small,
+                       "gray": (L[0, 0] + 1) / 2, "nouns": nouns})
     return scenes
 
 
@@ -257,6 +260,43 @@ def found(scenes: list[dict], split: Callable[[dict], Tensor]) -> tuple[float, f
     return float(arr.all(1).mean()), float(arr.mean())
 
 
+def failures_picture(scenes: list[dict], split: Callable[[dict], Tensor], threshold: float,
+                     out: Path, most: int = 16) -> int:
+    """The scenes ``split`` gets wrong, as tiles (see the module doc) -> how many were drawn."""
+    tiles = []
+    for s in scenes:
+        with torch.no_grad():
+            own = split(s).float()
+        if all(float(own[i][m].mean()) > 0.5 for i, m in enumerate(s["small"]) if m.any()):
+            continue
+        size = s["gray"].shape[-1]
+        up = F.interpolate(own[None], size=size)[0]
+        fg = F.interpolate((s["prob"] > threshold).float(), size=size)[0, 0]
+        truth = F.interpolate(s["small"][None].float(), size=size)[0] > 0.5
+        rgb = 0.6 * s["gray"][..., None].repeat(1, 1, 3)
+        rgb[..., 0] += 0.5 * up[0]
+        rgb[..., 2] += 0.5 * up[1]
+        rgb[..., 1] += 0.25 * fg * (1 - up.sum(0)).clamp_min(0)
+        for i, edge_colour in ((0, (1.0, 0.0, 0.0)), (1, (0.0, 0.0, 1.0))):
+            m = truth[i]
+            edge = (m ^ m.roll(1, 0)) | (m ^ m.roll(1, 1))
+            rgb[edge] = torch.tensor(edge_colour)
+        tile = Image.new("RGB", (256, 276), "white")
+        tile.paste(Image.fromarray((rgb.clamp(0, 1) * 255).byte().numpy()).resize((256, 256)), (0, 0))
+        ImageDraw.Draw(tile).text((2, 260), f"red: {s['nouns'][0]}, blue: {s['nouns'][1]}",
+                                  fill="black")
+        tiles.append(tile)
+        if len(tiles) == most:
+            break
+    cols = 4
+    sheet = Image.new("RGB", (256 * cols, 276 * max(1, -(-len(tiles) // cols))), "white")
+    for k, tile in enumerate(tiles):
+        sheet.paste(tile, ((k % cols) * 256, (k // cols) * 276))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return len(tiles)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", type=Path, default=Path("data/v2"))
@@ -265,6 +305,8 @@ def main(argv=None) -> None:
     p.add_argument("--only", nargs="*", default=None, help="variant names to run (default: all)")
     p.add_argument("--cache", type=Path, default=Path("runs/split_screen"))
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/split_screen.json"))
+    p.add_argument("--failures", type=Path, default=None,
+                   help="picture of the shipped split's failures on the last set")
     args = p.parse_args(argv)
     if "val_binding" in args.sets:
         raise SystemExit("val_binding is the held-out set: confirm a choice with tic evaluate, "
@@ -296,6 +338,9 @@ def main(argv=None) -> None:
         "model": args.model or "shipped", "machine": platform.processor() or platform.machine(),
         "scenes": {k: len(v) for k, v in data.items()}, "variants": results}, indent=1) + "\n")
     print(f"wrote {args.out}")
+    if args.failures:
+        n = failures_picture(data[args.sets[-1]], splits.shipped, splits.threshold, args.failures)
+        print(f"wrote {args.failures} ({n} scenes)")
 
 
 if __name__ == "__main__":
