@@ -53,6 +53,7 @@ from tic.checkpoint import load_model
 from tic.imageio import read_photo
 from tic.text_minilm import MiniLMEncoder
 
+CACHED_KEYS = {"feats", "prob", "weights", "small", "gray", "nouns"}  # per scene
 SETS = ("dev_binding", "dev_binding_unseen", "dev_binding_crowded")
 CANDIDATES = (((1, 2), 10.0), ((1, 2), 3.0), ((1, 2), 30.0), ((0, 1, 2), 1.0), ((0, 1, 2), 10.0),
               ((2,), 3.0), ((0,), 3.0), ((1,), 3.0))
@@ -316,9 +317,10 @@ def main(argv=None) -> None:
     data = {}
     for name in args.sets:
         path = args.cache / f"{name}.pt"
-        if path.exists():
-            data[name] = torch.load(path, weights_only=False)
-        else:
+        cached = torch.load(path, weights_only=False) if path.exists() else None
+        if cached and CACHED_KEYS <= set(cached[0]):
+            data[name] = cached
+        else:  # none yet, or written by an older version of this script
             data[name] = cache_scenes(G, cfg, args.data_root / name / "manifest.jsonl")
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(data[name], path)
