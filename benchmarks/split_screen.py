@@ -7,7 +7,7 @@ of the TRAINING sources (``scripts/prepare_data_v2.py``: ``dev_binding``, ``dev_
 named objects, the way ``benchmarks/grounding_maps.py`` counts it: an object is found when its
 own phrase owns over half of its mask at 1/4 of the working size, a scene is right when both
 are. Each scene's encoder features, object-head probability and phrase weights are computed once
-(``--cache``), so a variant costs seconds. The variants (``VARIANTS``):
+(``--cache``), so a variant costs tens of seconds. The variants (``variants``):
 
 - ``shipped``: ``split_objects`` as the shipped model calls it;
 - ``position W`` / ``levels L position W``: k-means on other feature levels (0: 1/32, 1: 1/16,
@@ -95,10 +95,17 @@ class Splits:
         self.G, self.threshold = G, threshold
         self.clf = (G.class_weight, G.class_bias)
 
+    def _foreground(self, s: dict) -> Tensor:
+        return s["prob"][0, 0] > self.threshold  # (h, w)
+
+    def _nothing(self, s: dict) -> Tensor:
+        return torch.zeros(s["weights"].shape[1], *s["prob"].shape[-2:], dtype=torch.bool)
+
     def _partition(self, s: dict, k: int, levels=(1, 2), position=binding.SPATIAL_WEIGHT,
-                   class_probs: float = 0.0) -> Tensor:
-        prob, feats = s["prob"], s["feats"]
-        h, w = prob.shape[-2:]
+                   class_probs: float = 0.0, fg: Tensor | None = None) -> Tensor:
+        """``k`` k-means groups ``(k, h, w)`` of the foreground (or of ``fg``)."""
+        feats = s["feats"]
+        h, w = s["prob"].shape[-2:]
         parts = [F.normalize(F.interpolate(feats[lv], size=(h, w), mode="bilinear",
                                            align_corners=False), dim=1) for lv in levels]
         if class_probs:
@@ -109,7 +116,8 @@ class Splits:
         looks = torch.cat(parts, 1)[0] / len(parts) ** 0.5
         yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
         x = torch.cat([looks, position * torch.stack([yy, xx])]).flatten(1).T
-        idx = (prob[0, 0] > self.threshold).flatten().nonzero().flatten()
+        fg = self._foreground(s) if fg is None else fg
+        idx = fg.flatten().nonzero().flatten()
         group = binding._kmeans(x[idx], binding._farthest_points(x[idx], k))
         regions = torch.zeros(k, h * w, dtype=torch.bool)
         for g in range(k):
@@ -127,7 +135,7 @@ class Splits:
         return own
 
     def _enough(self, s: dict, k: int) -> bool:
-        return int((s["prob"] > self.threshold).sum()) >= k
+        return int(self._foreground(s).sum()) >= k
 
     def shipped(self, s: dict) -> Tensor:
         P = s["weights"].shape[1]
@@ -138,14 +146,14 @@ class Splits:
     def kmeans(self, s: dict, **kw) -> Tensor:
         P = s["weights"].shape[1]
         if not self._enough(s, P):
-            return torch.zeros(P, *s["prob"].shape[-2:], dtype=torch.bool)
+            return self._nothing(s)
         regions = self._partition(s, P, **kw)
         return self._owners(regions, binding._best_assignment(self._score(s, regions)))
 
     def select(self, s: dict, mode: str) -> Tensor:
         P = s["weights"].shape[1]
         if not self._enough(s, P):
-            return torch.zeros(P, *s["prob"].shape[-2:], dtype=torch.bool)
+            return self._nothing(s)
         best, votes = None, torch.zeros(P, *s["prob"].shape[-2:])
         for levels, position in CANDIDATES:
             regions = self._partition(s, P, levels, position)
@@ -164,12 +172,11 @@ class Splits:
 
     def recursive(self, s: dict, depth: int, margin: float) -> Tensor:
         P = s["weights"].shape[1]
-        prob = s["prob"]
         if not self._enough(s, P):
-            return torch.zeros(P, *prob.shape[-2:], dtype=torch.bool)
-        keep = prob[0, 0] > self.threshold
+            return self._nothing(s)
+        keep = self._foreground(s)
         for d in range(depth + 1):
-            regions = self._partition({**s, "prob": keep[None, None].float()}, P) & keep
+            regions = self._partition(s, P, fg=keep)
             score = self._score(s, regions)
             prefer = score.argmax(0).tolist()  # the group each phrase fits best
             if d == depth or len(set(prefer)) == P:
@@ -184,10 +191,9 @@ class Splits:
 
     def grad_cam(self, s: dict, k: int = 0) -> Tensor:
         P = s["weights"].shape[1]
-        prob = s["prob"]
-        h, w = prob.shape[-2:]
+        h, w = s["prob"].shape[-2:]
         if not self._enough(s, max(P, k)):
-            return torch.zeros(P, h, w, dtype=torch.bool)
+            return self._nothing(s)
         top = self.G.encoder.features[14:19]  # 1/16 (features[13]) -> 1/32
         A = s["feats"][1].detach().clone().requires_grad_(True)
         with torch.enable_grad():
@@ -200,18 +206,16 @@ class Splits:
         m = torch.stack(maps).detach()
         m = m / m.flatten(1).amax(1).clamp_min(1e-8)[:, None, None]
         m = F.interpolate(m[None], size=(h, w), mode="bilinear", align_corners=False)[0]
-        fg = prob[0, 0] > self.threshold
         if not k:
-            return (m.argmax(0) == torch.arange(P)[:, None, None]) & fg
-        own = torch.zeros(P, h, w, dtype=torch.bool)
+            return (m.argmax(0) == torch.arange(P)[:, None, None]) & self._foreground(s)
+        own = self._nothing(s)
         for r in self._partition(s, k):
             if r.any():
                 own[int(m[:, r].mean(1).argmax())] |= r
         return own
 
     def oracle(self, s: dict, k: int, position: float) -> Tensor:
-        P = s["weights"].shape[1]
-        own = torch.zeros(P, *s["prob"].shape[-2:], dtype=torch.bool)
+        own = self._nothing(s)
         if not self._enough(s, k):
             return own
         for r in self._partition(s, k, position=position):
@@ -220,7 +224,6 @@ class Splits:
                 if share.max() > 0.5:
                     own[int(share.argmax())] |= r
         return own
-
 
 
 def variants(sp: Splits) -> dict[str, Callable[[dict], Tensor]]:
@@ -249,14 +252,17 @@ def variants(sp: Splits) -> dict[str, Callable[[dict], Tensor]]:
     return v
 
 
+def _hits(own: Tensor, small: Tensor) -> list[bool]:
+    """Per object: does its own phrase own over half of its mask (an empty mask: no)."""
+    return [bool(m.any()) and float(own[i][m].float().mean()) > 0.5 for i, m in enumerate(small)]
+
+
 def found(scenes: list[dict], split: Callable[[dict], Tensor]) -> tuple[float, float]:
     """(share of scenes with both objects found, share of objects found)."""
     hits = []
     for s in scenes:
         with torch.no_grad():
-            own = split(s)
-        hits.append([float(own[i][m].float().mean()) > 0.5 if m.any() else False
-                     for i, m in enumerate(s["small"])])
+            hits.append(_hits(split(s), s["small"]))
     arr = np.array(hits)
     return float(arr.all(1).mean()), float(arr.mean())
 
@@ -267,9 +273,10 @@ def failures_picture(scenes: list[dict], split: Callable[[dict], Tensor], thresh
     tiles = []
     for s in scenes:
         with torch.no_grad():
-            own = split(s).float()
-        if all(float(own[i][m].mean()) > 0.5 for i, m in enumerate(s["small"]) if m.any()):
+            own = split(s)
+        if all(_hits(own, s["small"])):
             continue
+        own = own.float()
         size = s["gray"].shape[-1]
         up = F.interpolate(own[None], size=size)[0]
         fg = F.interpolate((s["prob"] > threshold).float(), size=size)[0, 0]
