@@ -56,6 +56,7 @@ SETTINGS = {
     "spare_group_margin": ("generator", "spare_group_margin"),
     "group_crops": ("generator", "group_crops"),
     "group_crop_size": ("generator", "group_crop_size"),
+    "split_ranker": ("generator", "split_ranker"),
     "person_nouns": ("generator", "person_nouns"),
     "instance_position": ("generator", "instance_position"),
     "palette_prior": ("generator", "palette_prior"),
@@ -121,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
                    "gray input, none: on the whole picture's features (generator.group_crops)")
     p.add_argument("--group-crop-size", type=int, default=None,
                    help="side of those crops in pixels (generator.group_crop_size)")
+    p.add_argument("--split-ranker", type=lambda f: json.loads(Path(f).read_text())["weights"],
+                   default=None, help="JSON file of benchmarks/assignment_screen.py --ranker-out: "
+                   "choose the split of a text naming two objects among candidates "
+                   "(generator.split_ranker)")
     p.add_argument("--instance-position", type=float, default=None,
                    help="weight of the position against the instance embedding in the object "
                    "split (generator.instance_position)")

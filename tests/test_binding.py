@@ -262,3 +262,52 @@ def test_the_box_filter_is_the_2d_window_mean():
     x = torch.rand(2, 3, 21, 30)
     want = torch.nn.functional.avg_pool2d(x, 9, stride=1, padding=4, count_include_pad=False)
     torch.testing.assert_close(binding._box(x, 4), want)
+
+
+def test_split_candidates_cover_every_grouping_and_read_by_hand():
+    """On the two squares (40 pixels each): k-means into 2-5 groups at two position weights, and
+    every way to give two phrases distinct groups: 2 x (2 + 6 + 12 + 20) = 80 candidates. Where
+    each phrase takes a whole square, the features are known by hand."""
+    prob, feats, classifier = _scene()
+    weights = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # phrase 0: class 1 (right)
+    looks = torch.zeros(8, 16, 16)  # the position alone separates the squares
+    fg = prob[0, 0] > binding.SPLIT_THRESHOLD
+    X, owners = binding.split_candidates(fg, prob[0, 0], looks, feats[0][0], weights, classifier)
+    assert X.shape == (80, binding.RANKER_FEATURES) and owners.shape == (80, 2, 16, 16)
+    left, right = torch.zeros(16, 16, dtype=torch.bool), torch.zeros(16, 16, dtype=torch.bool)
+    left[4:12, 1:6], right[4:12, 10:15] = True, True
+    whole = [i for i in range(80) if torch.equal(owners[i, 0], right) and torch.equal(owners[i, 1], left)]
+    assert len(whole) == 2  # two-group splits at both position weights, phrases on their own
+    # pooled log P: the right square is class 1 with probability e^4 / (e^4 + 2)
+    own = math.log(math.exp(4) / (math.exp(4) + 2))
+    other = math.log(1 / (math.exp(4) + 2))
+    for i, position_index in zip(whole, (0, 1), strict=True):
+        f = X[i]
+        torch.testing.assert_close(f[0], torch.tensor(own))  # log P(phrase | its group)
+        torch.testing.assert_close(f[1], torch.tensor(own - other))  # over the other phrase
+        torch.testing.assert_close(f[2], torch.tensor(own - other))  # over the other group
+        torch.testing.assert_close(f[3:6], torch.tensor([math.log(0.5), math.log(0.5), 0.0]))
+        assert f[12:15].tolist() == [0.0, 0.0, 0.0] and f[15] == position_index
+        torch.testing.assert_close(f[11], torch.tensor(2 * (own - other)))  # over the swap
+
+
+def test_a_ranker_chooses_the_split_of_a_text_naming_two_objects():
+    """With weights on the pooled fit alone the ranker keeps the whole squares (every pure group
+    fits as well, and the first best is the two-group split); weighted to leave foreground
+    unpainted it paints only part of each square; a text naming one object is not ranked."""
+    prob, feats, classifier = _scene()
+    weights = torch.tensor([[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]])
+    kind = torch.tensor([[OBJECT, OBJECT]])
+    shipped = binding.split_objects(prob, kind, feats, weights, classifier)
+    fit = torch.zeros(binding.RANKER_FEATURES)
+    fit[0] = 1.0
+    torch.testing.assert_close(
+        binding.split_objects(prob, kind, feats, weights, classifier, ranker=fit), shipped)
+    sparse = fit.clone()
+    sparse[5] = 10.0  # the share of the foreground no phrase owns
+    part = binding.split_objects(prob, kind, feats, weights, classifier, ranker=sparse)
+    assert part[0, 0, :, 8:].sum() > 0 and part[0, 1, :, :8].sum() > 0  # still its own side
+    assert (part > 0).sum() < (shipped > 0).sum()  # but less of it
+    one = binding.split_objects(prob, kind[:, :1], feats, weights[:, :1], classifier, ranker=sparse)
+    torch.testing.assert_close(one, binding.split_objects(prob, kind[:, :1], feats, weights[:, :1],
+                                                          classifier))

@@ -10,8 +10,9 @@ import math
 import pytest
 import torch
 
-from tic import ab_bins, grounding
+from tic import ab_bins, binding, grounding
 from tic.backbones import assets_dir
+from tic.checkpoint import default_model_dir, load_model_config
 from tic.color import AB_SCALE
 from tic.color_names import COLOR_TERMS, name_color, term_lab
 from tic.config import ConfigError, GeneratorConfig, ModelConfig, TextEncoderConfig
@@ -536,3 +537,37 @@ def test_group_crops_classify_the_split_s_groups_on_their_own_pictures(monkeypat
         out = g(L, torch.randn(1, 6), None, None, *objects)
     assert out.shape == (1, 2, 64, 64)
     assert calls == ([] if margin is None else [((1, 1, 64, 64), 0, (2, 16, 16))])
+
+
+def test_a_split_ranker_reaches_the_object_split_and_a_wrong_one_is_refused(monkeypatch,
+                                                                            tmp_path):
+    """``generator.split_ranker`` is passed to ``tic.binding.split_objects`` as its weights; a
+    config with the wrong number of weights or a non-finite one is refused, naming the key."""
+    ranker = tuple(float(i) for i in range(binding.RANKER_FEATURES))
+    g = EncoderUNet(_cfg(object_head=True, paint_objects=True, split_ranker=ranker)).eval()
+    fg = torch.full((1, 1, 16, 16), -9.0)
+    fg[..., 4:12, 1:6] = fg[..., 4:12, 10:15] = 9.0
+    monkeypatch.setattr(g, "object_logits", lambda feats: fg)
+    seen = []
+    real = binding.split_objects
+
+    def split_objects(*args, **kwargs):
+        seen.append(kwargs["ranker"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(binding, "split_objects", split_objects)
+    objects = _noun_phrases((3, 0.5, 0.2, grounding.OBJECT), (7, -0.4, 0.3, grounding.OBJECT))
+    with torch.no_grad():
+        g(torch.rand(1, 1, 64, 64) * 2 - 1, torch.randn(1, 6), None, None, *objects)
+    assert len(seen) == 1 and seen[0].tolist() == list(ranker)
+    with pytest.raises(ValueError, match="split_ranker needs 16 weights"):
+        EncoderUNet(_cfg(object_head=True, paint_objects=True, split_ranker=(1.0, 2.0)))
+    data = json.loads((default_model_dir() / "config.json").read_text())
+    data["generator"]["split_ranker"] = [float("nan")] * binding.RANKER_FEATURES
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    with pytest.raises(TicError, match="generator.split_ranker must be finite"):
+        load_model_config(tmp_path)
+    data["generator"].update(split_ranker=list(ranker), paint_objects=False)
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    with pytest.raises(TicError, match="split_ranker needs object_head and paint_objects"):
+        load_model_config(tmp_path)

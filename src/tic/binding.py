@@ -64,6 +64,10 @@ MAX_EXACT = 6  # up to this many objects the best assignment is found by trying 
 GUIDE_RADIUS = 4  # guided filter (refine_owners): window 2r + 1 pixels of the working size
 GUIDE_EPS = 1e-3  # its regulariser, in (L / 100)^2: edges of more contrast than ~0.03 are kept
 CROP_SIZE = 352  # group_crops: the side of each group's picture (generator.group_crop_size)
+# split_candidates (generator.split_ranker): k-means into 2-5 groups at two position weights
+RANKER_GROUPS = (2, 3, 4, 5)
+RANKER_POSITIONS = (3.0, 10.0)
+RANKER_FEATURES = 16  # the length of a candidate's features, and of generator.split_ranker
 
 # classify(b, regions (G, h, w) bool) -> (G, 1000) ImageNet log-probabilities of each group
 GroupClassifier = Callable[[int, Tensor], Tensor]
@@ -157,11 +161,95 @@ def group_crops(gray: Tensor, regions: Tensor, margin: float, size: int = CROP_S
     return out
 
 
+def _kmeans_regions(x: Tensor, fg: Tensor, k: int) -> Tensor:
+    """Pixels ``x`` ``(h * w, d)`` (features and position), foreground ``fg`` ``(h, w)`` bool ->
+    ``k`` k-means groups of the foreground ``(k, h, w)`` bool, seeded far apart."""
+    h, w = fg.shape
+    on = fg.flatten()
+    group = _kmeans(x[on], _farthest_points(x[on], k))
+    full = torch.full((h * w,), -1, dtype=torch.long)
+    full[on] = group
+    return full.view(1, h, w) == torch.arange(k).view(k, 1, 1)
+
+
+def split_candidates(
+    fg: Tensor, prob: Tensor, looks: Tensor, deep: Tensor, weights: Tensor,
+    classifier: tuple[Tensor, Tensor],
+) -> tuple[Tensor, Tensor]:
+    """Ways to split one image's foreground among its object phrases, and what a ranker
+    (``generator.split_ranker``) reads of each.
+
+    ``fg`` ``(h, w)`` bool and ``prob`` ``(h, w)``: the foreground and the object head's
+    probability; ``looks`` ``(d, h, w)``: what k-means clusters besides the position (the
+    encoder's 1/16 and 1/8 features, as ``split_objects``); ``deep`` ``(C, h', w')``: the 1/32
+    features; ``weights`` ``(P, 1000)``: each phrase's ImageNet classes. The candidates: k-means
+    into each of ``RANKER_GROUPS`` groups at each of ``RANKER_POSITIONS`` (the weight of the
+    position), and every way to give the ``P`` phrases distinct groups (the other groups stay
+    unpainted) -> features ``(n, RANKER_FEATURES)`` and owners ``(n, P, h, w)`` bool. A
+    candidate's features, each a mean over its phrases unless said: ``log P(phrase | group)``;
+    its margin over the group's best other phrase; its margin over the phrase's best other group;
+    the log of the group's share of the foreground (mean, and least); the foreground share no
+    phrase owns; the entropy and the top log-probability of the group's ImageNet classes; ``log
+    P(phrase | group)`` minus ``log P(phrase | foreground)``; the group's mean probability; its
+    spread (mean squared distance to its centre, the image side 1); the candidate's total minus
+    the best other total of the same groups; one-hots of 3, 4 and 5 groups; the position weight
+    (0: the first, 1: the second)."""
+    h, w = fg.shape
+    P = weights.shape[0]
+    dtype = looks.dtype
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    yy, xx = yy.to(dtype), xx.to(dtype)
+    n_fg = float(fg.sum())
+    fg_score = _log_likelihood(_pooled_logp(deep, fg[None], classifier), weights)[0]  # (P,)
+    features, owners = [], []
+    for k in RANKER_GROUPS:
+        if n_fg < k or k < P:
+            continue
+        plans = torch.tensor(list(itertools.permutations(range(k), P)))  # (n, P): group of each
+        n = len(plans)
+        taken = F.one_hot(plans, k).bool()  # (n, P, k)
+        for position_index, position in enumerate(RANKER_POSITIONS):
+            x = torch.cat([looks, position * torch.stack([yy, xx])]).flatten(1).T
+            regions = _kmeans_regions(x, fg, k)  # (k, h, w)
+            logp = _pooled_logp(deep, regions, classifier)
+            score = _log_likelihood(logp, weights)  # (k, P)
+            size = regions.flatten(1).sum(1).to(dtype).clamp_min(1)
+            area = size / max(n_fg, 1.0)
+            entropy, top = -(logp.exp() * logp).sum(1), logp.max(1).values
+            mean_prob = (prob * regions).flatten(1).sum(1) / size
+            cy = (yy * regions).flatten(1).sum(1) / size
+            cx = (xx * regions).flatten(1).sum(1) / size
+            spread = (((yy - cy[:, None, None]) ** 2 + (xx - cx[:, None, None]) ** 2)
+                      * regions).flatten(1).sum(1) / size
+            own = score[plans, torch.arange(P)]  # (n, P)
+            rows = score[plans]  # (n, P, P): the phrases' scores of each phrase's group
+            other_phrase = rows.masked_fill(torch.eye(P, dtype=torch.bool), -torch.inf).amax(2)
+            other_group = score.T[None].expand(n, P, k).masked_fill(taken, -torch.inf).amax(2)
+            total = own.sum(1)
+            best_other = total.clone()  # a single candidate: margin 0
+            if n > 1:
+                first, second = total.topk(2).values
+                best_other = torch.where(total == first, second, first)
+            a = area[plans]  # (n, P)
+            onehots = [torch.full((n,), float(k == g), dtype=dtype) for g in RANKER_GROUPS[1:]]
+            features.append(torch.stack([
+                own.mean(1), (own - other_phrase).mean(1), (own - other_group).mean(1),
+                a.log().mean(1), a.log().amin(1), 1 - a.sum(1), entropy[plans].mean(1),
+                top[plans].mean(1), (own - fg_score).mean(1), mean_prob[plans].mean(1),
+                spread[plans].mean(1), total - best_other, *onehots,
+                torch.full((n,), float(position_index), dtype=dtype)], 1))
+            owners.append(regions[plans])  # (n, P, h, w)
+    if not features:
+        return looks.new_zeros(0, RANKER_FEATURES), torch.zeros(0, P, h, w, dtype=torch.bool)
+    return torch.cat(features), torch.cat(owners)
+
+
 def split_objects(
     prob: Tensor, kind: Tensor, feats: list[Tensor], weights: Tensor,
     classifier: tuple[Tensor, Tensor], threshold: float = SPLIT_THRESHOLD,
     spare_margin: float | None = None, embedding: Tensor | None = None,
     embedding_position: float = EMBED_SPATIAL_WEIGHT, classify: GroupClassifier | None = None,
+    ranker: Tensor | None = None,
 ) -> Tensor:
     """Which pixels each object phrase owns.
 
@@ -189,6 +277,11 @@ def split_objects(
     regions)`` gives the ImageNet log-probabilities ``(G, 1000)`` of image ``b``'s groups
     ``regions`` ``(G, h, w)`` bool (``EncoderUNet.crop_logp``: each group on its own picture,
     ``group_crops``).
+
+    ``ranker`` ``(RANKER_FEATURES,)`` (None: off; ``generator.split_ranker``): for a text naming
+    two objects (and no spare group, embedding or crops), the split is instead the candidate of
+    ``split_candidates`` whose features score highest under these weights (a linear ranker,
+    ``benchmarks/assignment_screen.py`` fits it); the shipped split is one of the candidates.
     """
     B, P = kind.shape
     h, w = prob.shape[-2:]
@@ -217,13 +310,17 @@ def split_objects(
         if len(phrases) == 1 and not spare:
             owners[b, phrases[0]] = prob[b, 0] * fg.view(h, w)
             continue
+        if (ranker is not None and len(phrases) == 2 and not spare and embedding is None
+                and classify is None):
+            feats_c, owned = split_candidates(fg.view(h, w), prob[b, 0], looks[b], feats[0][b],
+                                              weights[b, phrases], classifier)
+            if len(owned):
+                best = owned[int((feats_c @ ranker.to(feats_c.dtype)).argmax())]
+                for j, region in enumerate(best):
+                    owners[b, phrases[j]] += prob[b, 0] * region
+                continue
         k = len(phrases) + int(spare)
-        x = torch.cat([looks[b], where])
-        x = x.flatten(1).T[fg]  # (n, d): the foreground pixels
-        group = _kmeans(x, _farthest_points(x, k))
-        full = torch.full((h * w,), -1, dtype=torch.long)
-        full[fg] = group
-        regions = full.view(1, h, w) == torch.arange(k).view(k, 1, 1)  # (k, h, w)
+        regions = _kmeans_regions(torch.cat([looks[b], where]).flatten(1).T, fg.view(h, w), k)
         logp = classify(b, regions) if classify is not None \
             else _pooled_logp(feats[0][b], regions, classifier)
         score = _log_likelihood(logp, weights[b, phrases])  # (groups, phrases)

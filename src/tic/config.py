@@ -7,6 +7,7 @@ with an error that names the key, so a typo in a YAML file or a ``--set`` never 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -97,6 +98,12 @@ class GeneratorConfig:
       1/32 features averaged over the group, which also see the other object and the
       background (``tic.binding.group_crops``; a decoding choice: no weights change; two more
       encoder passes for a text naming two objects).
+      ``split_ranker`` (empty: off): for a text naming two objects, the split is chosen among
+      candidates (k-means into 2-5 groups at two position weights, every way to give the two
+      phrases distinct groups: ``tic.binding.split_candidates``) by a linear score of each
+      candidate's ``tic.binding.RANKER_FEATURES`` features with these weights (fitted by
+      ``benchmarks/assignment_screen.py`` on the training sources' binding scenes; a decoding
+      choice: no network weights change).
       ``instance_dim`` (object_head; 0: off): an instance-embedding head of this many channels
       (``tic.models.InstanceHead``, trained with ``loss.lambda_instances`` on the scenes'
       object masks); the object split then clusters the foreground on that embedding and the
@@ -160,6 +167,7 @@ class GeneratorConfig:
     spare_group_margin: float | None = None
     group_crops: float | None = None
     group_crop_size: int = 352
+    split_ranker: tuple[float, ...] = ()
     instance_dim: int = 0
     instance_position: float = 3.0
     person_nouns: bool = False
@@ -297,6 +305,12 @@ class ModelConfig:
             if g.group_crops is not None and not 0 <= g.group_crops <= 4:
                 raise ConfigError("generator.group_crops must be a margin in [0, 4] or null, "
                                   f"got {g.group_crops}")
+            if not all(math.isfinite(v) for v in g.split_ranker):
+                raise ConfigError("generator.split_ranker must be finite numbers, got "
+                                  f"{list(g.split_ranker)}")
+            if g.split_ranker and not (g.object_head and g.paint_objects):
+                raise ConfigError("generator.split_ranker needs object_head and paint_objects "
+                                  "(it chooses how the foreground is split among the objects)")
             if not (64 <= g.group_crop_size <= 1024 and g.group_crop_size % 32 == 0):
                 raise ConfigError("generator.group_crop_size must be a multiple of 32 in "
                                   f"[64, 1024], got {g.group_crop_size}")

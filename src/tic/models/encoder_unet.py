@@ -155,6 +155,10 @@ class EncoderUNet(nn.Module):
         super().__init__()
         if cfg.encoder != "mobilenet_v2":
             raise ValueError(f"EncoderUNet needs encoder 'mobilenet_v2', got {cfg.encoder!r}")
+        if cfg.split_ranker and len(cfg.split_ranker) != binding.RANKER_FEATURES:
+            raise ValueError(f"generator.split_ranker needs {binding.RANKER_FEATURES} weights "
+                             "(one per feature of tic.binding.split_candidates), got "
+                             f"{len(cfg.split_ranker)}")
         self.cfg = cfg
         self.encoder = MobileNetV2Features(taps=TAPS)
         if cfg.encoder_frozen:
@@ -249,11 +253,12 @@ class EncoderUNet(nn.Module):
         prob = self.object_logits(feats).sigmoid().to(ab.dtype)
         emb = self.instance_embedding(feats).to(ab.dtype) if self.instances is not None else None
         classify = None if self.cfg.group_crops is None else functools.partial(self.crop_logp, L)
+        ranker = torch.tensor(self.cfg.split_ranker) if self.cfg.split_ranker else None
         owners = binding.split_objects(prob, obj_kind, feats, *self.class_inputs(feats, obj_nouns),
                                        threshold=self.cfg.object_threshold,
                                        spare_margin=self.cfg.spare_group_margin, embedding=emb,
                                        embedding_position=self.cfg.instance_position,
-                                       classify=classify)
+                                       classify=classify, ranker=ranker)
         owners = binding.refine_owners(owners, ((L + 1) / 2).to(ab.dtype))
         return binding.paint_objects(ab, owners, obj_ab)
 
