@@ -192,6 +192,26 @@ def fit_ranker(data: list[tuple[Tensor, Tensor]], steps: int = 600) -> Tensor:
     return (lin.weight[0] / sd).detach()
 
 
+def write_second_half(root: Path, name: str, first: int) -> Path:
+    """The texts of ``root/name``'s scenes after the first ``first`` (the ranker's unseen half)
+    as ``root/name_second_half/manifest.jsonl``, for ``tic evaluate``; paths point back into
+    ``name``."""
+    rows = [json.loads(line) for line in (root / name / "manifest.jsonl").read_text().splitlines()
+            if line.strip()]
+    scenes = list(dict.fromkeys(r["pair"] for r in rows))  # each scene's two texts share "pair"
+    keep = set(scenes[first:])
+    out = root / f"{name}_second_half"
+    out.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for r in (r for r in rows if r["pair"] in keep):
+        r["image"] = f"../{name}/{r['image']}"
+        for region in r["regions"]:
+            region["mask"] = f"../{name}/{region['mask']}"
+        lines.append(json.dumps(r))
+    (out / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    return out
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", type=Path, default=Path("data/v2-big"))
@@ -204,6 +224,9 @@ def main(argv=None) -> None:
                    help="write the fitted ranker's weights (scripts/ship_default_model.py "
                    "--split-ranker reads them)")
     p.add_argument("--skip-rules", action="store_true", help="only the ranker")
+    p.add_argument("--write-halves", action="store_true",
+                   help="also write each set's second half (the ranker's unseen scenes) as "
+                   "DATA_ROOT/SET_second_half/manifest.jsonl for tic evaluate")
     args = p.parse_args(argv)
     if "val_binding" in args.sets:
         raise SystemExit("val_binding is the held-out set: confirm a choice with tic evaluate, "
@@ -246,6 +269,8 @@ def main(argv=None) -> None:
         print(f"wrote {args.ranker_out}")
     for n in data:
         half = len(data[n]) // 2
+        if args.write_halves:
+            print("wrote", write_second_half(args.data_root, n, half) / "manifest.jsonl")
         hits[n]["ranker (second half)"] = [len(X) > 0 and bool(y[int((X @ weights).argmax())])
                                            for (X, _), y in list(zip(built[n], labels[n], strict=True))[half:]]
         hits[n]["pooled (second half)"] = hits[n]["pooled"][half:]
