@@ -21,7 +21,11 @@ binding is done at decoding, in three steps that each can be checked:
    encoder again: the 1/32 features of the whole picture see both objects and the background,
    so their average over a group mixes them. With an instance head
    (``generator.instance_dim``: ``tic.models.InstanceHead``) the k-means runs on its embedding,
-   trained so that one object's pixels lie together, and the position, instead. Deciding per group, not per
+   trained so that one object's pixels lie together, and the position, instead. With
+   ``generator.split_ranker`` the split of a text naming two objects is instead chosen among
+   candidates (``split_candidates``: k-means into 2-5 groups at two position weights, the phrases
+   on any two of the groups) by a linear score of what each candidate's groups look like and how
+   well they fit the phrases. Deciding per group, not per
    pixel, is what makes this work: a noun that ImageNet barely knows ("a girl") loses every pixel
    to a noun it knows, but the known noun still picks its own group and leaves the other. With the
    true masks as the foreground this names both objects rightly in 81% of the training sources'
