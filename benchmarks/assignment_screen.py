@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from split_screen import SETS, Splits, _hits, cache_scenes
+from split_screen import SETS, Splits, _hits, load_scenes
 from torch import Tensor
 
 from tic import binding
@@ -164,10 +164,7 @@ def rules(sp: Splits, ev: Evidence) -> dict[str, Callable[[dict], Tensor]]:
 def candidates(sp: Splits, s: dict) -> tuple[Tensor, Tensor]:
     """The ranker's candidates of a scene, as ``split_objects`` makes them for a ranker
     (``tic.binding.split_candidates``): features ``(n, 16)`` and owners ``(n, P, h, w)``."""
-    h, w = s["prob"].shape[-2:]
-    parts = [F.normalize(F.interpolate(f, size=(h, w), mode="bilinear", align_corners=False), dim=1)
-             for f in s["feats"][1:3]]
-    looks = torch.cat(parts, 1)[0] / len(parts) ** 0.5
+    looks = binding.cluster_looks(s["feats"], s["prob"].shape[-2:], s["prob"].dtype)[0]
     return binding.split_candidates(sp._foreground(s), s["prob"][0, 0], looks, s["feats"][0][0],
                                     s["weights"][0], sp.clf)
 
@@ -179,13 +176,14 @@ def fit_ranker(data: list[tuple[Tensor, Tensor]], steps: int = 600) -> Tensor:
     data = [(X, y) for X, y in data if y.any()]
     allX = torch.cat([X for X, _ in data])
     mu, sd = allX.mean(0), allX.std(0).clamp_min(1e-6)
+    standard = [((X - mu) / sd, y) for X, y in data]
     torch.manual_seed(0)
     lin = torch.nn.Linear(allX.shape[1], 1)
     opt = torch.optim.Adam(lin.parameters(), 1e-2, weight_decay=1e-3)
     for _ in range(steps):
         with torch.enable_grad():
-            loss = sum(-(z[y].logsumexp(0) - z.logsumexp(0)) for X, y in data
-                       for z in [lin((X - mu) / sd)[:, 0]]) / len(data)
+            loss = sum(-(z[y].logsumexp(0) - z.logsumexp(0)) for Z, y in standard
+                       for z in [lin(Z)[:, 0]]) / len(data)
             opt.zero_grad()
             loss.backward()
         opt.step()
@@ -245,11 +243,7 @@ def main(argv=None) -> None:
         rules(sp, Evidence(sp, second))
     data, hits = {}, {}
     for name in args.sets:
-        path = args.cache / f"{name}.pt"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(cache_scenes(G, cfg, args.data_root / name / "manifest.jsonl"), path)
-        data[name] = torch.load(path, weights_only=False)
+        data[name] = load_scenes(G, cfg, args.data_root, name, args.cache)
         hits[name] = {rule: [all(_hits(split(s), s["small"])) for s in data[name]]
                       for rule, split in table.items()}
         print(name, len(data[name]), {r: f"{np.mean(h):.1%}" for r, h in hits[name].items()}, flush=True)

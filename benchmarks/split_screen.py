@@ -88,6 +88,19 @@ def cache_scenes(G, cfg, manifest: Path) -> list[dict]:
     return scenes
 
 
+def load_scenes(G, cfg, data_root: Path, name: str, cache: Path) -> list[dict]:
+    """``cache_scenes`` of the set ``data_root/name``, kept in ``cache/name.pt`` (computed again
+    when missing or written by an older version without ``CACHED_KEYS``)."""
+    path = cache / f"{name}.pt"
+    cached = torch.load(path, weights_only=False) if path.exists() else None
+    if cached and CACHED_KEYS <= set(cached[0]):
+        return cached
+    scenes = cache_scenes(G, cfg, data_root / name / "manifest.jsonl")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(scenes, path)
+    return scenes
+
+
 class Splits:
     """The variants, for one model: each ``(scene) -> owners (P, h, w) bool``."""
 
@@ -321,16 +334,7 @@ def main(argv=None) -> None:
                          "do not screen on it")
     cfg, G, _ = load_model(args.model)
     G = load_pretrained_encoder(G).eval()
-    data = {}
-    for name in args.sets:
-        path = args.cache / f"{name}.pt"
-        cached = torch.load(path, weights_only=False) if path.exists() else None
-        if cached and CACHED_KEYS <= set(cached[0]):
-            data[name] = cached
-        else:  # none yet, or written by an older version of this script
-            data[name] = cache_scenes(G, cfg, args.data_root / name / "manifest.jsonl")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(data[name], path)
+    data = {name: load_scenes(G, cfg, args.data_root, name, args.cache) for name in args.sets}
     splits = Splits(G, cfg.generator.object_threshold)
     table = variants(splits)
     names = args.only or list(table)

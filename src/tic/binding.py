@@ -165,6 +165,15 @@ def group_crops(gray: Tensor, regions: Tensor, margin: float, size: int = CROP_S
     return out
 
 
+def cluster_looks(feats: list[Tensor], size: tuple[int, int], dtype: torch.dtype) -> Tensor:
+    """What the object split's k-means clusters besides the position: the encoder's features at
+    1/16 and 1/8 (``feats[1]``, ``feats[2]``, deepest first) at ``size``, each unit-norm per
+    pixel, together unit-norm -> ``(B, d, h, w)``."""
+    parts = [F.normalize(F.interpolate(f.to(dtype), size=size, mode="bilinear",
+                                       align_corners=False), dim=1) for f in feats[1:3]]
+    return torch.cat(parts, 1) / len(parts) ** 0.5
+
+
 def _kmeans_regions(x: Tensor, fg: Tensor, k: int) -> Tensor:
     """Pixels ``x`` ``(h * w, d)`` (features and position), foreground ``fg`` ``(h, w)`` bool ->
     ``k`` k-means groups of the foreground ``(k, h, w)`` bool, seeded far apart."""
@@ -184,8 +193,8 @@ def split_candidates(
     (``generator.split_ranker``) reads of each.
 
     ``fg`` ``(h, w)`` bool and ``prob`` ``(h, w)``: the foreground and the object head's
-    probability; ``looks`` ``(d, h, w)``: what k-means clusters besides the position (the
-    encoder's 1/16 and 1/8 features, as ``split_objects``); ``deep`` ``(C, h', w')``: the 1/32
+    probability; ``looks`` ``(d, h, w)``: what k-means clusters besides the position (one image
+    of ``cluster_looks``); ``deep`` ``(C, h', w')``: the 1/32
     features; ``weights`` ``(P, 1000)``: each phrase's ImageNet classes. The candidates: k-means
     into each of ``RANKER_GROUPS`` groups at each of ``RANKER_POSITIONS`` (the weight of the
     position), and every way to give the ``P`` phrases distinct groups (the other groups stay
@@ -203,6 +212,7 @@ def split_candidates(
     dtype = looks.dtype
     yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
     yy, xx = yy.to(dtype), xx.to(dtype)
+    yx = torch.stack([yy, xx])
     n_fg = float(fg.sum())
     fg_score = _log_likelihood(_pooled_logp(deep, fg[None], classifier), weights)[0]  # (P,)
     features, owners = [], []
@@ -213,7 +223,7 @@ def split_candidates(
         n = len(plans)
         taken = F.one_hot(plans, k).bool()  # (n, P, k)
         for position_index, position in enumerate(RANKER_POSITIONS):
-            x = torch.cat([looks, position * torch.stack([yy, xx])]).flatten(1).T
+            x = torch.cat([looks, position * yx]).flatten(1).T
             regions = _kmeans_regions(x, fg, k)  # (k, h, w)
             logp = _pooled_logp(deep, regions, classifier)
             score = _log_likelihood(logp, weights)  # (k, P)
@@ -295,9 +305,7 @@ def split_objects(
     yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
     where = SPATIAL_WEIGHT * torch.stack([yy, xx]).to(prob.dtype)  # (2, h, w)
     if embedding is None:  # what k-means clusters besides the position: (d, h, w) a view
-        parts = [F.normalize(F.interpolate(f.to(prob.dtype), size=(h, w), mode="bilinear",
-                                           align_corners=False), dim=1) for f in feats[1:3]]
-        looks = torch.cat(parts, 1) / len(parts) ** 0.5
+        looks = cluster_looks(feats, (h, w), prob.dtype)
     else:
         looks = F.interpolate(embedding.to(prob.dtype), size=(h, w), mode="bilinear",
                               align_corners=False)
