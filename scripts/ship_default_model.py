@@ -58,6 +58,7 @@ SETTINGS = {
     "group_crop_size": ("generator", "group_crop_size"),
     "split_ranker": ("generator", "split_ranker"),
     "person_nouns": ("generator", "person_nouns"),
+    "person_faces": ("generator", "person_faces"),
     "instance_position": ("generator", "instance_position"),
     "palette_prior": ("generator", "palette_prior"),
     "palette_chroma": ("generator", "palette_chroma"),
@@ -132,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--person-nouns", choices=["true", "false"], default=None,
                    help="match nouns that name people to the classes that show people "
                    "(generator.person_nouns)")
+    p.add_argument("--person-faces", choices=["true", "false"], default=None,
+                   help="place a person named among other objects under a face found in the "
+                   "gray image (generator.person_faces)")
     args = p.parse_args(argv)
 
     source = Colorizer.from_pretrained(args.model, device="cpu")  # fails clearly if broken

@@ -72,6 +72,10 @@ CROP_SIZE = 352  # group_crops: the side of each group's picture (generator.grou
 RANKER_GROUPS = (2, 3, 4, 5)
 RANKER_POSITIONS = (3.0, 10.0)
 RANKER_FEATURES = 16  # the length of a candidate's features, and of generator.split_ranker
+# face_body (generator.person_faces): a standing person's box in face widths from the face centre
+BODY_HALF_WIDTH = 2.0  # to each side
+BODY_ABOVE = 1.0  # up (the top of the head)
+BODY_BELOW = 8.0  # down (about 7.5 heads make an adult's height)
 
 # classify(b, regions (G, h, w) bool) -> (G, 1000) ImageNet log-probabilities of each group
 GroupClassifier = Callable[[int, Tensor], Tensor]
@@ -263,7 +267,8 @@ def split_objects(
     classifier: tuple[Tensor, Tensor], threshold: float = SPLIT_THRESHOLD,
     spare_margin: float | None = None, embedding: Tensor | None = None,
     embedding_position: float = EMBED_SPATIAL_WEIGHT, classify: GroupClassifier | None = None,
-    ranker: Tensor | None = None,
+    ranker: Tensor | None = None, faces: list[Tensor] | None = None,
+    persons: Tensor | None = None,
 ) -> Tensor:
     """Which pixels each object phrase owns.
 
@@ -296,6 +301,12 @@ def split_objects(
     two objects (and no spare group, embedding or crops), the split is instead the candidate of
     ``split_candidates`` whose features score highest under these weights (a linear ranker,
     ``benchmarks/assignment_screen.py`` fits it); the shipped split is one of the candidates.
+
+    ``faces`` (None: off; ``generator.person_faces``): per image the faces ``(N, 5)`` of
+    ``tic.faces.detect_faces``; ``persons`` ``(B, P)`` bool: the phrases whose noun names people
+    (``tic.grounding.person_share``). For a text naming two or more objects of which exactly one
+    names people, with a face on the foreground, that phrase owns ``face_body``'s region and the
+    other phrases split the rest of the foreground as usual (one other phrase: all of it).
     """
     B, P = kind.shape
     h, w = prob.shape[-2:]
@@ -322,6 +333,23 @@ def split_objects(
         if len(phrases) == 1 and not spare:
             owners[b, phrases[0]] = prob[b, 0] * fg.view(h, w)
             continue
+        who = [j for j in phrases if persons is not None and bool(persons[b, j])]
+        if faces is not None and len(who) == 1 and len(phrases) >= 2:
+            body = face_body(faces[b], fg.view(h, w))
+            rest = fg.view(h, w) & ~body
+            others = [j for j in phrases if j != who[0]]
+            if body.any() and int(rest.sum()) >= len(others):
+                owners[b, who[0]] = prob[b, 0] * body
+                if len(others) == 1:
+                    owners[b, others[0]] = prob[b, 0] * rest
+                    continue
+                regions = _kmeans_regions(torch.cat([looks[b], where]).flatten(1).T, rest,
+                                          len(others))
+                score = _log_likelihood(_pooled_logp(feats[0][b], regions, classifier),
+                                        weights[b, others])
+                for g, j in _assign(score, None).items():
+                    owners[b, others[j]] += prob[b, 0] * regions[g]
+                continue
         if (ranker is not None and len(phrases) == 2 and not spare and embedding is None
                 and classify is None):
             feats_c, owned = split_candidates(fg.view(h, w), prob[b, 0], looks[b], feats[0][b],
@@ -339,6 +367,28 @@ def split_objects(
         for g, j in _assign(score, spare_margin if spare else None).items():  # disjoint groups
             owners[b, phrases[j]] += prob[b, 0] * regions[g]
     return owners
+
+
+def face_body(faces: Tensor, fg: Tensor) -> Tensor:
+    """``faces`` ``(N, 5)`` (``tic.faces.detect_faces``: score, centre x, y, width, height as
+    fractions, best first), ``fg`` ``(h, w)`` bool -> ``(h, w)`` bool: the foreground inside the
+    box of a standing person under the best face whose centre lies on the foreground (or next to
+    it): ``BODY_HALF_WIDTH`` face widths to each side, ``BODY_ABOVE`` up and ``BODY_BELOW``
+    down; all False when no face lies on the foreground (a face in the background photo is not
+    the named person's)."""
+    h, w = fg.shape
+    near = F.max_pool2d(fg[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
+    for _, cx, cy, fw, _ in faces.tolist():
+        x, y = min(int(cx * w), w - 1), min(int(cy * h), h - 1)
+        if not (0 <= cx < 1 and 0 <= cy < 1 and near[y, x]):
+            continue
+        xs = torch.arange(w, dtype=torch.float32)[None, :] + 0.5
+        ys = torch.arange(h, dtype=torch.float32)[:, None] + 0.5
+        s = fw * w  # the face's width in pixels of this grid (the working picture is square)
+        box = ((xs - cx * w).abs() <= BODY_HALF_WIDTH * s) & (ys >= cy * h - BODY_ABOVE * s) \
+            & (ys <= cy * h + BODY_BELOW * s)
+        return fg & box
+    return torch.zeros_like(fg)
 
 
 def _assign(score: Tensor, spare_margin: float | None) -> dict[int, int]:

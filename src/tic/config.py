@@ -115,6 +115,11 @@ class GeneratorConfig:
       matched to the ImageNet classes that show people (what they wear) instead of the class
       names MiniLM finds nearest ("mantis"; ``tic.grounding.PERSON_NOUNS``), for the hints and
       for the object split (a decoding choice: no weights change).
+      ``person_faces`` (object_head and paint_objects): for a text naming two or more objects of
+      which exactly one names people, faces are looked for in the gray input (``tic.faces``:
+      MediaPipe's BlazeFace) and the best one on the foreground gives that phrase the
+      foreground in a standing person's box under it; the other phrases split the rest
+      (``tic.binding.face_body``; a decoding choice: no weights change).
       ``no_colour_chroma`` (grounding models): the ab of texts that name no colour (the empty
       text) is multiplied by this (1: as decoded): a guess without words is often a wrong hue,
       and a fainter one costs less where it is wrong.
@@ -171,6 +176,7 @@ class GeneratorConfig:
     instance_dim: int = 0
     instance_position: float = 3.0
     person_nouns: bool = False
+    person_faces: bool = False
     no_colour_chroma: float = 1.0
     palette_prior: float = 0.0
     palette_chroma: float = 1.0
@@ -308,6 +314,9 @@ class ModelConfig:
             if not all(math.isfinite(v) for v in g.split_ranker):
                 raise ConfigError("generator.split_ranker must be finite numbers, got "
                                   f"{list(g.split_ranker)}")
+            if g.person_faces and not (g.object_head and g.paint_objects):
+                raise ConfigError("generator.person_faces needs object_head and paint_objects "
+                                  "(it places the person among the objects the text names)")
             if g.split_ranker and not (g.object_head and g.paint_objects):
                 raise ConfigError("generator.split_ranker needs object_head and paint_objects "
                                   "(it chooses how the foreground is split among the objects)")

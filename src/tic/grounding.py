@@ -156,6 +156,18 @@ def class_weights(noun_vectors: Tensor, person_nouns: bool = False) -> Tensor:
     return w[..., :n] + w[..., n:].sum(-1, keepdim=True) * classes["person_classes"].to(w.dtype)
 
 
+def person_share(noun_vectors: Tensor) -> Tensor:
+    """``(..., 384)`` L2-normalised noun embeddings -> ``(...,)`` the share of each noun's
+    ``class_weights(..., person_nouns=True)`` that falls on ``PERSON_NOUNS`` rather than on class
+    names: 1 for "a man", 0 for "a giraffe", 0 for zero vectors (the whole picture, padding)."""
+    classes = load_classes()
+    table = torch.cat([classes["names"], classes["persons"]])
+    top = (noun_vectors @ table.T).topk(TOP_K, dim=-1)
+    w = (top.values / SIMILARITY_TEMPERATURE).softmax(-1)
+    share = (w * (top.indices >= classes["names"].shape[0])).sum(-1)
+    return torch.where(noun_vectors.abs().sum(-1) > 0, share, torch.zeros_like(share))
+
+
 def encode_objects(
     texts: list[str], embed, photo_palette: bool = False
 ) -> tuple[Tensor, Tensor, Tensor]:

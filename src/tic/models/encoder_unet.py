@@ -48,6 +48,7 @@ from torch import Tensor, nn
 from tic import ab_bins, binding, grounding
 from tic.color import AB_SCALE
 from tic.config import GeneratorConfig
+from tic.faces import detect_faces
 from tic.models.blocks import conv_bn_relu
 from tic.models.grounding_head import GroundingHead
 from tic.models.mobilenet import MobileNetV2Features
@@ -254,11 +255,18 @@ class EncoderUNet(nn.Module):
         emb = self.instance_embedding(feats).to(ab.dtype) if self.instances is not None else None
         classify = None if self.cfg.group_crops is None else functools.partial(self.crop_logp, L)
         ranker = torch.tensor(self.cfg.split_ranker) if self.cfg.split_ranker else None
+        faces = persons = None
+        if self.cfg.person_faces:
+            objects = obj_kind == grounding.OBJECT
+            persons = (grounding.person_share(obj_nouns.float()) > 0.5) & objects
+            if ((persons.sum(1) == 1) & (objects.sum(1) >= 2)).any():  # else nothing to place
+                faces = detect_faces(((L + 1) / 2).float())
         owners = binding.split_objects(prob, obj_kind, feats, *self.class_inputs(feats, obj_nouns),
                                        threshold=self.cfg.object_threshold,
                                        spare_margin=self.cfg.spare_group_margin, embedding=emb,
                                        embedding_position=self.cfg.instance_position,
-                                       classify=classify, ranker=ranker)
+                                       classify=classify, ranker=ranker, faces=faces,
+                                       persons=persons)
         owners = binding.refine_owners(owners, ((L + 1) / 2).to(ab.dtype))
         return binding.paint_objects(ab, owners, obj_ab)
 
