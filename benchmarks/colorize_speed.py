@@ -10,8 +10,11 @@ For a 1024x768 and a 4000x3000 photo it measures, each in a fresh process:
 
 ``--model shipped`` (default): the model shipped with tic, as ``tic colorize`` uses it;
 ``--model paper-random``: the paper preset at 256 with random weights (random weights are fine for
-timing); or a model folder. Run: ``python benchmarks/colorize_speed.py`` (writes
-``benchmarks/results/colorize_speed.json``, ``colorize_speed_paper_random.json``, or ``--out``).
+timing); or a model folder. ``--texts people``: every text names one person and one other object
+("a red man and a blue bicycle"), for which the shipped model also looks for faces
+(``generator.person_faces``, ``tic.faces``). Run: ``python benchmarks/colorize_speed.py`` (writes
+``benchmarks/results/colorize_speed.json``, ``colorize_speed_paper_random.json``,
+``colorize_speed_people.json``, or ``--out``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,18 @@ import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+# another text (and other nouns) each time: the text encoder remembers its last few texts
+TEXTS = {
+    "mixed": ["a blue sky over green trees", "a red car on a gray road",
+              "a yellow boat on blue water", "a pink flower beside a green leaf",
+              "an orange cat on a brown sofa", "a purple umbrella and a white dog",
+              "a green bus under a gray cloud"],
+    # one person and one other object: the shipped model looks for faces (generator.person_faces)
+    "people": ["a red man and a blue bicycle", "a green woman and a yellow dog",
+               "a blue boy and a red car", "a purple girl and a green chair",
+               "a pink dancer and a blue horse", "an orange man and a gray bench",
+               "a yellow woman and a purple umbrella"],
+}
 PHOTO = ROOT.parent / "shared" / "data" / "photos" / "images" / "mate__dune.jpg"
 
 WORKER = r"""
@@ -38,11 +53,8 @@ import json, resource, statistics, sys, time
 from tic import Colorizer
 from tic.imageio import read_photo, save_image
 model, src, out, repeats = sys.argv[1] or None, sys.argv[2], sys.argv[3], int(sys.argv[4])
+texts = json.loads(sys.argv[5])
 colorizer = Colorizer.from_pretrained(model, device="cpu")
-# another text (and other nouns) each time: the text encoder remembers its last few texts
-texts = ["a blue sky over green trees", "a red car on a gray road", "a yellow boat on blue water",
-         "a pink flower beside a green leaf", "an orange cat on a brown sofa",
-         "a purple umbrella and a white dog", "a green bus under a gray cloud"]
 times = []
 for i in range(repeats + 1):
     t0 = time.perf_counter()
@@ -60,9 +72,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--model", default="shipped", help="shipped, paper-random or a model folder")
     parser.add_argument("--out", default=None, help="default: benchmarks/results/colorize_speed"
-                        "[_paper_random].json")
+                        "[_paper_random][_people].json")
+    parser.add_argument("--texts", choices=sorted(TEXTS), default="mixed",
+                        help="mixed: colour texts of every kind; people: each names one person "
+                        "and one other object (the face detector runs)")
     args = parser.parse_args()
     suffix = "_paper_random" if args.model == "paper-random" else ""
+    suffix += "_people" if args.texts == "people" else ""
     args.out = args.out or str(ROOT / "benchmarks" / "results" / f"colorize_speed{suffix}.json")
 
     from tic import Colorizer
@@ -86,6 +102,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {platform.processor()}",
         "torch": torch.__version__,
         "model": f"{label}, working size {working}",
+        "texts": TEXTS[args.texts],
         "load_average_1min_at_start": round(os.getloadavg()[0], 2),
         "cases": {},
     }
@@ -102,6 +119,7 @@ def main() -> None:
                 str(src),
                 str(out),
                 str(args.repeats),
+                json.dumps(TEXTS[args.texts]),
             ],
             check=True,
             capture_output=True,
@@ -124,7 +142,7 @@ def main() -> None:
                     "--device",
                     "cpu",
                     "--text",
-                    "a blue sky over green trees",
+                    TEXTS[args.texts][0],
                 ],
                 check=True,
                 capture_output=True,

@@ -53,16 +53,17 @@ class BlazeBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
         self.stride, self.extra = stride, cout - cin
-        self.dw = nn.Conv2d(cin, cin, 3, stride=stride, groups=cin)
+        # stride 1: SAME is one pixel all round, which the convolution pads itself (faster)
+        self.dw = nn.Conv2d(cin, cin, 3, stride=stride, groups=cin, padding=2 - stride)
         self.pw = nn.Conv2d(cin, cout, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.pw(self.dw(F.pad(x, _same_pad(self.stride, 3))))
+        y = self.pw(self.dw(F.pad(x, _same_pad(2, 3)) if self.stride == 2 else x))
         if self.stride == 2:
             x = F.max_pool2d(x, 2)
         if self.extra:
             x = F.pad(x, (0, 0, 0, 0, 0, self.extra))
-        return F.relu(x + y)
+        return F.relu_(x + y)
 
 
 class BlazeFace(nn.Module):
@@ -114,7 +115,7 @@ def load_blazeface() -> BlazeFace:
     net = BlazeFace()
     with resources.as_file(path) as p:
         net.load_state_dict({k: v.float() for k, v in load_file(str(p)).items()})
-    return net.eval()
+    return net.eval().to(memory_format=torch.channels_last)  # ~2x faster depthwise convs on CPU
 
 
 def _nms(score: Tensor, box: Tensor, iou: float) -> Tensor:
@@ -158,8 +159,8 @@ def detect_faces(gray: Tensor, net: BlazeFace | None = None,
 
     corners = [(y, x) for y in starts(Hb) for x in starts(Wb)]
     tiles = torch.stack([big[:, :, y:y + INPUT_SIZE, x:x + INPUT_SIZE] for y, x in corners], 1)
-    logits, boxes = net(tiles.reshape(-1, 1, INPUT_SIZE, INPUT_SIZE).expand(-1, 3, -1, -1)
-                        * 2 - 1)
+    x = tiles.reshape(-1, 1, INPUT_SIZE, INPUT_SIZE).expand(-1, 3, -1, -1) * 2 - 1
+    logits, boxes = net(x.contiguous(memory_format=torch.channels_last))
     score = logits.clamp(-100, 100).sigmoid().view(B, len(corners), -1)
     boxes = boxes.view(B, len(corners), -1, 4)
     origin = torch.tensor([[x, y] for y, x in corners], dtype=boxes.dtype)  # (T, 2) pixels
