@@ -12,7 +12,8 @@
 #   bash scripts/evaluate_default_model.sh v8 RUN_MODEL           # v8: the head on 4x the scenes, palette decoding
 #   bash scripts/evaluate_default_model.sh v9 RUN_MODEL [OTHER...]  # v9: the head with photo crops' background weighted down
 #   bash scripts/evaluate_default_model.sh v9.1                  # v9.1: person nouns, fp32 inference, palette chroma tried
-#   bash scripts/evaluate_default_model.sh v9.2                  # v9.2: palette chroma by hue (the shipped model)
+#   bash scripts/evaluate_default_model.sh v9.2                  # v9.2: palette chroma by hue
+#   bash scripts/evaluate_default_model.sh v9.4                  # v9.4: a person placed under a face (the shipped model)
 #   bash scripts/evaluate_default_model.sh v12 RUN_MODEL          # v12: an instance embedding, tried
 #   bash scripts/evaluate_default_model.sh group-crops           # v9.2 + each group classified on its own crop, tried
 #   bash scripts/evaluate_default_model.sh dev-proxies           # binding on unseen and crowded training-source scenes
@@ -245,7 +246,22 @@ v9.1)  # the shipped v9.1 (v9's weights, generator.person_nouns, fp32 inference)
     --out benchmarks/results/heldout_colors_chroma1.4.json
   python benchmarks/colorize_speed.py
   ;;
-v9.2)  # the shipped v9.2 (v9.1's weights, palette chroma by hue): the decodings screened on the
+v9.4)  # the shipped v9.4 (v9.2 + generator.person_faces): v9.2 rebuilt from it, both on the
+       # held-out sets, the training sources' unseen binding scenes, the pictures and the speed
+  E94=runs/eval-v9.4
+  V92=$E94/v9.2
+  python scripts/ship_default_model.py $NEW --out $V92 --person-faces false
+  ev --model $NEW --model $V92 --data $D/val_binding/manifest.jsonl --out $E94/binding --grid-rows 8
+  ev --model $NEW --model $V92 --data $D/dev_binding_unseen/manifest.jsonl --out $E94/dev_unseen
+  ev --model $NEW --model $V92 --data $D/val_recolor/manifest.jsonl --out $E94/recolor
+  ev --model $NEW --model $V92 --baseline gray --data $D/val_sources.jsonl --out $E94/sources
+  ev --model $NEW --model $V92 --no-text --data $D/val_sources.jsonl --out $E94/sources_notext
+  python scripts/binding_faces_figure.py --data $D/val_binding/manifest.jsonl --old $V92 \
+    --metrics $E94/binding/metrics.jsonl --new-label v9.4 --out docs/v9.4_binding_faces.jpg
+  python benchmarks/colorize_speed.py --texts people
+  python benchmarks/colorize_speed.py
+  ;;
+v9.2)  # v9.2 (v9.1's weights, palette chroma by hue): the decodings screened on the
        # hash split, then the chosen one on the held-out sources (MODEL_CARD.md, "v9.2")
   E92=runs/eval-v9.2
   V91=$E92/v9.1

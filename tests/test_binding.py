@@ -311,3 +311,59 @@ def test_a_ranker_chooses_the_split_of_a_text_naming_two_objects():
     one = binding.split_objects(prob, kind[:, :1], feats, weights[:, :1], classifier, ranker=sparse)
     torch.testing.assert_close(one, binding.split_objects(prob, kind[:, :1], feats, weights[:, :1],
                                                           classifier))
+
+
+def test_face_body_is_the_foreground_under_a_face_on_it():
+    """A face 4 pixels wide centred at (32, 16) of a 64x64 grid: the box reaches 2 face widths to
+    each side, 1 up and 8 down (hand-computed pixel centres), cut to the foreground."""
+    fg = torch.ones(64, 64, dtype=torch.bool)
+    face = torch.tensor([[0.9, 0.5, 0.25, 4 / 64, 4 / 64]])
+    body = binding.face_body(face, fg)
+    ys, xs = body.nonzero(as_tuple=True)
+    assert (int(xs.min()), int(xs.max())) == (24, 39)  # |x + 0.5 - 32| <= 8
+    assert (int(ys.min()), int(ys.max())) == (12, 47)  # 12 <= y + 0.5 <= 48
+    assert int(body.sum()) == 16 * 36
+    fg[:, 36:] = False
+    assert int(binding.face_body(face, fg).sum()) == 12 * 36
+    # a face on the background (no foreground within a pixel of its centre) places nobody, and
+    # the next face that is on the foreground is used instead
+    fg = torch.zeros(64, 64, dtype=torch.bool)
+    fg[40:60, 40:60] = True
+    assert not binding.face_body(face, fg).any()
+    both = torch.cat([face, torch.tensor([[0.8, 50 / 64, 41 / 64, 2 / 64, 2 / 64]])])
+    assert binding.face_body(both, fg).any()
+    assert not binding.face_body(torch.zeros(0, 5), fg).any()
+
+
+def test_a_person_among_objects_owns_the_foreground_under_its_face():
+    """Phrase 1 names a person and a face lies on the right square: phrase 1 owns the right
+    square (all of it is under the face) and phrase 0 the rest, whatever the classifier says;
+    without a face, or with two person phrases, the usual split decides."""
+    prob, feats, classifier = _scene()
+    weights = torch.tensor([[[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])  # phrase 0 fits the right
+    kind = torch.tensor([[OBJECT, OBJECT]])
+    usual = binding.split_objects(prob, kind, feats, weights, classifier)
+    assert usual[0, 0, 4:12, 10:15].min() > 0  # phrase 0 takes the right square
+    face = [torch.tensor([[0.9, 12.5 / 16, 4.5 / 16, 1 / 16, 1 / 16]])]
+    person = torch.tensor([[False, True]])
+    owners = binding.split_objects(prob, kind, feats, weights, classifier, faces=face,
+                                   persons=person)
+    fg = prob[0, 0] > binding.SPLIT_THRESHOLD
+    body = binding.face_body(face[0], fg)
+    assert body[4:12, 10:15].all() and not body[:, :8].any()
+    torch.testing.assert_close(owners[0, 1], prob[0, 0] * body)
+    torch.testing.assert_close(owners[0, 0], prob[0, 0] * (fg & ~body))
+    for faces, persons in ((face, torch.tensor([[True, True]])), ([torch.zeros(0, 5)], person)):
+        same = binding.split_objects(prob, kind, feats, weights, classifier, faces=faces,
+                                     persons=persons)
+        torch.testing.assert_close(same, usual)
+    # three phrases, one a person: the other two split what the person leaves, as usual
+    kind3 = torch.tensor([[OBJECT, OBJECT, OBJECT]])
+    w3 = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]])
+    prob3 = prob.clone()
+    prob3[0, 0, 13:16, 1:15] = 0.7  # a third object along the bottom
+    three = binding.split_objects(prob3, kind3, feats, w3, classifier, faces=face,
+                                  persons=torch.tensor([[False, True, False]]))
+    assert three[0, 1, 4:12, 10:15].min() > 0  # the person
+    assert three[0, 0, 4:12, 1:6].min() > 0  # class 0: the left square
+    assert (three[0].sum(0) <= prob3[0, 0] + 1e-6).all()

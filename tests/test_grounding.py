@@ -441,7 +441,8 @@ def test_palette_prior_and_palette_chroma_change_only_the_texts_they_are_for():
                        (dict(group_crop_size=100), "group_crop_size must be a multiple of 32"),
                        (dict(grounding=False, palette_prior=1.0), "palette_prior"),
                        (dict(grounding=False, palette_chroma=1.2), "palette_chroma"),
-                       (dict(grounding=False, person_nouns=True), "person_nouns needs")):
+                       (dict(grounding=False, person_nouns=True), "person_nouns needs"),
+                       (dict(person_faces=True), "person_faces needs object_head")):
         with pytest.raises(ConfigError, match=match):
             ModelConfig(image_size=64, generator=_cfg(text_dim=384, **bad),
                         text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
@@ -499,6 +500,16 @@ def test_person_nouns_read_the_classes_that_show_people():
         assert torch.isclose(row.sum(), torch.tensor(1.0))
         assert torch.allclose(row[persons], row[persons][0].expand(int(persons.sum())), atol=1e-6)
     assert torch.allclose(with_persons[2], plain[2])  # "water buffalo" is nearer its own class
+
+
+def test_person_share_tells_nouns_that_name_people():
+    from tic.text_minilm import MiniLMEncoder
+
+    nouns = ("man", "woman jumping", "breakdancer", "giraffe", "fortune cookie", "wig")
+    vec = MiniLMEncoder().sentence_vectors([grounding.CLASS_PROMPT.format(n) for n in nouns])
+    share = grounding.person_share(torch.cat([vec, torch.zeros(1, vec.shape[1])]))
+    assert share[:3].min() > 0.5 and share[3:].max() < 0.5
+    assert float(share[-1]) == 0.0  # no noun (the whole picture, padding)
 
 
 def test_class_asset_must_hold_the_person_nouns(monkeypatch):
@@ -567,7 +578,7 @@ def test_a_split_ranker_reaches_the_object_split_and_a_wrong_one_is_refused(monk
     (tmp_path / "config.json").write_text(json.dumps(data))
     with pytest.raises(TicError, match="generator.split_ranker must be finite"):
         load_model_config(tmp_path)
-    data["generator"].update(split_ranker=list(ranker), paint_objects=False)
+    data["generator"].update(split_ranker=list(ranker), paint_objects=False, person_faces=False)
     (tmp_path / "config.json").write_text(json.dumps(data))
     with pytest.raises(TicError, match="split_ranker needs object_head and paint_objects"):
         load_model_config(tmp_path)

@@ -61,8 +61,9 @@ class BlazeBlock(nn.Module):
         y = self.pw(self.dw(F.pad(x, _same_pad(2, 3)) if self.stride == 2 else x))
         if self.stride == 2:
             x = F.max_pool2d(x, 2)
-        if self.extra:
-            x = F.pad(x, (0, 0, 0, 0, 0, self.extra))
+        if self.extra:  # the input padded with zero channels, added: only its own channels move
+            y[:, : x.shape[1]] += x
+            return F.relu_(y)
         return F.relu_(x + y)
 
 
@@ -81,7 +82,7 @@ class BlazeFace(nn.Module):
         self.register_buffer("anchors", anchors(), persistent=False)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        x = F.relu(self.stem(F.pad(x, _same_pad(2, 5))))
+        x = F.relu_(self.stem(F.pad(x, _same_pad(2, 5))))
         for i, block in enumerate(self.blocks):
             x = block(x)
             if i == FINE:
