@@ -6,7 +6,8 @@ gains and losses, the first text of the pair that changed), then the scenes both
 get wrong: the gray input with the faces ``tic.faces.detect_faces`` found (red boxes, scores) |
 the truth | the older model | the shipped model, each row captioned with the text and the
 result of each model. Also prints, per model, the texts with both objects right by how many of
-the named objects are people (``tic.grounding.person_share`` of each label above 0.5).
+the named objects are people (``tic.grounding.person_share`` of each label above
+``PERSON_SHARE``).
 
 Usage::
 
@@ -27,7 +28,7 @@ from PIL import Image, ImageDraw
 
 from tic import Colorizer
 from tic.faces import detect_faces
-from tic.grounding import CLASS_PROMPT, person_share
+from tic.grounding import CLASS_PROMPT, PERSON_SHARE, person_share
 from tic.imageio import atomic_path
 
 SIDE = 256
@@ -96,7 +97,7 @@ def main(argv=None) -> None:
     with torch.no_grad():
         vectors = new.text_encoder.sentence_vectors([CLASS_PROMPT.format(x) for x in labels])
     people = {x for x, share in zip(labels, person_share(vectors).tolist(), strict=True)
-              if share > 0.5}
+              if share > PERSON_SHARE}
     for name in (old_name, new_name):
         tally: dict[int, list[int]] = {}
         for rid, ok in runs[name].items():

@@ -306,7 +306,8 @@ def split_objects(
     ``tic.faces.detect_faces``; ``persons`` ``(B, P)`` bool: the phrases whose noun names people
     (``tic.grounding.person_share``). For a text naming two or more objects of which exactly one
     names people, with a face on the foreground, that phrase owns ``face_body``'s region and the
-    other phrases split the rest of the foreground as usual (one other phrase: all of it).
+    other phrases split the rest of the foreground as usual (one other phrase: all of it; no
+    spare group or ranker then).
     """
     B, P = kind.shape
     h, w = prob.shape[-2:]
@@ -345,8 +346,9 @@ def split_objects(
                     continue
                 regions = _kmeans_regions(torch.cat([looks[b], where]).flatten(1).T, rest,
                                           len(others))
-                score = _log_likelihood(_pooled_logp(feats[0][b], regions, classifier),
-                                        weights[b, others])
+                logp = classify(b, regions) if classify is not None \
+                    else _pooled_logp(feats[0][b], regions, classifier)
+                score = _log_likelihood(logp, weights[b, others])
                 for g, j in _assign(score, None).items():
                     owners[b, others[j]] += prob[b, 0] * regions[g]
                 continue

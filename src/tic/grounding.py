@@ -64,6 +64,7 @@ PERSON_NOUNS = ("man", "men", "woman", "women", "boy", "boys", "girl", "girls", 
                 "children", "person", "people", "lady", "gentleman", "dancer", "player",
                 "athlete", "skater", "rider", "runner", "surfer", "swimmer", "singer", "musician",
                 "soldier", "bride", "student", "worker", "tourist", "family", "couple")  # fmt: skip
+PERSON_SHARE = 0.5  # a phrase names people when more than this share of its weights is theirs
 # ImageNet classes that show a person: what people wear, and the classes that are people
 PERSON_CLASSES = ("abaya", "academic gown", "apron", "bikini", "bow tie", "bra",
                   "bulletproof vest", "cardigan", "cloak", "cowboy hat", "fur coat", "gown",

@@ -258,7 +258,8 @@ class EncoderUNet(nn.Module):
         faces = persons = None
         if self.cfg.person_faces:
             objects = obj_kind == grounding.OBJECT
-            persons = (grounding.person_share(obj_nouns.float()) > 0.5) & objects
+            persons = (grounding.person_share(obj_nouns.float()) > grounding.PERSON_SHARE) \
+                & objects
             if ((persons.sum(1) == 1) & (objects.sum(1) >= 2)).any():  # else nothing to place
                 faces = detect_faces(((L + 1) / 2).float())
         owners = binding.split_objects(prob, obj_kind, feats, *self.class_inputs(feats, obj_nouns),
