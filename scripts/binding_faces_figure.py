@@ -7,13 +7,13 @@ get wrong: the gray input with the faces ``tic.faces.detect_faces`` found (red b
 the truth | the older model | the shipped model, each row captioned with the text and the
 result of each model. Also prints, per model, the texts with both objects right by how many of
 the named objects are people (``tic.grounding.person_share`` of each label above
-``PERSON_SHARE``).
+``PERSON_SHARE``). ``--photo PATH TEXT`` (repeatable) adds rows for real photos after the scenes.
 
 Usage::
 
     python scripts/binding_faces_figure.py --data data/v2/val_binding/manifest.jsonl \\
         --old runs/eval-v9.4/v9.2 --metrics runs/eval-v9.4/binding/metrics.jsonl \\
-        --new-label v9.4 --out docs/v9.4_binding_faces.jpg [--wrong 4]
+        --new-label v9.4 --out docs/v9.4_binding_faces.jpg [--wrong 4] [--photo PATH TEXT]
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def results(path: Path) -> dict[str, dict[str, bool]]:
 
 
 def row(record: dict, root: Path, old: Colorizer, new: Colorizer, verdict: str) -> Image.Image:
+    """One row of the sheet: ``record`` (``image`` under ``root``, ``text``), captioned."""
     truth = Image.open(root / record["image"]).convert("RGB")
     gray = truth.convert("L").convert("RGB")
     lum = torch.from_numpy(np.asarray(truth.convert("L"), np.float32) / 255)[None, None]
@@ -72,6 +73,8 @@ def main(argv=None) -> None:
                    "name in --metrics)")
     p.add_argument("--metrics", type=Path, required=True)
     p.add_argument("--wrong", type=int, default=4, help="scenes both models get wrong to show")
+    p.add_argument("--photo", nargs=2, action="append", default=[], metavar=("PATH", "TEXT"),
+                   help="a real photo and a text naming objects in it, as one more row")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     records = {json.loads(line)["id"]: json.loads(line)
@@ -114,13 +117,17 @@ def main(argv=None) -> None:
                 f"{args.new_label or new_name}: {say[new_ok[rid]]}")
 
     rows = [row(records[r], root, old, new, verdict(r)) for r in changed + wrong]
+    rows += [row({"image": Path(path).resolve(), "text": text}, root, old, new,
+                 f"a real photo: gray + faces found | truth | {old_name} | "
+                 f"{args.new_label or new_name}") for path, text in args.photo]
     sheet = Image.new("RGB", (4 * SIDE, len(rows) * (SIDE + CAPTION)), "white")
     for k, r in enumerate(rows):
         sheet.paste(r, (0, k * (SIDE + CAPTION)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out) as tmp:  # JPEG at quality 80 keeps the sheet near 0.5 MB
         sheet.save(tmp, format="JPEG", quality=80)
-    print(f"wrote {args.out}: {len(changed)} changed scenes, then {len(wrong)} still wrong")
+    print(f"wrote {args.out}: {len(changed)} changed scenes, then {len(wrong)} still wrong, "
+          f"then {len(args.photo)} photos")
 
 
 if __name__ == "__main__":

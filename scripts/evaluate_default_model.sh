@@ -257,7 +257,8 @@ v9.4)  # the shipped v9.4 (v9.2 + generator.person_faces): v9.2 rebuilt from it,
   ev --model $NEW --model $V92 --baseline gray --data $D/val_sources.jsonl --out $E94/sources
   ev --model $NEW --model $V92 --no-text --data $D/val_sources.jsonl --out $E94/sources_notext
   python scripts/binding_faces_figure.py --data $D/val_binding/manifest.jsonl --old $V92 \
-    --metrics $E94/binding/metrics.jsonl --new-label v9.4 --out docs/v9.4_binding_faces.jpg
+    --metrics $E94/binding/metrics.jsonl --new-label v9.4 --out docs/v9.4_binding_faces.jpg \
+    --photo ../shared/data/more-photos/images/darknet__person.jpg "a red woman and a blue horse"
   python benchmarks/colorize_speed.py --texts people
   python benchmarks/colorize_speed.py
   ;;
