@@ -32,8 +32,10 @@ FACE_WIDTH = 0.2  # of its width
 
 
 def gray_of(path: Path) -> torch.Tensor:
-    rgb = np.asarray(Image.open(path).convert("RGB").resize((256, 256)), np.float32) / 255
-    return torch.from_numpy(rgb @ np.array([0.2125, 0.7154, 0.0721], np.float32))  # skimage's
+    from skimage.color import rgb2gray
+
+    rgb = np.asarray(Image.open(path).convert("RGB").resize((256, 256)))
+    return torch.from_numpy(rgb2gray(rgb).astype(np.float32))
 
 
 def main() -> None:

@@ -322,6 +322,18 @@ def split_objects(
         looks = F.interpolate(embedding.to(prob.dtype), size=(h, w), mode="bilinear",
                               align_corners=False)
         where = where * (embedding_position / SPATIAL_WEIGHT)
+
+    def kmeans_split(b: int, mask: Tensor, phrases: list[int], spare: bool) -> None:
+        """Split ``mask`` into a k-means group per phrase (one more when ``spare``), each group
+        classified and given to the phrase it fits (``_assign``)."""
+        regions = _kmeans_regions(torch.cat([looks[b], where]).flatten(1).T, mask,
+                                  len(phrases) + int(spare))
+        logp = classify(b, regions) if classify is not None \
+            else _pooled_logp(feats[0][b], regions, classifier)
+        score = _log_likelihood(logp, weights[b, phrases])  # (groups, phrases)
+        for g, j in _assign(score, spare_margin if spare else None).items():  # disjoint groups
+            owners[b, phrases[j]] += prob[b, 0] * regions[g]
+
     for b in range(B):
         whole = (kind[b] == WHOLE).nonzero().flatten().tolist()
         if whole:  # "on a gray background": the first such phrase owns what is not an object
@@ -343,14 +355,8 @@ def split_objects(
                 owners[b, who[0]] = prob[b, 0] * body
                 if len(others) == 1:
                     owners[b, others[0]] = prob[b, 0] * rest
-                    continue
-                regions = _kmeans_regions(torch.cat([looks[b], where]).flatten(1).T, rest,
-                                          len(others))
-                logp = classify(b, regions) if classify is not None \
-                    else _pooled_logp(feats[0][b], regions, classifier)
-                score = _log_likelihood(logp, weights[b, others])
-                for g, j in _assign(score, None).items():
-                    owners[b, others[j]] += prob[b, 0] * regions[g]
+                else:
+                    kmeans_split(b, rest, others, spare=False)
                 continue
         if (ranker is not None and len(phrases) == 2 and not spare and embedding is None
                 and classify is None):
@@ -361,13 +367,7 @@ def split_objects(
                 for j, region in enumerate(best):
                     owners[b, phrases[j]] += prob[b, 0] * region
                 continue
-        k = len(phrases) + int(spare)
-        regions = _kmeans_regions(torch.cat([looks[b], where]).flatten(1).T, fg.view(h, w), k)
-        logp = classify(b, regions) if classify is not None \
-            else _pooled_logp(feats[0][b], regions, classifier)
-        score = _log_likelihood(logp, weights[b, phrases])  # (groups, phrases)
-        for g, j in _assign(score, spare_margin if spare else None).items():  # disjoint groups
-            owners[b, phrases[j]] += prob[b, 0] * regions[g]
+        kmeans_split(b, fg.view(h, w), phrases, spare)
     return owners
 
 

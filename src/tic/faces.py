@@ -160,8 +160,8 @@ def detect_faces(gray: Tensor, net: BlazeFace | None = None,
 
     corners = [(y, x) for y in starts(Hb) for x in starts(Wb)]
     tiles = torch.stack([big[:, :, y:y + INPUT_SIZE, x:x + INPUT_SIZE] for y, x in corners], 1)
-    x = tiles.reshape(-1, 1, INPUT_SIZE, INPUT_SIZE).expand(-1, 3, -1, -1) * 2 - 1
-    logits, boxes = net(x.contiguous(memory_format=torch.channels_last))
+    inputs = tiles.reshape(-1, 1, INPUT_SIZE, INPUT_SIZE).expand(-1, 3, -1, -1) * 2 - 1
+    logits, boxes = net(inputs.contiguous(memory_format=torch.channels_last))
     score = logits.clamp(-100, 100).sigmoid().view(B, len(corners), -1)
     boxes = boxes.view(B, len(corners), -1, 4)
     origin = torch.tensor([[x, y] for y, x in corners], dtype=boxes.dtype)  # (T, 2) pixels

@@ -145,27 +145,30 @@ def class_weights(noun_vectors: Tensor, person_nouns: bool = False) -> Tensor:
     (the ``TOP_K`` most similar class names, softmax of similarity / temperature). With
     ``person_nouns`` the ``PERSON_NOUNS`` are rows of the table too, each one's weight spread
     evenly over ``PERSON_CLASSES`` (see the module doc)."""
+    w = _table_weights(noun_vectors, person_nouns)
+    if not person_nouns:
+        return w
+    classes = load_classes()
+    n = classes["names"].shape[0]
+    return w[..., :n] + w[..., n:].sum(-1, keepdim=True) * classes["person_classes"].to(w.dtype)
+
+
+def _table_weights(noun_vectors: Tensor, person_nouns: bool) -> Tensor:
+    """``(..., 384)`` -> ``(..., rows)``: the softmax over each noun's ``TOP_K`` most similar rows
+    of the class-name table (with ``person_nouns``, ``PERSON_NOUNS`` as rows after the 1000)."""
     classes = load_classes()
     table = torch.cat([classes["names"], classes["persons"]]) if person_nouns else classes["names"]
     sim = noun_vectors @ table.T  # cosine: both sides are L2-normalised
     top = sim.topk(TOP_K, dim=-1)
-    w = torch.zeros_like(sim).scatter_(
+    return torch.zeros_like(sim).scatter_(
         -1, top.indices, (top.values / SIMILARITY_TEMPERATURE).softmax(-1))
-    if not person_nouns:
-        return w
-    n = classes["names"].shape[0]
-    return w[..., :n] + w[..., n:].sum(-1, keepdim=True) * classes["person_classes"].to(w.dtype)
 
 
 def person_share(noun_vectors: Tensor) -> Tensor:
     """``(..., 384)`` L2-normalised noun embeddings -> ``(...,)`` the share of each noun's
     ``class_weights(..., person_nouns=True)`` that falls on ``PERSON_NOUNS`` rather than on class
     names: 1 for "a man", 0 for "a giraffe", 0 for zero vectors (the whole picture, padding)."""
-    classes = load_classes()
-    table = torch.cat([classes["names"], classes["persons"]])
-    top = (noun_vectors @ table.T).topk(TOP_K, dim=-1)
-    w = (top.values / SIMILARITY_TEMPERATURE).softmax(-1)
-    share = (w * (top.indices >= classes["names"].shape[0])).sum(-1)
+    share = _table_weights(noun_vectors, True)[..., load_classes()["names"].shape[0]:].sum(-1)
     return torch.where(noun_vectors.abs().sum(-1) > 0, share, torch.zeros_like(share))
 
 

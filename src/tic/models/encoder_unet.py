@@ -255,20 +255,21 @@ class EncoderUNet(nn.Module):
         emb = self.instance_embedding(feats).to(ab.dtype) if self.instances is not None else None
         classify = None if self.cfg.group_crops is None else functools.partial(self.crop_logp, L)
         ranker = torch.tensor(self.cfg.split_ranker) if self.cfg.split_ranker else None
+        gray = (L + 1) / 2  # L / 100: the face detector's input and the edges' guide
         faces = persons = None
         if self.cfg.person_faces:
             objects = obj_kind == grounding.OBJECT
             persons = (grounding.person_share(obj_nouns.float()) > grounding.PERSON_SHARE) \
                 & objects
             if ((persons.sum(1) == 1) & (objects.sum(1) >= 2)).any():  # else nothing to place
-                faces = detect_faces(((L + 1) / 2).float())
+                faces = detect_faces(gray.float())
         owners = binding.split_objects(prob, obj_kind, feats, *self.class_inputs(feats, obj_nouns),
                                        threshold=self.cfg.object_threshold,
                                        spare_margin=self.cfg.spare_group_margin, embedding=emb,
                                        embedding_position=self.cfg.instance_position,
                                        classify=classify, ranker=ranker, faces=faces,
                                        persons=persons)
-        owners = binding.refine_owners(owners, ((L + 1) / 2).to(ab.dtype))
+        owners = binding.refine_owners(owners, gray.to(ab.dtype))
         return binding.paint_objects(ab, owners, obj_ab)
 
     def crop_logp(self, L: Tensor, b: int, regions: Tensor) -> Tensor:
