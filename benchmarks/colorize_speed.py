@@ -12,7 +12,7 @@ For a 1024x768 and a 4000x3000 photo it measures, each in a fresh process:
 ``--model paper-random``: the paper preset at 256 with random weights (random weights are fine for
 timing); or a model folder. ``--texts people``: every text names one person and one other object
 ("a red man and a blue bicycle"), for which the shipped model also looks for faces
-(``generator.person_faces``, ``tic.faces``). Run: ``python benchmarks/colorize_speed.py`` (writes
+(``decoding.person_faces``, ``tic.faces``). Run: ``python benchmarks/colorize_speed.py`` (writes
 ``benchmarks/results/colorize_speed.json``, ``colorize_speed_paper_random.json``,
 ``colorize_speed_people.json``, or ``--out``).
 """
@@ -40,7 +40,7 @@ TEXTS = {
               "a yellow boat on blue water", "a pink flower beside a green leaf",
               "an orange cat on a brown sofa", "a purple umbrella and a white dog",
               "a green bus under a gray cloud"],
-    # one person and one other object: the shipped model looks for faces (generator.person_faces)
+    # one person and one other object: the shipped model looks for faces (decoding.person_faces)
     "people": ["a red man and a blue bicycle", "a green woman and a yellow dog",
                "a blue boy and a red car", "a purple girl and a green chair",
                "a pink dancer and a blue horse", "an orange man and a gray bench",

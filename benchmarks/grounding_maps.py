@@ -2,16 +2,17 @@
 
 On a binding set (``scripts/prepare_data_v2.py``'s ``val_binding/``: two cut-outs on one gray
 input, each named with its label), for every scene: the objects' maps from the encoder's ImageNet
-classifier matched to each label, or a model's learned maps (``EncoderUNet.phrase_maps`` at the
-model's working size from the image's CIE L*, as inference computes them, upsampled to the image), and for each object the share of its mask
-where its own map beats the other's. An object is "found" when that share is over one half; a
-scene is right when both are. This is the ceiling the hints give the decoder for binding.
+classifier matched to each label (``EncoderUNet.class_maps`` at the model's working size from the
+image's CIE L*, as inference computes them, upsampled to the image), and for each object the share
+of its mask where its own map beats the other's. An object is "found" when that share is over one
+half; a scene is right when both are. This is the ceiling the maps give the decoder for binding.
 
 Then the same count for ``tic.binding.split_objects`` (groups of foreground pixels matched to
-the phrases, as ``generator.paint_objects`` decodes): with the true masks' union as the
+the phrases, as ``decoding.paint_objects`` decodes): with the true masks' union as the
 foreground (how well the matching itself works) and, for a model with an object head, with the
 head's foreground (what decoding gets), whose intersection over union with the true union is
-reported too (pixels above the model's ``generator.object_threshold``).
+reported too (pixels above the model's ``decoding.object_threshold``). The face step of the
+shipped model (``decoding.person_faces``) is not part of this count.
 
     python benchmarks/grounding_maps.py --data data/v2/val_binding/manifest.jsonl
 
@@ -21,7 +22,6 @@ Writes ``benchmarks/results/grounding_maps.json``.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import platform
 from pathlib import Path
@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tic import binding, color, grounding
+from tic import binding, color, decoding, grounding
 from tic.backbones import load_pretrained_encoder
 from tic.checkpoint import load_model
 from tic.imageio import read_photo
@@ -49,7 +49,7 @@ def main(argv=None) -> None:
     cfg, G, _ = load_model(args.model)
     G = load_pretrained_encoder(G).eval()
     size = args.size or cfg.image_size
-    threshold = cfg.generator.object_threshold
+    threshold = cfg.decoding.object_threshold
     encoder = MiniLMEncoder()
     root = args.data.parent
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
@@ -69,7 +69,8 @@ def main(argv=None) -> None:
             feats = G.encode(L)
             nouns = [r["name"] for r in row["regions"]]
             vectors = encoder.sentence_vectors([grounding.CLASS_PROMPT.format(n) for n in nouns])
-            maps = G.phrase_maps(feats, vectors[None])  # the model's: class or learned maps
+            inputs = decoding.class_inputs(feats, vectors[None], cfg.decoding.person_nouns)
+            maps = grounding.class_maps(feats[0], vectors[None], inputs[1])  # (1, P, h, w), 1/32
         maps = F.interpolate(maps, size=gray_size[::-1], mode="bilinear", align_corners=False)[0]
         masks = [torch.from_numpy(np.asarray(Image.open(root / r["mask"]).convert("L")) > 127)
                  for r in row["regions"]]
@@ -85,19 +86,15 @@ def main(argv=None) -> None:
         truth = (torch.stack(small).amax(0) > 0.5).float()[None, None]
         kind = torch.full((1, len(nouns)), grounding.OBJECT)
         with torch.no_grad():
-            inputs = G.class_inputs(feats, vectors[None])
             fgs = {"true_foreground": truth}
             if G.objects is not None:
                 fgs["object_head"] = G.object_logits(feats).sigmoid()
                 found = fgs["object_head"][0, 0] > threshold
                 ious.append(float((found & (truth[0, 0] > 0)).sum() / (found | (truth[0, 0] > 0)).sum()))
-        classify = None if cfg.generator.group_crops is None \
-            else functools.partial(G.crop_logp, L)
         for name, prob in fgs.items():
             with torch.no_grad():
-                owners = binding.split_objects(prob, kind, feats, *inputs, threshold=threshold,
-                                               spare_margin=cfg.generator.spare_group_margin,
-                                               classify=classify)[0] > 0
+                owners = binding.split_objects(prob, kind, feats, *inputs,
+                                               threshold=threshold)[0] > 0
             groups[name].append([float(owners[i][m > 0.5].float().mean()) for i, m in enumerate(small)])
     shares_np = np.array(shares)
     result = {

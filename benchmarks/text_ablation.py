@@ -63,8 +63,8 @@ def config(train_manifest: Path, args, text: str, fusion: str, encoder: str):
     return load_train_config(
         None,
         [
-            "model=tiny", f"model.image_size={args.size}", f"model.generator.text_fusion={fusion}",
-            f"model.generator.width={args.width}", f"loss.lambda_gan={args.lambda_gan}",
+            "model=tiny", f"model.image_size={args.size}", f"model.unet.text_fusion={fusion}",
+            f"model.unet.width={args.width}", f"loss.lambda_gan={args.lambda_gan}",
             "discriminator.widths=[8,16,32]", f"data.train={train_manifest}", f"data.text={text}",
             "data.workers=0", f"batch_size={args.batch_size}", f"steps={args.steps}",
             f"optim.lr={args.lr}", "loss.lambda_perceptual=0", "log_every=50",

@@ -1,4 +1,4 @@
-"""Pictures of what the face-placed person split (``generator.person_faces``) changes.
+"""Pictures of what the face-placed person split (``decoding.person_faces``) changes.
 
 Reads a ``tic evaluate`` of the shipped model and an older one on a binding set (``metrics.jsonl``
 with both models' records) and draws one row per scene whose result changed (every such scene,

@@ -1,4 +1,4 @@
-"""Training and validation data of the default model (v2: pretrained encoder) from both photo pools.
+"""Training and validation data of the shipped model (``configs/default.yaml``) from both photo pools.
 
     python scripts/prepare_data_v2.py --pools ../shared/data/photos ../shared/data/more-photos \\
         --out data/v2

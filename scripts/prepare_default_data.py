@@ -1,4 +1,6 @@
-"""Build the training and validation data of the shipped default model from the shared photo pool.
+"""Build the training and validation data of ``models/scratch-v1`` (the scratch U-Net baseline,
+``configs/scratch-v1.yaml``) from the shared photo pool. The shipped model's data is
+``scripts/prepare_data_v2.py``'s.
 
 One command, reproducible from the pool (everything is seeded):
 
@@ -12,7 +14,7 @@ training. Then, per split:
   (``tic.data.photos.load_photos``);
 - ``composites``: the split's cut-outs pasted on crops of the split's photos or on plain colours,
   half of them hue-turned so that the text, not the object, decides the colour (training also
-  recolours them on the fly: ``data.recolor_prob`` in configs/default.yaml)
+  recolours them on the fly: ``data.recolor_prob`` in configs/scratch-v1.yaml)
   (``tic.data.composites.make_composites``); captions measured on the result.
 
 Writes under ``--out``: ``pool_train.jsonl`` / ``pool_val.jsonl`` (the pool's own format, for the
@@ -79,7 +81,7 @@ def recolor_text(record: Record, rng: random.Random) -> Record | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pool", default="../shared/data/photos/manifest.jsonl")
     parser.add_argument("--out", default="data/default")
     parser.add_argument("--n-train-composites", type=int, default=2400)

@@ -132,36 +132,3 @@ def test_vgg19_without_path_is_a_config_error():
     cfg.loss.perceptual_net = "vgg19"
     with pytest.raises(ConfigError, match="vgg19_path"):
         cfg.validate()
-
-
-def test_discriminative_loss_by_hand():
-    """Two objects (top and bottom halves of a 4x4 view) in a 2-D embedding."""
-    from tic.losses import discriminative_loss
-
-    masks = torch.zeros(2, 4, 4, dtype=torch.bool)
-    masks[0, :2] = True
-    masks[1, 2:] = True
-    apart = torch.zeros(1, 2, 4, 4)
-    apart[0, 0, 2:] = 4.0  # means (0, 0) and (4, 0): 4 >= 2 * 1.5 apart, every pixel on its mean
-    torch.testing.assert_close(discriminative_loss(apart, [masks]), torch.tensor(0.001 * 4 / 2))
-    same = torch.zeros(1, 2, 4, 4)  # both means at 0: the push term (3 - 0)^2 for either pair
-    torch.testing.assert_close(discriminative_loss(same, [masks]), torch.tensor(9.0))
-    spread = apart.clone()
-    spread[0, 1, 0, 0] = 1.5 * 8  # one of object 0's 8 pixels far out along the 2nd axis
-    mu = torch.tensor([0.0, 1.5])  # its mean moves; d of that pixel 10.5, of the others 1.5
-    var0 = ((10.5 - 0.5) ** 2 + 7 * (1.5 - 0.5) ** 2) / 8
-    gap = math.hypot(4.0, 1.5)  # still >= 3: no push
-    want = var0 / 2 + 0.001 * (mu.norm().item() + 4.0) / 2
-    assert gap >= 3
-    torch.testing.assert_close(discriminative_loss(spread, [masks]), torch.tensor(want))
-    # a pixel in both masks counts for neither; a view with no object counts for nothing
-    overlap = masks.clone()
-    overlap[1, 0, 0] = True
-    torch.testing.assert_close(discriminative_loss(apart, [overlap]), torch.tensor(0.002))
-    none = torch.zeros(0, 4, 4, dtype=torch.bool)
-    torch.testing.assert_close(discriminative_loss(torch.cat([apart, same]), [masks, none]),
-                               torch.tensor(0.002))
-    assert discriminative_loss(same, [none]).item() == 0
-    # masks at twice the embedding's size: each embedding pixel takes the object covering it
-    big = masks.repeat_interleave(2, 1).repeat_interleave(2, 2)
-    torch.testing.assert_close(discriminative_loss(spread, [big]), torch.tensor(want))

@@ -1,8 +1,10 @@
-"""The maintenance scripts in scripts/: loss-curve plot and shipping a model folder."""
+"""The maintenance scripts in scripts/: loss-curve plot, shipping a model folder, the held-out
+sets and the shipped model's evaluation."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +109,67 @@ def test_binding_set_with_unnamed_cutouts_names_only_the_top_two(tmp_path):
         gray = (np.abs(image[..., 0] - image[..., 1]) < 3) & (np.abs(image[..., 1] - image[..., 2]) < 3)
         assert gray[~painted].mean() > 0.99  # background and unnamed objects: still gray
         assert not gray[painted].all()
+
+
+def _evaluate_default_model(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Run scripts/evaluate_default_model.sh in ``tmp_path`` with ``tic`` and ``python`` replaced
+    by stubs that log their arguments: the commands it would run, not the models."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    log = tmp_path / "commands.log"
+    for name in ("tic", "python"):
+        stub = bin_dir / name
+        stub.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n')
+        stub.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "evaluate_default_model.sh"), *args],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    return done, log.read_text().splitlines() if log.exists() else []
+
+
+def _held_out_sets(root: Path) -> None:
+    for name in ("val_sources.jsonl", "val_recolor/manifest.jsonl", "val_binding/manifest.jsonl"):
+        (root / "data" / "v2" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "data" / "v2" / name).write_text("")
+
+
+def test_evaluate_default_model_runs_the_card_commands(tmp_path):
+    _held_out_sets(tmp_path)
+    done, commands = _evaluate_default_model(tmp_path)
+    assert done.returncode == 0, done.stderr
+    evaluations = [c for c in commands if c.startswith("tic evaluate")]
+    assert [c.split("--out ")[1].split()[0] for c in evaluations] == [
+        "runs/eval-default/sources", "runs/eval-default/sources_notext",
+        "runs/eval-default/recolor", "runs/eval-default/binding"]
+    assert all(c.count("--model") == 1 and "--model src/tic/assets/default" in c
+               for c in evaluations)
+    assert "--baseline gray" in evaluations[0] and "--no-text" in evaluations[1]
+    scripts = [c.split()[1] for c in commands if c.startswith("python")]
+    assert scripts == ["benchmarks/heldout_colors.py", "benchmarks/grounding_maps.py",
+                       "benchmarks/face_recall.py", "benchmarks/colorize_speed.py",
+                       "benchmarks/colorize_speed.py"]
+    for script in set(scripts):
+        assert (ROOT / script).is_file()
+
+
+def test_evaluate_default_model_compares_a_previous_model(tmp_path):
+    _held_out_sets(tmp_path)
+    (tmp_path / "models" / "v9.2").mkdir(parents=True)
+    (tmp_path / "models" / "v9.2" / "config.json").write_text("{}")
+    done, commands = _evaluate_default_model(tmp_path, "models/v9.2")
+    assert done.returncode == 0, done.stderr
+    evaluations = [c for c in commands if c.startswith("tic evaluate")]
+    assert len(evaluations) == 4 and all("--model models/v9.2" in c for c in evaluations)
+    figure = [c for c in commands if "scripts/binding_faces_figure.py" in c]
+    assert len(figure) == 1 and "--old models/v9.2" in figure[0]
+    assert (ROOT / "scripts" / "binding_faces_figure.py").is_file()
+
+
+def test_evaluate_default_model_says_what_is_missing(tmp_path):
+    done, commands = _evaluate_default_model(tmp_path)
+    assert done.returncode == 2 and "prepare_data_v2.py" in done.stderr and not commands
+    _held_out_sets(tmp_path)
+    done, commands = _evaluate_default_model(tmp_path, "models/nope")
+    assert done.returncode == 2 and "not a model folder" in done.stderr and not commands
+    done, _ = _evaluate_default_model(tmp_path, "--help")
+    assert done.returncode == 2 and "usage" in done.stderr

@@ -32,6 +32,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from torch import Tensor, nn
 
+from tic.config import EncoderUNetConfig
 from tic.errors import TicError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -290,7 +291,7 @@ def load_pretrained_encoder(generator: nn.Module) -> nn.Module:
     ``assets/backbones/mobilenet_v2.safetensors`` (written by ``scripts/convert_mobilenet_v2.py``,
     stored as float16, loaded as float32). A scratch generator is returned unchanged.
     """
-    if getattr(generator.cfg, "encoder", "scratch") == "scratch":
+    if not isinstance(generator.cfg, EncoderUNetConfig):  # the paper's U-Net has no encoder
         return generator
     path = assets_dir() / f"{generator.cfg.encoder}.safetensors"
     if not path.is_file():

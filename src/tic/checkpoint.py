@@ -3,8 +3,10 @@
 A **model folder** (``Colorizer.save_pretrained``; ``tic train`` writes ``RUN/model`` and one in each
 checkpoint) holds:
 
-- ``config.json``: ``{"format": "tic-model/1", "tic_version": ..., **ModelConfig}``, everything
-  needed to rebuild the generator and the text encoder;
+- ``config.json``: ``{"format": "tic-model/2", "tic_version": ..., **ModelConfig}``, everything
+  needed to rebuild the generator and the text encoder, with only the sections of its
+  architecture (``tic.config.model_dict``); folders of format ``tic-model/1`` (one flat
+  ``generator`` section) still load (``tic.config.migrate_model_dict``);
 - ``model.safetensors``: the generator's weights (float32; the shipped model stores float16, cast
   back to float32 on loading);
 - the text encoder's files (``TextEncoder.save``: word2vec's ``text_encoder.safetensors`` +
@@ -44,7 +46,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from tic.config import ConfigError, ModelConfig, from_dict, to_dict
+from tic.config import (
+    ConfigError,
+    EncoderUNetConfig,
+    ModelConfig,
+    from_dict,
+    migrate_model_dict,
+    model_dict,
+    to_dict,
+)
 from tic.errors import TicError
 from tic.imageio import default_mode
 from tic.models import build_generator
@@ -55,7 +65,8 @@ log = logging.getLogger("tic")
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-FORMAT = "tic-model/1"
+FORMAT = "tic-model/2"
+OLD_FORMATS = ("tic-model/1",)  # read, not written
 STATE_NAME = "training_state.pt"
 STATE_FORMAT = "tic-training-state/1"
 _CKPT = re.compile(r"^step-(\d{8})$")
@@ -86,7 +97,7 @@ def load_model(
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise TicError(f"{folder}: model folder has no {WEIGHTS_NAME}")
-    generator = build_generator(config.generator)
+    generator = build_generator(config)
     load_weights(generator, generator_state(weights, generator),
                  f"{weights}: weights do not match config.json")
     try:
@@ -111,11 +122,12 @@ def load_model_config(folder: Path) -> ModelConfig:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise TicError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict) or data.pop("format", None) != FORMAT:
+    fmt = data.pop("format", None) if isinstance(data, dict) else None
+    if fmt != FORMAT and fmt not in OLD_FORMATS:
         raise TicError(f'{path}: not a tic model config (expected "format": "{FORMAT}")')
     data.pop("tic_version", None)
     try:
-        return from_dict(ModelConfig, data).validate()
+        return from_dict(ModelConfig, migrate_model_dict(data)).validate()
     except ConfigError as e:
         raise TicError(f"{path}: {e}") from None
 
@@ -130,7 +142,7 @@ def read_weights(path: Path) -> dict[str, Tensor]:
 
 def _frozen_encoder(generator: nn.Module) -> bool:
     cfg = getattr(generator, "cfg", None)
-    return getattr(cfg, "encoder", "scratch") != "scratch" and getattr(cfg, "encoder_frozen", False)
+    return isinstance(cfg, EncoderUNetConfig) and cfg.encoder_frozen
 
 
 def generator_state(path: Path, generator: nn.Module) -> dict[str, Tensor]:
@@ -184,7 +196,7 @@ def save_model_folder(
 def _write_model_files(
     folder: Path, generator: nn.Module, text_encoder: TextEncoder, config: ModelConfig
 ) -> None:
-    data = {"format": FORMAT, "tic_version": __version__, **to_dict(config)}
+    data = {"format": FORMAT, "tic_version": __version__, **model_dict(config)}
     (folder / CONFIG_NAME).write_text(json.dumps(data, indent=2) + "\n")
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()
              if not (_frozen_encoder(generator) and k.startswith("encoder."))}
@@ -316,19 +328,29 @@ def load_checkpoint(ckpt: Path, G: nn.Module, D: nn.Module | None, opt_g, opt_d)
     return int(state["step"])
 
 
-def init_from(folder: Path, G: nn.Module, D: nn.Module) -> None:
+def init_from(folder: Path, G: nn.Module, D: nn.Module | None = None) -> None:
     """Weights of another run (``TrainConfig.init_from``: a model or checkpoint folder) into freshly
-    built ``G`` and ``D``; a text input that grew is widened (``load_weights(widen=True)``)."""
+    built ``G`` (and ``D``, from the folder's training state when it has one), for both training
+    loops. A text input that grew is widened (``load_weights(widen=True)``); a module that ``G``
+    has and the folder's model lacks altogether (the grounding hint's ``hint.*`` on a model trained
+    without it, an object head's ``objects.*``) keeps its initial values; a frozen pretrained
+    encoder stays the shipped ImageNet one even when the folder holds another copy."""
     if not (folder / WEIGHTS_NAME).is_file():
         raise TicError(f"init_from: {folder} has no {WEIGHTS_NAME} (not a model folder)")
     what = f"init_from: {folder} does not fit this config"
-    load_weights(G, generator_state(folder / WEIGHTS_NAME, G), what, widen=True)
-    if (folder / STATE_NAME).is_file():
+    state = generator_state(folder / WEIGHTS_NAME, G)
+    own = G.state_dict()
+    if _frozen_encoder(G):
+        state.update({k: v for k, v in own.items() if k.startswith("encoder.")})
+    in_file = {k.split(".")[0] for k in state}
+    new = sorted(k for k in own if k.split(".")[0] not in in_file)
+    load_weights(G, {**state, **{k: own[k] for k in new}}, what, widen=True)
+    if D is not None and (folder / STATE_NAME).is_file():
         state = torch.load(folder / STATE_NAME, map_location="cpu", weights_only=True)
         load_weights(D, state["discriminator"], what, widen=True)
-    else:
+    elif D is not None:
         log.info("init_from: %s has no discriminator; D starts from scratch", folder)
-    log.info("initialised from %s", folder)
+    log.info("initialised from %s (%d new tensors start fresh)", folder, len(new))
 
 
 def truncate_log(path: Path, step: int) -> None:

@@ -187,23 +187,32 @@ def add_train(sub) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from tic.train import prepare_run, train
-    from tic.train_config import load_train_config
+    from tic.train_config import load_train_config, read_yaml
 
-    cfg = load_train_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-    if cfg.model.generator.encoder != "scratch" and cfg.model.generator.encoder_frozen:
-        return _run_train_frozen(cfg, out, args)
-    train_set, val_set, text_encoder = prepare_run(cfg, out, resume=args.resume)
+    if "stages" in read_yaml(args.config):
+        return _run_recipe(out, args)
+    cfg = load_train_config(args.config, args.overrides)
+    return _train_one(cfg, out, args, args.resume)
+
+
+def _train_one(cfg, out: Path, args: argparse.Namespace, resume: bool) -> int:
+    """One training run of ``cfg`` into ``out`` by its recipe: the paper's GAN loop
+    (``tic.train``) or the frozen-encoder one (``tic.train_frozen``)."""
+    from tic.train import prepare_run, train
+
+    if cfg.model.architecture == "encoder_unet":
+        return _run_train_frozen(cfg, out, args, resume)
+    train_set, val_set, text_encoder = prepare_run(cfg, out, resume=resume)
     result = train(
-        cfg, out, train_set, val_set, text_encoder, resume=args.resume, progress=not args.quiet
+        cfg, out, train_set, val_set, text_encoder, resume=resume, progress=not args.quiet
     )
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return 130 if result.interrupted else 0
     if result.interrupted:
         print(
             f"tic: interrupted at step {result.step}; checkpoint {result.last_checkpoint}; "
-            f"continue with: tic train {args.config} --out {out} --resume",
+            f"continue with: tic train {args.config} --out {args.out or out} --resume",
             file=sys.stderr,
         )
         return 130
@@ -211,7 +220,41 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_train_frozen(cfg, out: Path, args: argparse.Namespace) -> int:
+def _run_recipe(out: Path, args: argparse.Namespace) -> int:
+    """A recipe of stages (``tic.train_config.load_recipe``): each stage trains into
+    ``OUT/<stage>/`` from the one before; a finished stage (its ``model/`` written) is not run
+    again, an unfinished one is continued with ``--resume``. Then ``OUT/model`` is the last
+    stage's model with the recipe's decoding."""
+    from tic.checkpoint import load_model, save_model_folder
+    from tic.config import DecodingConfig, from_dict, to_dict
+    from tic.train_config import load_recipe
+
+    recipe = load_recipe(args.config, args.overrides, run=out)
+    for name, cfg in recipe.stages:
+        folder = out / name
+        if (folder / "model" / "config.json").is_file():
+            print(f"stage {name}: done ({folder / 'model'})", file=sys.stderr)
+            continue
+        print(f"stage {name}: training into {folder}", file=sys.stderr)
+        started = (folder / "checkpoints").is_dir() and any((folder / "checkpoints").iterdir())
+        rc = _train_one(cfg, folder, args, resume=args.resume and started)
+        if rc:
+            return rc
+    last = out / recipe.stages[-1][0] / "model"
+    config, generator, text_encoder = load_model(last)
+    decoding = to_dict(config.decoding) | recipe.decoding
+    try:
+        config.decoding = from_dict(DecodingConfig, decoding, prefix="decoding.")
+        config.validate()
+    except TicError as e:
+        raise TicError(f"{args.config}: {e}") from None
+    save_model_folder(out / "model", generator, text_encoder, config)
+    print(f"model folder: {out / 'model'} (the last stage's, with the recipe's decoding)",
+          file=sys.stderr)
+    return 0
+
+
+def _run_train_frozen(cfg, out: Path, args: argparse.Namespace, resume: bool) -> int:
     """The frozen-encoder recipe: views from the manifests, then ``tic.train_frozen``."""
     from tic.data.manifest import read_manifest
     from tic.data.views import build_views
@@ -229,11 +272,11 @@ def _run_train_frozen(cfg, out: Path, args: argparse.Namespace) -> int:
     if cfg.data.val:
         val = build_views(read_manifest(cfg.data.val), [], size, 0, 0, flip=False)
     encoder = fit_text_encoder([r.text for r in photos], cfg.model.text_encoder)
-    result = train_frozen(cfg, out, views, encoder, val, resume=args.resume,
+    result = train_frozen(cfg, out, views, encoder, val, resume=resume,
                           progress=not args.quiet)
     if result.stopped_early:
         print(f"tic: stopped at step {result.step}; continue with: tic train {args.config} "
-              f"--out {out} --resume", file=sys.stderr)
+              f"--out {args.out or out} --resume", file=sys.stderr)
         return 130
     print(f"trained {result.step} steps; model folder: {out / 'model'}", file=sys.stderr)
     return 0

@@ -7,7 +7,6 @@ with an error that names the key, so a typo in a YAML file or a ``--set`` never 
 from __future__ import annotations
 
 import dataclasses
-import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -27,8 +26,9 @@ class ConfigError(TicError, ValueError):
 
 
 @dataclass
-class GeneratorConfig:
-    """The TIC generator (``tic.models.Generator``). Defaults are the paper's architecture.
+class UNetConfig:
+    """The paper's generator (``tic.models.Generator``, ``model.architecture: unet``). Defaults are
+    the paper's architecture.
 
     - ``width``: filters of every 3x3 conv ("64 filters in each convolution block").
     - ``depth``: number of stride-2 downsamplings. The paper says both "a 1x64x64 text map" (two
@@ -41,103 +41,7 @@ class GeneratorConfig:
       channel) or ``"film"`` (our extension: a per-channel scale and shift from the text,
       ``feat * (1 + gamma) + beta``, which conditions colour more directly).
     - ``text_levels``: where the text enters: ``"bottleneck"`` (the paper) or, with ``film`` only,
-      ``"all"`` (also a FiLM after every decoder level, so the text reaches the full-resolution
-      features directly instead of only through the bottleneck).
-
-    Our extension, a U-Net on a pretrained image encoder (``tic.models.EncoderUNet``):
-
-    - ``encoder``: ``"scratch"`` (the paper's U-Net: the fields above) or ``"mobilenet_v2"``
-      (ImageNet MobileNetV2 features at 1/4..1/32 into a decoder; ``width``, ``depth``, the RRDB
-      fields, ``text_map``, ``text_fusion`` and ``text_levels`` are then unused: the text enters
-      by FiLM after every decoder level). ``encoder_frozen``: keep the ImageNet weights fixed.
-    - ``decoder_widths``: channels of the decoder at 1/32, 1/16, 1/8, 1/4.
-    - ``cross_attention``: how many of the coarsest decoder levels attend to the text's tokens
-      (0: none); ``token_dim`` is the token features' size (set from the text encoder, as
-      ``text_dim``); ``attention_dim`` / ``attention_heads`` size the attention.
-    - ``ab_head``: the output ab from the ``regression`` head, or from the ``bins`` head (a
-      distribution over quantised ab, ``tic.ab_bins``) by its annealed mean at
-      ``bins_temperature``. Both heads are trained; this picks the one used.
-      ``ab_head_no_colour`` (grounding models): the head for texts that name no colour (the
-      empty text, "a photo of a dog"); None: ``ab_head``. The bins head's rebalanced colours
-      pay off when the text names them; without words the regression head's safer mean is
-      measured better (MODEL_CARD.md).
-    - ``grounding``: hints of where each colour-naming phrase's object is (``tic.grounding``:
-      the encoder's ImageNet classifier at every position, matched to the phrase's noun by
-      MiniLM) added at every decoder level; needs text_encoder.kind ``minilm``.
-      ``grounding_maps``: where those objects are: ``imagenet`` (the class activation maps
-      alone, untrained) or ``learned`` (``tic.models.GroundingHead``: the encoder's features at
-      1/32 and 1/16 matched to the noun's vector, with the class maps as one input, trained on
-      scenes whose object masks are known; maps at 1/16). For data whose masks cover the nouns
-      users will write (COCO's instance masks): trained on the pools' 224 cut-out labels it found
-      fewer held-out objects than the class maps alone (61.9% vs 75.0% after 300 steps: the
-      held-out cut-outs are mostly people, which the training cut-outs barely show), so the
-      shipped model does not use it.
-      ``hint_logits`` (grounding models): the hints also reach the bins head directly: where a
-      hint points, its colour's bins are raised by a learned, per-pixel gate (``EncoderUNet``).
-      Without it the decoder, trained even on true masks as hints, kept painting both objects
-      of "a purple deer and a blue tree" in the first colour named (MODEL_CARD.md, v6).
-      ``grounding_ranks``: the class maps are replaced by their ranks within the image
-      (``tic.grounding.rank_maps``) before the hints are made, for texts that name two or more
-      objects, so a noun ImageNet barely knows still claims the places where its map is highest
-      (a decoding choice: no weights change).
-      ``object_head``: a class-agnostic foreground head on the encoder's features
-      (``tic.models.ObjectHead``, trained with ``loss.lambda_objects`` on the scenes' masks).
-      ``paint_objects`` (grounding and object_head): at decoding, the foreground is split between
-      the text's objects and each part painted in its phrase's colour (``tic.binding``), so
-      "a pink umbrella and a blue girl" puts pink on the umbrella; texts that name no object
-      are decoded as before. ``object_threshold``: the object head's probability from which a
-      pixel is an object's (``tic.binding.split_objects``). ``spare_group_margin`` (nats; null:
-      off): split the foreground into one group more than the text names objects and leave the
-      extra group unpainted unless a phrase fits it within this margin of its own group
-      (``split_objects``' ``spare_margin``), so an object the text does not name keeps the
-      decoder's colours.
-      ``group_crops`` (margin; null: off): each group of the split is classified on its own
-      picture, the gray input in a square around it (its longer side times ``1 + 2 *
-      group_crops``, everything not the group mid-gray, ``group_crop_size`` pixels a side)
-      through the encoder and its ImageNet classifier again, instead of the whole picture's
-      1/32 features averaged over the group, which also see the other object and the
-      background (``tic.binding.group_crops``; a decoding choice: no weights change; two more
-      encoder passes for a text naming two objects).
-      ``split_ranker`` (empty: off): for a text naming two objects, the split is chosen among
-      candidates (k-means into 2-5 groups at two position weights, every way to give the two
-      phrases distinct groups: ``tic.binding.split_candidates``) by a linear score of each
-      candidate's ``tic.binding.RANKER_FEATURES`` features with these weights (fitted by
-      ``benchmarks/assignment_screen.py`` on the training sources' binding scenes; a decoding
-      choice: no network weights change).
-      ``instance_dim`` (object_head; 0: off): an instance-embedding head of this many channels
-      (``tic.models.InstanceHead``, trained with ``loss.lambda_instances`` on the scenes'
-      object masks); the object split then clusters the foreground on that embedding and the
-      position instead of the encoder's features (``split_objects``' ``embedding``), the
-      position weighted ``instance_position`` (the (y, x) in [0, 1] against an embedding whose
-      objects' means were trained 3 apart; 3 chosen on the training sources' binding scenes,
-      MODEL_CARD.md).
-      ``person_nouns`` (grounding models): nouns that name people ("a man", "a dancer") are
-      matched to the ImageNet classes that show people (what they wear) instead of the class
-      names MiniLM finds nearest ("mantis"; ``tic.grounding.PERSON_NOUNS``), for the hints and
-      for the object split (a decoding choice: no weights change).
-      ``person_faces`` (object_head and paint_objects): for a text naming two or more objects of
-      which exactly one names people, faces are looked for in the gray input (``tic.faces``:
-      MediaPipe's BlazeFace) and the best one on the foreground gives that phrase the
-      foreground in a standing person's box under it; the other phrases split the rest
-      (``tic.binding.face_body``; a decoding choice: no weights change).
-      ``no_colour_chroma`` (grounding models): the ab of texts that name no colour (the empty
-      text) is multiplied by this (1: as decoded): a guess without words is often a wrong hue,
-      and a fainter one costs less where it is wrong.
-      ``palette_prior`` (grounding models with the bins head): for a text that names the
-      picture's colours without placing them (``tic caption``'s "a photo of a dog in green and
-      gray"), the bins head's logits get ``log(1 + palette_prior * closeness to a named
-      colour)`` (``tic.grounding.palette_prior``) before the annealed mean; 0: off.
-      ``palette_chroma`` (grounding models): the ab of such palette texts is multiplied by this
-      (1: as decoded): the annealed mean of an unsure distribution is duller than the colours it
-      mixes. Texts that name objects are left alone (their objects are painted; on the
-      training sources' binding scenes x 1.2 cost 0.6 dB, MODEL_CARD.md).
-      ``palette_hue_width`` (degrees; ``None``: off): ``palette_chroma`` applies in full only to
-      pixels whose hue is that near a chromatic colour the palette names, fading as a Gaussian
-      in the hue angle to ``palette_other_chroma`` elsewhere (``tic.grounding.palette_hue_weight``):
-      "green and gray" makes the green greener without making a brownish guess browner (with
-      ``palette_other_chroma`` below 1: fainter). ``palette_hue_skip``: colour terms whose hue
-      is not made stronger though named ("brown": the colour an unsure head already gives too
-      much of).
+      ``"all"`` (also a FiLM after every decoder level).
     """
 
     width: int = 64
@@ -151,38 +55,88 @@ class GeneratorConfig:
     text_map: int = 64
     text_fusion: Literal["multiply", "film"] = "multiply"
     text_levels: Literal["bottleneck", "all"] = "bottleneck"
-    # --- the U-Net on a pretrained encoder (``encoder`` other than "scratch"; not in the paper)
-    encoder: Literal["scratch", "mobilenet_v2"] = "scratch"
+
+
+@dataclass
+class EncoderUNetConfig:
+    """A U-Net decoder on a pretrained ImageNet encoder (``tic.models.EncoderUNet``,
+    ``model.architecture: encoder_unet``; not in the paper).
+
+    - ``encoder``: the ImageNet encoder (``mobilenet_v2``); ``encoder_frozen``: keep its weights.
+    - ``decoder_widths``: channels of the decoder at 1/32, 1/16, 1/8, 1/4.
+    - ``text_dim`` / ``text_hidden``: the sentence vector's size (set from the text encoder) and
+      the hidden size of the FiLM that reads it after every decoder level.
+    - ``cross_attention``: how many of the coarsest decoder levels attend to the text's tokens
+      (0: none); ``token_dim`` is the token features' size (set from the text encoder, as
+      ``text_dim``); ``attention_dim`` / ``attention_heads`` size the attention.
+    - ``grounding``: hints of where each colour-naming phrase's object is and its colour (the
+      encoder's ImageNet classifier at every position matched to the phrase's noun by MiniLM,
+      ``tic.grounding``) added at every decoder level; needs text_encoder.kind ``minilm``.
+    - ``object_head``: a class-agnostic foreground head on the encoder's features
+      (``tic.models.ObjectHead``, trained with ``loss.lambda_objects`` on the scenes' masks), which
+      decoding uses to put each named colour on its object (``DecodingConfig.paint_objects``).
+    """
+
+    encoder: Literal["mobilenet_v2"] = "mobilenet_v2"
     encoder_frozen: bool = True
     decoder_widths: tuple[int, ...] = (256, 192, 128, 96)
+    text_dim: int = 256
+    text_hidden: int = 256
     cross_attention: int = 0
     token_dim: int = 0
     attention_dim: int = 128
     attention_heads: int = 4
+    grounding: bool = False
+    object_head: bool = False
+
+
+@dataclass
+class DecodingConfig:
+    """How an encoder U-Net's outputs become the picture's ab (``tic.decoding``); no weights
+    change with these. The defaults decode the regression head as it is.
+
+    - ``ab_head``: the output ab from the ``regression`` head, or from the ``bins`` head (a
+      distribution over quantised ab, ``tic.ab_bins``) by its annealed mean at
+      ``bins_temperature``. Both heads are trained; this picks the one used.
+    - ``ab_head_no_colour`` (grounding models): the head for texts that name no colour (the
+      empty text, "a photo of a dog"); None: ``ab_head``. ``no_colour_chroma``: their ab is
+      multiplied by this (1: as decoded): a guess without words is often a wrong hue, and a
+      fainter one costs less where it is wrong.
+    - ``palette_prior`` (grounding models, bins head): for a text that names the picture's
+      colours without placing them (``tic caption``'s "a photo of a dog in green and gray"), the
+      bins head's logits get ``log(1 + palette_prior * closeness to a named colour)``
+      (``tic.grounding.palette_prior``) before the annealed mean; 0: off.
+    - ``palette_chroma``: the ab of such palette texts is multiplied by this (1: as decoded);
+      with ``palette_hue_width`` (degrees; None: everywhere) only where the pixel's hue is that
+      near a chromatic colour the palette names, fading as a Gaussian in the hue angle to 1
+      elsewhere (``tic.grounding.palette_hue_weight``). ``palette_hue_skip``: colour terms whose
+      hue is not made stronger though named ("brown": the colour an unsure head already gives
+      too much of).
+    - ``paint_objects`` (grounding and object_head): the foreground is split between the text's
+      objects and each part painted in its phrase's colour (``tic.binding``).
+      ``object_threshold``: the object head's probability from which a pixel is an object's.
+    - ``person_nouns`` (grounding models): nouns that name people ("a man", "a dancer") are
+      matched to the ImageNet classes that show people (what they wear) instead of the class
+      names MiniLM finds nearest ("mantis"; ``tic.grounding.PERSON_NOUNS``), for the hints and
+      for the object split.
+    - ``person_faces`` (paint_objects): for a text naming two or more objects of which exactly
+      one names people, faces are looked for in the gray input (``tic.faces``) and the best one on
+      the foreground gives that phrase the foreground in a standing person's box under it
+      (``tic.binding.face_body``); the other phrases split the rest.
+    """
+
     ab_head: Literal["regression", "bins"] = "regression"
     bins_temperature: float = 0.38
     ab_head_no_colour: Literal["regression", "bins"] | None = None
-    grounding: bool = False
-    grounding_maps: Literal["imagenet", "learned"] = "imagenet"
-    hint_logits: bool = False
-    grounding_ranks: bool = False
-    object_head: bool = False
-    paint_objects: bool = False
-    object_threshold: float = 0.5
-    spare_group_margin: float | None = None
-    group_crops: float | None = None
-    group_crop_size: int = 352
-    split_ranker: tuple[float, ...] = ()
-    instance_dim: int = 0
-    instance_position: float = 3.0
-    person_nouns: bool = False
-    person_faces: bool = False
     no_colour_chroma: float = 1.0
     palette_prior: float = 0.0
     palette_chroma: float = 1.0
     palette_hue_width: float | None = None
-    palette_other_chroma: float = 1.0
     palette_hue_skip: tuple[str, ...] = ()
+    paint_objects: bool = False
+    object_threshold: float = 0.5
+    person_nouns: bool = False
+    person_faces: bool = False
 
 
 @dataclass
@@ -224,19 +178,57 @@ class TextEncoderConfig:
 
 @dataclass
 class ModelConfig:
-    """Everything needed to rebuild a model folder: working size, generator, text encoder."""
+    """Everything needed to rebuild a model folder: working size, network, decoding, text encoder.
+
+    ``architecture`` picks the network: ``unet`` (the paper's scratch U-Net, section ``unet``) or
+    ``encoder_unet`` (a U-Net on a pretrained encoder, section ``encoder_unet``, decoded by the
+    ``decoding`` section). Only the sections of the chosen architecture are written
+    (``model_dict``); the other ones must stay at their defaults.
+    """
 
     image_size: int = 256
-    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    architecture: Literal["unet", "encoder_unet"] = "unet"
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    encoder_unet: EncoderUNetConfig = field(default_factory=EncoderUNetConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
 
+    @property
+    def generator(self) -> UNetConfig | EncoderUNetConfig:
+        """The chosen network's section (``unet`` or ``encoder_unet``)."""
+        return self.encoder_unet if self.architecture == "encoder_unet" else self.unet
+
     def validate(self) -> ModelConfig:
-        g = self.generator
-        if g.text_dim != self.text_encoder.dim:
+        if self.generator.text_dim != self.text_encoder.dim:
             raise ConfigError(
-                f"generator.text_dim ({g.text_dim}) must equal text_encoder.dim "
-                f"({self.text_encoder.dim})"
+                f"{self.architecture}.text_dim ({self.generator.text_dim}) must equal "
+                f"text_encoder.dim ({self.text_encoder.dim})"
             )
+        unused = [name for name in ARCHITECTURE_SECTIONS if name not in self.sections()
+                  and getattr(self, name) != type(getattr(self, name))()]
+        if unused:
+            raise ConfigError(f"model.{unused[0]} is set but model.architecture is "
+                              f"{self.architecture!r} (it uses {', '.join(self.sections())})")
+        te = self.text_encoder
+        if te.color_slots and te.kind != "minilm":
+            raise ConfigError("text_encoder.color_slots needs text_encoder.kind 'minilm'")
+        if te.photo_palette and te.kind != "minilm":
+            raise ConfigError("text_encoder.photo_palette needs text_encoder.kind 'minilm'")
+        if te.color_slots < 0:
+            raise ConfigError(f"text_encoder.color_slots must be >= 0, got {te.color_slots}")
+        if self.architecture == "unet":
+            self._validate_unet()
+        else:
+            self._validate_encoder_unet()
+            self._validate_decoding()
+        return self
+
+    def sections(self) -> tuple[str, ...]:
+        """The network sections this architecture uses."""
+        return ("unet",) if self.architecture == "unet" else ("encoder_unet", "decoding")
+
+    def _validate_unet(self) -> None:
+        g = self.unet
         step = 2**g.depth
         if self.image_size < step or self.image_size % step:
             raise ConfigError(
@@ -244,134 +236,142 @@ class ModelConfig:
             )
         for name in ("width", "num_rrdb", "rrdb_growth", "text_hidden", "text_map"):
             if getattr(g, name) < (0 if name == "num_rrdb" else 1):
-                raise ConfigError(f"generator.{name} must be positive, got {getattr(g, name)}")
-        if g.text_fusion not in ("multiply", "film"):
-            raise ConfigError(
-                f"generator.text_fusion must be 'multiply' or 'film', got {g.text_fusion!r}"
-            )
-        if self.text_encoder.color_slots and self.text_encoder.kind != "minilm":
-            raise ConfigError("text_encoder.color_slots needs text_encoder.kind 'minilm'")
-        if self.text_encoder.photo_palette and self.text_encoder.kind != "minilm":
-            raise ConfigError("text_encoder.photo_palette needs text_encoder.kind 'minilm'")
-        if self.text_encoder.color_slots < 0:
-            raise ConfigError(
-                f"text_encoder.color_slots must be >= 0, got {self.text_encoder.color_slots}"
-            )
-        if g.text_levels not in ("bottleneck", "all"):
-            raise ConfigError(
-                f"generator.text_levels must be 'bottleneck' or 'all', got {g.text_levels!r}"
-            )
-        if g.object_head and g.encoder == "scratch":
-            raise ConfigError("generator.object_head needs a pretrained encoder (not 'scratch')")
-        if g.encoder != "scratch":
-            if len(g.decoder_widths) != 4 or min(g.decoder_widths) < 1:
-                raise ConfigError(
-                    f"generator.decoder_widths needs 4 positive values, got {g.decoder_widths}"
-                )
-            if not 0 <= g.cross_attention <= 4:
-                raise ConfigError(
-                    f"generator.cross_attention must be in 0..4, got {g.cross_attention}"
-                )
-            if g.cross_attention and (g.token_dim < 1 or self.text_encoder.kind != "minilm"):
-                raise ConfigError(
-                    "generator.cross_attention needs token features: text_encoder.kind 'minilm'"
-                )
-            if g.attention_dim % g.attention_heads:
-                raise ConfigError("generator.attention_dim must be a multiple of attention_heads")
-            if self.image_size % 32:
-                raise ConfigError(
-                    f"image_size ({self.image_size}) must be a multiple of 32 for encoder "
-                    f"{g.encoder!r}"
-                )
-            if g.bins_temperature <= 0:
-                raise ConfigError("generator.bins_temperature must be positive")
-            if g.grounding and self.text_encoder.kind != "minilm":
-                raise ConfigError("generator.grounding needs text_encoder.kind 'minilm'")
-            if g.ab_head_no_colour not in (None, "regression", "bins"):
-                raise ConfigError("generator.ab_head_no_colour must be 'regression', 'bins' or "
-                                  f"null, got {g.ab_head_no_colour!r}")
-            if g.ab_head_no_colour is not None and not g.grounding:
-                raise ConfigError("generator.ab_head_no_colour needs grounding: true (the "
-                                  "phrases tell which texts name a colour)")
-            if g.grounding_maps not in ("imagenet", "learned"):
-                raise ConfigError("generator.grounding_maps must be 'imagenet' or 'learned', "
-                                  f"got {g.grounding_maps!r}")
-            if g.grounding_ranks and not g.grounding:
-                raise ConfigError("generator.grounding_ranks needs grounding: true")
-            if g.hint_logits and not g.grounding:
-                raise ConfigError("generator.hint_logits needs grounding: true")
-            if g.person_nouns and not g.grounding:
-                raise ConfigError("generator.person_nouns needs grounding: true")
-            if not 0 <= g.no_colour_chroma <= 1:
-                raise ConfigError("generator.no_colour_chroma must be in [0, 1], got "
-                                  f"{g.no_colour_chroma}")
-            if not 0 < g.object_threshold < 1:
-                raise ConfigError("generator.object_threshold must be in (0, 1), got "
-                                  f"{g.object_threshold}")
-            if g.group_crops is not None and not 0 <= g.group_crops <= 4:
-                raise ConfigError("generator.group_crops must be a margin in [0, 4] or null, "
-                                  f"got {g.group_crops}")
-            if not all(math.isfinite(v) for v in g.split_ranker):
-                raise ConfigError("generator.split_ranker must be finite numbers, got "
-                                  f"{list(g.split_ranker)}")
-            if g.person_faces and not (g.object_head and g.paint_objects):
-                raise ConfigError("generator.person_faces needs object_head and paint_objects "
-                                  "(it places the person among the objects the text names)")
-            if g.split_ranker and not (g.object_head and g.paint_objects):
-                raise ConfigError("generator.split_ranker needs object_head and paint_objects "
-                                  "(it chooses how the foreground is split among the objects)")
-            if not (64 <= g.group_crop_size <= 1024 and g.group_crop_size % 32 == 0):
-                raise ConfigError("generator.group_crop_size must be a multiple of 32 in "
-                                  f"[64, 1024], got {g.group_crop_size}")
-            if g.spare_group_margin is not None and g.spare_group_margin < 0:
-                raise ConfigError("generator.spare_group_margin must be >= 0 or null, got "
-                                  f"{g.spare_group_margin}")
-            if g.instance_dim < 0:
-                raise ConfigError(f"generator.instance_dim must be >= 0, got {g.instance_dim}")
-            if g.instance_position < 0:
-                raise ConfigError("generator.instance_position must be >= 0, got "
-                                  f"{g.instance_position}")
-            if g.instance_dim and not g.object_head:
-                raise ConfigError("generator.instance_dim needs object_head: true (the embedding "
-                                  "splits the object head's foreground)")
-            if g.palette_prior < 0:
-                raise ConfigError(f"generator.palette_prior must be >= 0, got {g.palette_prior}")
-            if g.palette_prior and not g.grounding:
-                raise ConfigError("generator.palette_prior needs grounding: true (the palette's "
-                                  "colours come from its phrases)")
-            if not 0 < g.palette_chroma <= 3:
-                raise ConfigError("generator.palette_chroma must be in (0, 3], got "
-                                  f"{g.palette_chroma}")
-            if g.palette_chroma != 1 and not g.grounding:
-                raise ConfigError("generator.palette_chroma needs grounding: true (the phrases "
-                                  "tell which texts are palettes)")
-            if g.palette_hue_width is not None and not 0 < g.palette_hue_width <= 180:
-                raise ConfigError("generator.palette_hue_width must be in (0, 180] degrees or "
-                                  f"null, got {g.palette_hue_width}")
-            if g.palette_hue_width is not None and g.palette_chroma == 1:
-                raise ConfigError("generator.palette_hue_width needs palette_chroma other than "
-                                  "1 (it says where that factor applies)")
-            unknown = [t for t in g.palette_hue_skip if t not in COLOR_TERMS]
-            if unknown:
-                raise ConfigError(f"generator.palette_hue_skip: unknown colour terms {unknown}; "
-                                  f"known: {', '.join(COLOR_TERMS)}")
-            if not 0 < g.palette_other_chroma <= 3:
-                raise ConfigError("generator.palette_other_chroma must be in (0, 3], got "
-                                  f"{g.palette_other_chroma}")
-            if g.palette_other_chroma != 1 and g.palette_hue_width is None:
-                raise ConfigError("generator.palette_other_chroma needs palette_hue_width (it "
-                                  "is the factor away from the named hues)")
-            if g.no_colour_chroma != 1 and not g.grounding:
-                raise ConfigError("generator.no_colour_chroma needs grounding: true (the "
-                                  "phrases tell which texts name a colour)")
-            if g.paint_objects and not (g.grounding and g.object_head):
-                raise ConfigError("generator.paint_objects needs grounding: true and "
-                                  "object_head: true")
-            if g.grounding_maps == "learned" and not g.grounding:
-                raise ConfigError("generator.grounding_maps 'learned' needs grounding: true")
+                raise ConfigError(f"unet.{name} must be positive, got {getattr(g, name)}")
         if g.text_levels == "all" and g.text_fusion != "film":
-            raise ConfigError("generator.text_levels 'all' needs text_fusion 'film'")
-        return self
+            raise ConfigError("unet.text_levels 'all' needs text_fusion 'film'")
+
+    def _validate_encoder_unet(self) -> None:
+        g = self.encoder_unet
+        if len(g.decoder_widths) != 4 or min(g.decoder_widths) < 1:
+            raise ConfigError(
+                f"encoder_unet.decoder_widths needs 4 positive values, got {g.decoder_widths}"
+            )
+        if not 0 <= g.cross_attention <= 4:
+            raise ConfigError(
+                f"encoder_unet.cross_attention must be in 0..4, got {g.cross_attention}"
+            )
+        if g.cross_attention and (g.token_dim < 1 or self.text_encoder.kind != "minilm"):
+            raise ConfigError(
+                "encoder_unet.cross_attention needs token features: text_encoder.kind 'minilm'"
+            )
+        if g.attention_dim % g.attention_heads:
+            raise ConfigError("encoder_unet.attention_dim must be a multiple of attention_heads")
+        if self.image_size % 32:
+            raise ConfigError(
+                f"image_size ({self.image_size}) must be a multiple of 32 for encoder "
+                f"{g.encoder!r}"
+            )
+        if g.grounding and self.text_encoder.kind != "minilm":
+            raise ConfigError("encoder_unet.grounding needs text_encoder.kind 'minilm'")
+
+    def _validate_decoding(self) -> None:
+        d, g = self.decoding, self.encoder_unet
+        if d.bins_temperature <= 0:
+            raise ConfigError("decoding.bins_temperature must be positive")
+        # the settings that read the text's phrases, which only a grounding model has
+        phrases = {
+            "ab_head_no_colour": d.ab_head_no_colour is not None,
+            "person_nouns": d.person_nouns,
+            "no_colour_chroma": d.no_colour_chroma != 1,
+            "palette_prior": bool(d.palette_prior),
+            "palette_chroma": d.palette_chroma != 1,
+        }
+        for name, used in phrases.items():
+            if used and not g.grounding:
+                raise ConfigError(f"decoding.{name} needs encoder_unet.grounding: true (the "
+                                  "text's phrases tell which texts name a colour)")
+        if not 0 <= d.no_colour_chroma <= 1:
+            raise ConfigError(f"decoding.no_colour_chroma must be in [0, 1], got "
+                              f"{d.no_colour_chroma}")
+        if not 0 < d.object_threshold < 1:
+            raise ConfigError(f"decoding.object_threshold must be in (0, 1), got "
+                              f"{d.object_threshold}")
+        if d.palette_prior < 0:
+            raise ConfigError(f"decoding.palette_prior must be >= 0, got {d.palette_prior}")
+        if not 0 < d.palette_chroma <= 3:
+            raise ConfigError(f"decoding.palette_chroma must be in (0, 3], got "
+                              f"{d.palette_chroma}")
+        if d.palette_hue_width is not None and not 0 < d.palette_hue_width <= 180:
+            raise ConfigError("decoding.palette_hue_width must be in (0, 180] degrees or "
+                              f"null, got {d.palette_hue_width}")
+        if d.palette_hue_width is not None and d.palette_chroma == 1:
+            raise ConfigError("decoding.palette_hue_width needs palette_chroma other than 1 (it "
+                              "says where that factor applies)")
+        unknown = [t for t in d.palette_hue_skip if t not in COLOR_TERMS]
+        if unknown:
+            raise ConfigError(f"decoding.palette_hue_skip: unknown colour terms {unknown}; "
+                              f"known: {', '.join(COLOR_TERMS)}")
+        if d.paint_objects and not (g.grounding and g.object_head):
+            raise ConfigError("decoding.paint_objects needs encoder_unet.grounding: true and "
+                              "encoder_unet.object_head: true")
+        if d.person_faces and not d.paint_objects:
+            raise ConfigError("decoding.person_faces needs paint_objects (it places the person "
+                              "among the objects the text names)")
+
+
+ARCHITECTURE_SECTIONS = ("unet", "encoder_unet", "decoding")
+
+
+def model_dict(cfg: ModelConfig) -> dict[str, Any]:
+    """``cfg`` as plain data with only the sections its architecture uses (what a model
+    folder's ``config.json`` and a run's ``config.yaml`` hold)."""
+    data = to_dict(cfg)
+    for name in ARCHITECTURE_SECTIONS:
+        if name not in cfg.sections():
+            del data[name]
+    return data
+
+
+# Keys of the flat ``generator`` section of model configs before the sections (config.json format
+# tic-model/1, until 2026-12-06), and the variants it could switch on that tic no longer has: each
+# with the value that leaves it off (docs/HISTORY.md says where each one lives in git history).
+_DECODING_KEYS = frozenset(f.name for f in dataclasses.fields(DecodingConfig))
+_REMOVED_KEYS = {
+    "grounding_maps": "imagenet", "hint_logits": False, "grounding_ranks": False,
+    "spare_group_margin": None, "group_crops": None, "group_crop_size": 352, "split_ranker": [],
+    "instance_dim": 0, "instance_position": 3.0, "palette_other_chroma": 1.0,
+}
+
+
+def migrate_model_dict(data: dict[str, Any], where: str = "model") -> dict[str, Any]:
+    """A model config with the flat ``generator`` section of older folders and configs ->
+    the sections of ``ModelConfig`` (a new dict; one without ``generator`` is returned as it is).
+
+    ``generator.encoder`` ``scratch`` (or none) is the paper's ``unet``, anything else an
+    ``encoder_unet``; the decoding keys go to ``decoding``. A removed variant switched on is an
+    error that names it; switched off, it is dropped.
+    """
+    if not isinstance(data, dict) or "generator" not in data:
+        return data
+    if any(name in data for name in ARCHITECTURE_SECTIONS):
+        raise ConfigError(f"{where}: give either the old 'generator' section or the sections "
+                          f"{list(ARCHITECTURE_SECTIONS)}, not both")
+    out = {k: v for k, v in data.items() if k != "generator"}
+    generator = dict(data["generator"] or {})
+    for key, off in _REMOVED_KEYS.items():
+        if key in generator and generator.pop(key) != off:
+            raise ConfigError(f"{where}.generator.{key}: this variant was removed from tic "
+                              "(docs/HISTORY.md says which commit has it)")
+    unet_keys = {f.name for f in dataclasses.fields(UNetConfig)}
+    encoder_keys = {f.name for f in dataclasses.fields(EncoderUNetConfig)}
+    if generator.get("encoder", "scratch") == "scratch":
+        generator.pop("encoder", None)
+        out["architecture"] = "unet"
+        out["unet"] = {k: v for k, v in generator.items() if k in unet_keys}
+        # older versions wrote the other architecture's keys too: dropped at their defaults
+        defaults = to_dict(EncoderUNetConfig()) | to_dict(DecodingConfig())
+        extra = [k for k, v in generator.items()
+                 if k not in unet_keys and (k not in defaults or v != defaults[k])]
+    else:
+        out["architecture"] = "encoder_unet"
+        out["encoder_unet"] = {k: v for k, v in generator.items() if k in encoder_keys}
+        out["decoding"] = {k: v for k, v in generator.items() if k in _DECODING_KEYS}
+        # the paper U-Net's keys, which older versions wrote beside these, are not this one's
+        extra = [k for k in generator
+                 if k not in encoder_keys | _DECODING_KEYS | unet_keys]
+    if extra:
+        raise ConfigError(f"unknown config key {where}.generator.{extra[0]}")
+    return out
 
 
 def model_preset(name: str) -> ModelConfig:
@@ -380,7 +380,7 @@ def model_preset(name: str) -> ModelConfig:
         "paper": lambda: ModelConfig(),
         "tiny": lambda: ModelConfig(
             image_size=32,
-            generator=GeneratorConfig(
+            unet=UNetConfig(
                 width=8,
                 depth=2,
                 num_rrdb=1,

@@ -19,12 +19,10 @@ the object phrases do not.
 
 The class maps are coarse (1/32) and know no "person": ImageNet has no class for people, and
 MiniLM matches "a photo of a man" to "mantis" and "a woman" to "breastplate". With
-``person_nouns`` (``generator.person_nouns``), ``PERSON_NOUNS`` join the class names as extra
+``person_nouns`` (``decoding.person_nouns``), ``PERSON_NOUNS`` join the class names as extra
 rows of the similarity table, each spread evenly over ``PERSON_CLASSES`` (what people wear, and
 the three classes that are people): "a man jumping" (0.69 to "man", 0.58 to "parachute") then
-reads the classifier's evidence for a person. A model with ``grounding_maps: learned``
-refines them with a ``tic.models.GroundingHead`` trained against the masks of the objects that
-training captions name (``phrase_targets`` pairs each phrase with its object).
+reads the classifier's evidence for a person.
 
 The assets (``assets/backbones/imagenet_classes.safetensors``: the classifier of torchvision's
 MobileNetV2 and MiniLM embeddings of the class names) are written by
@@ -35,10 +33,8 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from tic.backbones import assets_dir
@@ -264,20 +260,8 @@ def class_maps(feat: Tensor, nouns: Tensor, classifier: tuple[Tensor, Tensor]) -
     return object_maps(feat, class_weights(nouns.float()).to(feat.dtype), classifier)
 
 
-def rank_maps(maps: Tensor) -> Tensor:
-    """``maps`` ``(B, P, h, w)`` -> each map's positions ranked within its image, scaled to
-    [0, 1] (0 the lowest, 1 the highest; ties by position). A noun that no ImageNet class fits
-    ("a girl") has a weak, flat class map that the other phrase's strong one outbids even on the
-    girl; ranked, each phrase claims the places where it is strongest relative to itself.
-    Chosen for the shipped model on binding scenes of the training sources (MODEL_CARD.md)."""
-    B, P, h, w = maps.shape
-    order = maps.flatten(2).argsort(dim=-1, stable=True).argsort(dim=-1, stable=True)
-    return (order.to(maps.dtype) / max(h * w - 1, 1)).view(B, P, h, w)
-
-
 def hint_maps(maps: Tensor, ab: Tensor, kind: Tensor) -> Tensor:
-    """``maps`` ``(B, P, h, w)`` in [0, 1]: where each phrase's object is (``class_maps`` or a
-    learned ``tic.models.GroundingHead``) -> ``(B, 3, h, w)``: ``(a * s, b * s, s)`` summed over
+    """``maps`` ``(B, P, h, w)`` in [0, 1]: where each phrase's object is (``class_maps``) -> ``(B, 3, h, w)``: ``(a * s, b * s, s)`` summed over
     the phrases, ``s`` each phrase's share of a position (objects: its map times its softmax
     share across object phrases; the whole / background: what the objects leave, ``1 - max`` of
     their maps)."""
@@ -291,50 +275,3 @@ def hint_maps(maps: Tensor, ab: Tensor, kind: Tensor) -> Tensor:
     share = torch.where((kind == WHOLE)[:, :, None, None], rest.expand_as(share), share)
     colour = torch.einsum("bphw,bpc->bchw", share, ab.to(maps.dtype))
     return torch.cat([colour, share.sum(1, keepdim=True).clamp(max=1)], dim=1)
-
-
-def oracle_maps(
-    maps: Tensor, targets: Tensor, valid: Tensor, use: Tensor, grid: int
-) -> Tensor:
-    """Training hints from the truth, so that the decoder learns to trust a hint and to paint
-    its colour on the object it points at (with the class maps alone, which miss often, it
-    learned to half-ignore them: v3 bound both colours of a two-object text in 4% of cases).
-
-    ``maps`` ``(B, P, h, w)`` (``class_maps``), ``targets`` ``(B, P, H, W)`` and ``valid``
-    ``(B, P)`` (``phrase_targets``), ``use`` ``(B,)`` bool -> ``(B, P, grid, grid)``: for the
-    texts of ``use``, each known phrase's true mask as area fractions on a ``grid`` x ``grid``
-    grid divided by its maximum (as ``object_maps`` scales a class map); every other map as it
-    was, resized to the grid."""
-    if maps.shape[-1] < grid:
-        maps = F.interpolate(maps, size=(grid, grid), mode="bilinear", align_corners=False)
-    elif maps.shape[-1] > grid:
-        maps = F.adaptive_avg_pool2d(maps, grid)
-    true = F.adaptive_avg_pool2d(targets.to(maps.dtype), grid)
-    true = true / true.amax((2, 3), keepdim=True).clamp_min(1e-8)
-    pick = (valid.bool() & use[:, None])[:, :, None, None]
-    return torch.where(pick, true, maps)
-
-
-def phrase_targets(
-    texts: list[str], objects: list[list[tuple[str, Tensor]]], P: int,
-    photo_palette: bool = False,
-) -> tuple[Tensor | None, Tensor]:
-    """Where each text's object phrases truly are, for training a learned map: per text the
-    ``(label, mask (h, w) float)`` of its objects -> ``targets`` ``(B, P, h, w)`` and ``valid``
-    ``(B, P)`` (1 where the last word of the phrase's noun is a word of exactly one object's
-    label).
-    ``targets`` is None when no text has objects."""
-    shape = next((m.shape for objs in objects for _, m in objs), None)
-    valid = torch.zeros(len(texts), P)
-    if shape is None:
-        return None, valid
-    targets = torch.zeros(len(texts), P, *shape)
-    for i, (text, objs) in enumerate(zip(texts, objects, strict=True)):
-        for j, (noun, _, k) in enumerate(text_objects(text, photo_palette)[:P]):
-            if k not in (OBJECT, STUFF) or not noun:
-                continue
-            head = noun.split()[-1]
-            hits = [m for label, m in objs if head in re.findall(r"[a-z]+", label.lower())]
-            if len(hits) == 1:
-                targets[i, j], valid[i, j] = hits[0], 1.0
-    return targets, valid

@@ -8,8 +8,6 @@
 - ``PerceptualLoss``: mean L1 between the features of the RGB images rebuilt from ``(L, fake_ab)``
   and ``(L, real_ab)`` through ``tic.color.model_lab_to_rgb`` (Eq. 3). The feature network is passed
   in (``tic.backbones.vgg16(("relu4_3",))`` by default, see ``build_perceptual_loss``).
-
-Not in the paper: ``discriminative_loss``, the instance-embedding loss of ``tic.models.InstanceHead``.
 """
 
 from __future__ import annotations
@@ -24,40 +22,6 @@ from tic.color import model_lab_to_rgb
 def l1_loss(fake_ab: Tensor, real_ab: Tensor) -> Tensor:
     """Mean absolute error between ``(B, 2, H, W)`` ab tensors (Eq. 1)."""
     return F.l1_loss(fake_ab.float(), real_ab.float())
-
-
-def discriminative_loss(emb: Tensor, masks: list[Tensor], delta_var: float = 0.5,
-                        delta_dist: float = 1.5, gamma: float = 0.001) -> Tensor:
-    """De Brabandere et al. (2017), eq. 1-4: ``emb`` ``(B, D, h, w)``, ``masks`` per view its
-    objects' masks ``(k, H, W)`` bool (at ``emb``'s size or a multiple of it: then a pixel of
-    ``emb`` belongs to an object whose mask covers more than half of it) -> the mean over the views with objects of: each object's
-    pixels pulled to within ``delta_var`` of their mean (hinged, squared), the means of two
-    objects pushed at least ``2 delta_dist`` apart (hinged, squared), and ``gamma`` times the
-    means' norm. A pixel in two masks (one object over another) counts for neither. Views
-    without objects count for nothing; none at all: 0."""
-    total, views = emb.new_zeros(()), 0
-    for e, m in zip(emb.float(), masks, strict=True):
-        if len(m) == 0:
-            continue
-        if m.shape[-2:] != e.shape[-2:]:
-            m = F.adaptive_avg_pool2d(m[None].float(), e.shape[-2:])[0] > 0.5
-        only = m & (m.sum(0, keepdim=True) == 1)  # (k, h, w)
-        only = only[only.flatten(1).any(1)]
-        if len(only) == 0:
-            continue
-        w = only.flatten(1).float()  # (k, n)
-        x = e.flatten(1)  # (D, n)
-        mu = (w @ x.T) / w.sum(1, keepdim=True)  # (k, D)
-        d = torch.cdist(mu, x.T)  # (k, n)
-        var = ((F.relu(d - delta_var).square() * w).sum(1) / w.sum(1)).mean()
-        dist = emb.new_zeros(())
-        if len(mu) > 1:
-            gap = torch.cdist(mu, mu)
-            off = ~torch.eye(len(mu), dtype=torch.bool, device=mu.device)
-            dist = F.relu(2 * delta_dist - gap[off]).square().mean()
-        total = total + var + dist + gamma * mu.norm(dim=1).mean()
-        views += 1
-    return total / max(views, 1)
 
 
 def gan_loss_g(fake_score: Tensor) -> Tensor:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from tic import color, grounding
+from tic import color, decoding, grounding
 from tic.backbones import load_pretrained_encoder
 from tic.checkpoint import load_model, save_model_folder
 from tic.config import ModelConfig
@@ -77,7 +77,7 @@ class Colorizer:
         config = with_text_dims(config).validate()  # a new config: the caller's stays as it is
         text_encoder = fit_text_encoder(texts, config.text_encoder)
         torch.manual_seed(seed)
-        generator = load_pretrained_encoder(build_generator(config.generator))
+        generator = load_pretrained_encoder(build_generator(config))
         return cls(generator, text_encoder, config, **kwargs)
 
     @classmethod
@@ -105,7 +105,7 @@ class Colorizer:
                 for t in encode_text(self.text_encoder, list(texts), self.config)]
         L = L.to(self.device).contiguous(memory_format=torch.channels_last)
         with autocast_bf16(self.device, self.use_bf16):
-            ab = self.network(L, *text)
+            ab = decoding.predict_ab(self.network, self.config, L, text)
         return ab.float()
 
     def __call__(self, image, text: str = "") -> Image.Image:
@@ -158,11 +158,13 @@ def encode_text(
     text_encoder: TextEncoder, texts: list[str], config: ModelConfig
 ) -> tuple[Tensor, ...]:
     """The generator's text inputs: ``(text_emb,)``, or ``(text_emb, tokens, token_mask)`` when
-    the generator has cross-attention (``generator.cross_attention > 0``), then with
-    ``generator.grounding`` the colour-naming phrases ``(weights, ab, kind)``
+    the generator has cross-attention (``encoder_unet.cross_attention > 0``), then with
+    ``encoder_unet.grounding`` the colour-naming phrases ``(weights, ab, kind)``
     (``tic.grounding.encode_objects``)."""
-    g = config.generator
     text_emb = text_encoder.encode(texts)
+    if config.architecture == "unet":
+        return (text_emb,)
+    g = config.encoder_unet
     if not g.cross_attention and not g.grounding:
         return (text_emb,)
     if g.cross_attention:

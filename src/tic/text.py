@@ -175,15 +175,16 @@ def text_vector_dim(cfg: TextEncoderConfig) -> int:
 
 
 def with_text_dims(model: ModelConfig) -> ModelConfig:
-    """A copy of ``model`` whose ``text_encoder.dim`` and ``generator.text_dim`` are the size of the
-    vectors its text encoder makes (``text_vector_dim``), and ``generator.token_dim`` the size of
-    its token features when the generator has cross-attention; ``model`` itself is not changed."""
+    """A copy of ``model`` whose ``text_encoder.dim`` and its network's ``text_dim`` are the size
+    of the vectors its text encoder makes (``text_vector_dim``), and an encoder U-Net's
+    ``token_dim`` the size of its token features when it has cross-attention; ``model`` itself is
+    not changed."""
     dim = text_vector_dim(model.text_encoder)
+    text_encoder = replace(model.text_encoder, dim=dim)
+    if model.architecture == "unet":
+        return replace(model, text_encoder=text_encoder, unet=replace(model.unet, text_dim=dim))
     # token features for cross-attention (tic.models.EncoderUNet): only encoders that make them
     tokens = getattr(ENCODERS[model.text_encoder.kind], "TOKEN_DIM", 0)
-    return replace(
-        model,
-        text_encoder=replace(model.text_encoder, dim=dim),
-        generator=replace(model.generator, text_dim=dim,
-                          token_dim=tokens if model.generator.cross_attention else 0),
-    )
+    g = model.encoder_unet
+    return replace(model, text_encoder=text_encoder, encoder_unet=replace(
+        g, text_dim=dim, token_dim=tokens if g.cross_attention else 0))

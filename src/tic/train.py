@@ -26,12 +26,9 @@ buffers broadcast from rank 0), and rank 0 alone logs, evaluates and saves (``ti
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 import signal
 import sys
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -69,6 +66,7 @@ from tic.losses import build_perceptual_loss, gan_loss_d, gan_loss_g, l1_loss
 from tic.models import Generator, PatchDiscriminator
 from tic.text import TextEncoder, fit_text_encoder, load_text_encoder
 from tic.train_config import TrainConfig, save_train_config
+from tic.training import RunLog, TextCache, ab_l1, ablate_texts
 
 log = logging.getLogger("tic")
 
@@ -182,12 +180,11 @@ def train(
     # --- set up: run folder, text vectors, models, optimizers ------------------------------------
     ckpt = broadcast_object(checkpoint_to_resume(run, resume) if rank == 0 else None, world)
     dataset = train_set
-    text_table = _text_table(text_encoder, [r.text for r in dataset.records], cfg.data.text,
-                             cfg.seed)
+    texts = ablate_texts([r.text for r in dataset.records], cfg.data.text, cfg.seed)
+    text_cache = TextCache(text_encoder, cfg.model)
     val = None
     if val_set is not None:
-        texts = [r.text for r in val_set.records]
-        val = val_set, _text_table(text_encoder, texts, cfg.data.text, cfg.seed + 1)
+        val = val_set, ablate_texts([r.text for r in val_set.records], cfg.data.text, cfg.seed + 1)
 
     nets = build_nets(cfg, device)
     G, D = nets.G, nets.D
@@ -216,11 +213,10 @@ def train(
             f"per process ({world} process(es)); lower batch_size or add images"
         )
     autocast = autocast_for(cfg, device)
-    writer = _tensorboard(run) if rank == 0 else None
+    run_log = RunLog(run) if rank == 0 else None
     bar = _progress(cfg, step, progress and rank == 0)
     stop = _StopFlag()
     last_ckpt = ckpt
-    new_texts: dict[str, Tensor] = {}  # vectors of texts written by on-the-fly recolouring
     bad_steps = 0
     losses: dict[str, float] = {}
     log.info(
@@ -235,7 +231,7 @@ def train(
             L, real_ab = batch_to_lab(batch["rgb"])  # (B,1,s,s), (B,2,s,s) in [-1, 1]
             L = L.contiguous(memory_format=fmt)
             real_ab = real_ab.contiguous(memory_format=fmt)
-            text_emb = _batch_text(batch, text_table, text_encoder, new_texts).to(device)  # (B, D)
+            text_emb = text_cache.batch(_batch_texts(batch, texts))[0].to(device)  # (B, D)
 
             out = train_step(nets, cfg, L, real_ab, text_emb, step, autocast, world)
             if out is None:  # skip the step: weights untouched, BatchNorm statistics restored
@@ -258,16 +254,17 @@ def train(
             if step % cfg.log_every == 0 or step == cfg.steps:
                 losses = {k: v.item() for k, v in out.items()}
                 if rank == 0:
-                    _log_scalars(run, writer, step, losses)
+                    run_log.scalars(step, losses)
                     bar.set_postfix({k[5:]: f"{v:.3f}" for k, v in losses.items()})
             bar.update(1)
 
             # --- evaluate ---
             if rank == 0 and val is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
-                ab_l1 = evaluate_ab_l1(G, val, cfg, device, autocast)
-                _log_scalars(run, writer, step, {"val_ab_l1": ab_l1})
+                val_l1 = evaluate_ab_l1(G, val, text_cache, cfg, device, autocast)
+                run_log.scalars(step, {"val_ab_l1": val_l1})
             if rank == 0 and (step % cfg.image_every == 0 or step == cfg.steps):
-                _log_images(run, writer, step, G, val or (dataset, text_table), device, autocast)
+                _log_images(run, run_log.writer, step, G, val or (dataset, texts), text_cache,
+                            device, autocast)
 
             # --- save ---
             stopping = not all_ranks_agree(torch.tensor(not stop.requested), world)
@@ -282,8 +279,8 @@ def train(
     finally:
         stop.restore()
         bar.close()
-        if writer is not None:
-            writer.close()
+        if run_log is not None:
+            run_log.close()
     if rank == 0 and step >= cfg.steps:
         try:
             save_model_folder(run / "model", G, text_encoder, cfg.model)
@@ -387,17 +384,20 @@ def train_step(
 
 
 @torch.no_grad()
-def evaluate_ab_l1(G: nn.Module, val, cfg: TrainConfig, device, autocast) -> float:
-    """Mean |fake_ab - real_ab| (normalised ab) of ``G`` (in eval mode) over the held-out set."""
-    dataset, table = val
+def evaluate_ab_l1(G: nn.Module, val, text_cache: TextCache, cfg: TrainConfig, device,
+                   autocast) -> float:
+    """Mean |fake_ab - real_ab| (normalised ab, ``tic.training.ab_l1``) of ``G`` (in eval mode)
+    over the held-out set ``val`` (dataset, its texts)."""
+    dataset, texts = val
     loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=cfg.data.workers)
     G.eval()
     total, count = 0.0, 0
     for batch in loader:
         L, real_ab = batch_to_lab(batch["rgb"].to(device))
+        text_emb = text_cache.batch([texts[i] for i in batch["index"].tolist()])[0]
         with autocast():
-            fake_ab = G(L, table[batch["index"]].to(device))
-        total += (fake_ab.float() - real_ab).abs().mean(dim=(1, 2, 3)).sum().item()
+            fake_ab = G(L, text_emb.to(device))
+        total += ab_l1(fake_ab, real_ab).sum().item()
         count += L.shape[0]
     G.train()
     return total / count
@@ -406,36 +406,12 @@ def evaluate_ab_l1(G: nn.Module, val, cfg: TrainConfig, device, autocast) -> flo
 # --- texts and set-up helpers -------------------------------------------------------------------
 
 
-def _text_table(encoder: TextEncoder, texts: list[str], mode: str, seed: int) -> Tensor:
-    """Sentence vectors of every record, ``(N, D)``, encoded once; ``mode`` ablates the texts."""
-    if mode == "empty":
-        texts = [""] * len(texts)
-    elif mode == "shuffle":
-        texts = list(texts)
-        random.Random(seed).shuffle(texts)
-    return encoder.encode(texts)
-
-
-def _batch_text(batch: dict, table: Tensor, encoder: TextEncoder, cache: dict) -> Tensor:
-    """The batch's sentence vectors ``(B, D)``: the record's from ``table``, or for an item
-    recoloured on the fly its new text's (encoded once, kept in ``cache``)."""
-    emb = table[batch["index"]]
-    if not batch["recolored"].any():
-        return emb
-    rows = batch["recolored"].nonzero().flatten().tolist()
-    missing = sorted({batch["text"][i] for i in rows} - cache.keys())
-    if missing:
-        cache.update(zip(missing, encoder.encode(missing), strict=True))
-    emb = emb.clone()
-    for i in rows:
-        emb[i] = cache[batch["text"][i]]
-    return emb
-
-
-def _tensorboard(run: Path):
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(str(run / "tb"))
+def _batch_texts(batch: dict, texts: list[str]) -> list[str]:
+    """The batch's texts: each record's (``texts``, ablated as ``data.text`` says), or for an
+    item recoloured on the fly its new text."""
+    return [batch["text"][i] if recolored else texts[index]
+            for i, (index, recolored) in enumerate(zip(batch["index"].tolist(),
+                                                       batch["recolored"].tolist(), strict=True))]
 
 
 def _progress(cfg: TrainConfig, step: int, enabled: bool):
@@ -530,17 +506,12 @@ def _restore_buffers(*args) -> None:
 # --- logging ------------------------------------------------------------------------------------
 
 
-def _log_scalars(run: Path, writer, step: int, values: dict[str, float]) -> None:
-    for k, v in values.items():
-        writer.add_scalar(k if k.startswith("val") else f"train/{k}", v, step)
-    with (run / "losses.jsonl").open("a") as f:
-        f.write(json.dumps({"step": step, **values, "time": round(time.time(), 3)}) + "\n")
-
-
 @torch.no_grad()
-def _log_images(run: Path, writer, step: int, G, source, device, autocast, n: int = 4) -> None:
-    """Grid gray | truth | output for the first ``n`` items of the val (else train) set."""
-    dataset, table = source
+def _log_images(run: Path, writer, step: int, G, source, text_cache: TextCache, device, autocast,
+                n: int = 4) -> None:
+    """Grid gray | truth | output for the first ``n`` items of the val (else train) set
+    (``source``: the dataset and its texts)."""
+    dataset, source_texts = source
     if dataset.train:  # deterministic crops for the picture
         dataset = ColorizationDataset(dataset.records, dataset.size, train=False)
     items = [dataset[i] for i in range(min(n, len(dataset)))]
@@ -549,7 +520,8 @@ def _log_images(run: Path, writer, step: int, G, source, device, autocast, n: in
     L, real_ab = batch_to_lab(rgb)
     G.eval()
     with autocast():
-        fake_ab = G(L, table[[it["index"] for it in items]].to(device)).float()
+        text_emb = text_cache.batch([source_texts[it["index"]] for it in items])[0]
+        fake_ab = G(L, text_emb.to(device)).float()
     G.train()
     gray = model_lab_to_rgb(L, torch.zeros_like(real_ab))
     truth = rgb.float() / 255

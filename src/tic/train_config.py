@@ -7,6 +7,7 @@ key. The resolved config is written to the run folder as ``config.yaml``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from tic.config import (
     ModelConfig,
     apply_overrides,
     from_dict,
+    migrate_model_dict,
+    model_dict,
     model_preset,
     to_dict,
 )
@@ -50,10 +53,6 @@ class DataConfig:
       for objects no word named; false, since v4: it keeps its own colours); ``empty_scenes``:
       whether scenes' texts are emptied too (false, since v5: only photos', whose colours are
       real; a scene's plain background has a random hue no gray input can tell);
-      ``oracle_maps``: the chance that a step's batch gives the decoder's grounding hints the
-      true masks of the objects its texts name (``tic.grounding.oracle_maps``: pooled to the
-      class maps' grid or twice as fine) instead of the class maps, so that the decoder learns
-      to paint a hinted colour where the hint points (0 reproduces v2-v5; since v6: 0.5);
       ``large_objects``: the chance that a one-object scene's cut-out is drawn larger than the
       frame (longer side 0.9-1.5 times the image's, cut by its edges), as a photo's subject often
       fills it (0 reproduces the scenes of v3-v9).
@@ -74,7 +73,6 @@ class DataConfig:
     empty_text_prob: float = 0.0
     paint_empty: bool = False
     empty_scenes: bool = True
-    oracle_maps: float = 0.0
     large_objects: float = 0.0
 
 
@@ -101,12 +99,10 @@ class LossConfig:
     (``tic.ab_bins``); the GAN and perceptual terms are not used by that recipe. ``rebalance``
     (same recipe): ECCV16's class rebalancing of that cross-entropy (``ab_bins.rebalance_weights``
     with this mix; 1.0 = off, their value 0.5 weights rare, saturated colours up).
-    ``lambda_grounding`` (same recipe, ``generator.grounding_maps: learned``): weight of the
-    binary cross-entropy of the learned object maps against the scenes' masks.
     ``object_weight`` (same recipe): pixels of the objects a caption names weigh ``1 +
     object_weight`` in both colour losses (the rest 1), so a scene's small named objects, whose
     colour only the words tell, count as much as its large background.
-    ``lambda_objects`` (same recipe, ``generator.object_head``): weight of the binary
+    ``lambda_objects`` (same recipe, ``encoder_unet.object_head``): weight of the binary
     cross-entropy of the object head's foreground at 1/4 against the union of a scene's object
     masks (scenes only: a photo's objects have no masks). ``object_background_weight``: the
     weight of that cross-entropy on the background pixels of a scene on a photo crop, which may
@@ -114,18 +110,14 @@ class LossConfig:
     object"); a plain-colour background and the objects keep weight 1. With ``lambda_l1`` and
     ``lambda_bins`` both 0 the decoder is not run at all, so a run trains the object head alone
     on a trained model (``init_from``) and leaves the decoder's weights and statistics as they
-    were. ``lambda_instances`` (same recipe, ``generator.instance_dim``): weight of the
-    discriminative loss of the instance embedding (``tic.losses.discriminative_loss``) on the
-    scenes' object masks; trained alone (every other lambda 0) it changes nothing else.
+    were.
     """
 
     lambda_l1: float = 1.0
     lambda_bins: float = 0.0
     rebalance: float = 1.0
-    lambda_grounding: float = 0.0
     object_weight: float = 0.0
     lambda_objects: float = 0.0
-    lambda_instances: float = 0.0
     object_background_weight: float = 1.0
     lambda_gan: float = 1.0
     lambda_perceptual: float = 1.0
@@ -224,13 +216,14 @@ class TrainConfig:
             raise ConfigError(f"data.recolor_prob must be in [0, 1], got {self.data.recolor_prob}")
         if self.data.recolor_prob and self.data.text != "keep":
             raise ConfigError("data.recolor_prob needs data.text 'keep' (it writes new texts)")
-        g = self.model.generator
-        if g.encoder != "scratch" and not g.encoder_frozen:
+        encoder = self.model.architecture == "encoder_unet"
+        g = self.model.encoder_unet
+        if encoder and not g.encoder_frozen:
             raise ConfigError(
-                "model.generator.encoder_frozen: false is not supported by tic train yet (the "
+                "model.encoder_unet.encoder_frozen: false is not supported by tic train yet (the "
                 "frozen-encoder recipe, tic.train_frozen, needs a frozen encoder)"
             )
-        if g.encoder != "scratch" and self.data.scenes and not self.data.cutouts:
+        if encoder and self.data.scenes and not self.data.cutouts:
             raise ConfigError("data.scenes needs data.cutouts (RGBA cut-outs with labels)")
         if not 0 <= self.data.empty_text_prob <= 1:
             raise ConfigError(
@@ -241,38 +234,21 @@ class TrainConfig:
                 f"data.large_objects must be in [0, 1], got {self.data.large_objects}")
         if self.data.large_objects and not self.data.scenes:
             raise ConfigError("data.large_objects sets how scenes are drawn: it needs data.scenes")
-        if not 0 <= self.data.oracle_maps <= 1:
-            raise ConfigError(f"data.oracle_maps must be in [0, 1], got {self.data.oracle_maps}")
-        if self.data.oracle_maps and not g.grounding:
-            raise ConfigError("data.oracle_maps needs model.generator.grounding: true")
-        if self.data.oracle_maps and g.grounding_maps != "imagenet":
-            raise ConfigError("data.oracle_maps replaces class maps: it needs "
-                              "model.generator.grounding_maps 'imagenet' (learned maps decode "
-                              "with their own maps)")
         if not 0 < self.loss.rebalance <= 1:
             raise ConfigError(f"loss.rebalance must be in (0, 1], got {self.loss.rebalance}")
         if self.loss.object_weight < 0:
             raise ConfigError("loss.object_weight must be >= 0")
-        if self.loss.lambda_grounding < 0:
-            raise ConfigError("loss.lambda_grounding must be >= 0")
-        if self.loss.lambda_grounding and g.grounding_maps != "learned":
-            raise ConfigError("loss.lambda_grounding needs model.generator.grounding_maps 'learned'")
         if self.loss.lambda_objects < 0:
             raise ConfigError("loss.lambda_objects must be >= 0")
         if not 0 < self.loss.object_background_weight <= 1:
             raise ConfigError("loss.object_background_weight must be in (0, 1], got "
                               f"{self.loss.object_background_weight}")
-        if self.loss.lambda_objects and not g.object_head:
-            raise ConfigError("loss.lambda_objects needs model.generator.object_head: true")
-        if self.loss.lambda_instances < 0:
-            raise ConfigError("loss.lambda_instances must be >= 0")
-        if self.loss.lambda_instances and not g.instance_dim:
-            raise ConfigError("loss.lambda_instances needs model.generator.instance_dim > 0")
-        if g.encoder != "scratch" and not (self.loss.lambda_l1 or self.loss.lambda_bins
-                                           or self.loss.lambda_objects
-                                           or self.loss.lambda_instances):
-            raise ConfigError("loss: lambda_l1, lambda_bins, lambda_objects and "
-                              "lambda_instances are all 0: nothing to train")
+        if self.loss.lambda_objects and not (encoder and g.object_head):
+            raise ConfigError("loss.lambda_objects needs model.encoder_unet.object_head: true")
+        if encoder and not (self.loss.lambda_l1 or self.loss.lambda_bins
+                            or self.loss.lambda_objects):
+            raise ConfigError("loss: lambda_l1, lambda_bins and lambda_objects are all 0: "
+                              "nothing to train")
         if self.optim.lr <= 0:
             raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
         return self
@@ -285,22 +261,35 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
     Relative manifest paths are taken from the current folder and stored absolute.
 
     Resolved here, so that the saved config names what the run uses: the text sizes
-    (``model.generator.text_dim`` and, for minilm, ``model.text_encoder.dim``) are derived from
-    the text encoder (``tic.text.with_text_dims``); a ``generator.text_dim`` given that disagrees
-    is an error (``_derive_text_dims``); ``loss.perceptual_layer`` left out becomes the network's
-    layer 4 (``LAYER4``).
+    (``model.unet.text_dim`` or ``model.encoder_unet.text_dim`` and, for minilm,
+    ``model.text_encoder.dim``) are derived from the text encoder (``tic.text.with_text_dims``);
+    a ``text_dim`` given that disagrees is an error (``_derive_text_dims``);
+    ``loss.perceptual_layer`` left out becomes the network's layer 4 (``LAYER4``).
     """
-    data: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such config file")
-        try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of config keys")
+    data = read_yaml(path) if path is not None else {}
+    if "stages" in data:
+        raise ConfigError(f"{path}: a recipe of stages (run it with tic train, which runs every "
+                          "stage; tic.train_config.load_recipe reads it)")
+    return train_config_from_data(data, overrides)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """A config file's top-level mapping (YAML 1.2 numbers: ``1e-4`` is a number)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of config keys")
+    return data
+
+
+def train_config_from_data(data: dict, overrides: list[str] = ()) -> TrainConfig:
+    """``load_train_config`` on a mapping already read (it is not changed)."""
+    data = copy.deepcopy(data)
     given = {k: v for k in _DERIVED if (v := _lookup(data, k)) is not None}  # not from presets
     _expand_preset(data)
     for item in overrides:  # one at a time: "model=tiny" then "model.image_size=64" works
@@ -323,8 +312,59 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
     return cfg.validate()
 
 
+@dataclass
+class Recipe:
+    """A model's whole recipe (``configs/default.yaml``): training stages run in order, each
+    starting from the one before (``init_from``), then the decoding of the finished model.
+
+    ``stages``: ``(name, TrainConfig)`` in order; ``decoding``: the ``model.decoding`` keys the
+    final model folder gets (none: the last stage's)."""
+
+    stages: list[tuple[str, TrainConfig]]
+    decoding: dict
+
+
+def load_recipe(path: str | Path, overrides: list[str] = (), run: Path | None = None) -> Recipe:
+    """Read a recipe file: ``stages`` (a mapping of stage name -> config keys, in order; each
+    stage's keys are merged onto the stage before it, the first onto the defaults) and an optional
+    ``decoding`` section. The overrides apply to the file as written
+    (``stages.decoder.steps=10``, ``decoding.ab_head=regression``). With ``run`` (the run
+    folder), every stage after the first starts from the one before: ``init_from`` is
+    ``RUN/<previous stage>/model``."""
+    data = read_yaml(path)
+    for item in overrides:
+        apply_overrides(data, [_yaml12_number(item)])
+    unknown = sorted(set(data) - {"stages", "decoding"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown recipe key {unknown[0]!r} (a recipe has stages and "
+                          "decoding)")
+    stages = data.get("stages")
+    if not isinstance(stages, dict) or not stages:
+        raise ConfigError(f"{path}: stages must be a mapping of stage name -> config keys")
+    decoding = data.get("decoding") or {}
+    if not isinstance(decoding, dict):
+        raise ConfigError(f"{path}: decoding must be a mapping of model.decoding keys")
+    out, merged, previous = [], {}, None
+    for name, keys in stages.items():
+        if not isinstance(keys, dict):
+            raise ConfigError(f"{path}: stages.{name} must be a mapping of config keys")
+        if "init_from" in keys:
+            raise ConfigError(f"{path}: stages.{name}.init_from: a stage starts from the stage "
+                              "before it")
+        merged = _merge(copy.deepcopy(merged), copy.deepcopy(keys))
+        stage = dict(merged)
+        if previous is not None and run is not None:
+            stage["init_from"] = str(run / previous / "model")
+        try:
+            out.append((str(name), train_config_from_data(stage)))
+        except ConfigError as e:
+            raise ConfigError(f"{path}: stages.{name}: {e}") from None
+        previous = name
+    return Recipe(out, decoding)
+
+
 # keys whose values follow from the text encoder
-_DERIVED = ("model.generator.text_dim", "model.text_encoder.dim")
+_DERIVED = ("model.unet.text_dim", "model.encoder_unet.text_dim", "model.text_encoder.dim")
 
 
 def _lookup(data: dict, key: str):
@@ -339,7 +379,7 @@ def _lookup(data: dict, key: str):
 def _derive_text_dims(model: ModelConfig, given: dict) -> ModelConfig:
     """``model`` with its text sizes derived from the encoder.
 
-    A ``generator.text_dim`` given that disagrees is an error. MiniLM's ``text_encoder.dim`` is
+    A network ``text_dim`` given that disagrees is an error. MiniLM's ``text_encoder.dim`` is
     fixed by the encoder (384 + 11 per colour slot): a different value given there (older configs
     say 384 next to colour slots) is replaced with a warning, so that their runs still resume.
     """
@@ -386,13 +426,17 @@ def _yaml12_number(item: str) -> str:
 
 
 def _expand_preset(data: dict) -> None:
-    """``model: tiny`` or ``model: {preset: tiny, image_size: 64}`` -> the preset's full mapping."""
+    """``model: tiny`` or ``model: {preset: tiny, image_size: 64}`` -> the preset's full mapping;
+    a model mapping with the flat ``generator`` section of older configs -> the sections
+    (``tic.config.migrate_model_dict``)."""
     model = data.get("model")
     if isinstance(model, str):
-        data["model"] = to_dict(model_preset(model))
+        data["model"] = model_dict(model_preset(model))
     elif isinstance(model, dict) and isinstance(model.get("preset"), str):
-        rest = {k: v for k, v in model.items() if k != "preset"}
-        data["model"] = _merge(to_dict(model_preset(model["preset"])), rest)
+        rest = migrate_model_dict({k: v for k, v in model.items() if k != "preset"})
+        data["model"] = _merge(model_dict(model_preset(model["preset"])), rest)
+    elif isinstance(model, dict):
+        data["model"] = migrate_model_dict(model)
 
 
 def _merge(base: dict, update: dict) -> dict:
@@ -408,4 +452,6 @@ def save_train_config(cfg: TrainConfig, path: Path) -> None:
     from tic.imageio import atomic_path
 
     with atomic_path(path) as tmp:
-        tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
+        data = to_dict(cfg)
+        data["model"] = model_dict(cfg.model)  # only the sections of its architecture
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

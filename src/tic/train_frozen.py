@@ -7,24 +7,24 @@ image: they are computed once per fixed training view (``tic.data.views``) and k
 objects are repainted and re-captioned on the fly, texts are sometimes emptied.
 
 Per step: draw a batch of views with fresh colours -> text features -> decoder ->
-``loss = lambda_l1 * loss_l1 + lambda_bins * loss_bins (+ lambda_grounding * loss_grounding)``
+``loss = lambda_l1 * loss_l1 + lambda_bins * loss_bins + lambda_objects * loss_objects``
 (smooth-L1 on the regression head's ab, cross-entropy of the bins head against the soft-encoded
 true ab, ECCV16, both optionally weighted up on the objects the caption names,
-``loss.object_weight``; with learned grounding maps, their binary cross-entropy against those
-objects' masks; with ``data.oracle_maps`` some texts' grounding hints are their objects' true
-masks, ``tic.grounding.oracle_maps``) -> Adam step -> log, evaluate, save. No discriminator: at
+``loss.object_weight``; binary cross-entropy of the object head against the scenes' object
+masks) -> Adam step -> log, evaluate, save. No discriminator: at
 CPU budgets the GAN term measured as noise in the paper recipe's ablations, and the bins head is
 the answer to regression's dull colours here.
 
-Run folder: as ``tic.train`` (``config.yaml``, ``losses.jsonl``, ``checkpoints/step-N/`` = model
-folder + ``training_state.pt``, ``model/``). The batch of step ``n`` depends only on
+Run folder: as ``tic.train`` (``config.yaml``, ``losses.jsonl`` and ``tb/`` through
+``tic.training.RunLog``, ``checkpoints/step-N/`` = model folder + ``training_state.pt``,
+``model/``); texts through ``tic.training.TextCache``, ``init_from`` by
+``tic.checkpoint.init_from``, as there. The batch of step ``n`` depends only on
 ``(seed, n)``, so a resumed run draws exactly what an uninterrupted one would have.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import time
@@ -39,30 +39,26 @@ from torch import Tensor
 from tic import ab_bins
 from tic.backbones import load_pretrained_encoder
 from tic.checkpoint import (
-    WEIGHTS_NAME,
     checkpoint_to_resume,
+    init_from,
     load_checkpoint,
-    load_weights,
-    read_weights,
     save_checkpoint,
     save_model_folder,
     truncate_log,
 )
 from tic.color import AB_SCALE
 from tic.data.views import ViewSet, batch_targets, draw
+from tic.decoding import bins_ab, grounding_hint
 from tic.errors import TicError
-from tic.grounding import oracle_maps, phrase_targets
-from tic.losses import discriminative_loss
 from tic.models import build_generator
-from tic.pipeline import encode_text
 from tic.text import TextEncoder
 from tic.train_config import TrainConfig, save_train_config
+from tic.training import RunLog, TextCache, ab_l1
 
 log = logging.getLogger("tic")
 
 FEATURE_CHUNK = 32  # views per encoder pass when the features are cached
 FEATURE_VERSION = b"eval-bn"  # part of the cache's hash: caches made another way are redone
-ORACLE_GRIDS = (1, 2)  # oracle hints on the class maps' grid or on one twice as fine (x its size)
 
 
 @dataclass
@@ -116,77 +112,30 @@ def _cached_features(path: Path, G, L: Tensor) -> list[Tensor]:
     return feats
 
 
-def _pad(rows: list[Tensor]) -> Tensor:
-    """Tensors ``(n_i, ...)`` -> ``(B, max n_i, ...)``, zero-padded."""
-    out = torch.zeros(len(rows), max(r.shape[0] for r in rows), *rows[0].shape[1:],
-                      dtype=rows[0].dtype)
-    for i, r in enumerate(rows):
-        out[i, : r.shape[0]] = r
-    return out
-
-
-class TextCache:
-    """The generator's text inputs (``tic.pipeline.encode_text``) by text, encoded once.
-
-    Per text: the sentence vector, and when the model has them its tokens and token mask and
-    its colour-naming phrases (weights, ab, kind), each stored without padding.
-    """
-
-    def __init__(self, encoder: TextEncoder, model_cfg, limit: int = 50_000):
-        self.encoder, self.model_cfg, self.limit = encoder, model_cfg, limit
-        self.cache: dict[str, tuple] = {}
-
-    def _store(self, texts: list[str]) -> None:
-        out = encode_text(self.encoder, texts, self.model_cfg)
-        if len(self.cache) + len(texts) > self.limit:
-            self.cache.clear()
-        for i, t in enumerate(texts):
-            row = [out[0][i]]
-            if len(out) > 1:  # tokens and their mask: the first n are the text's
-                n = int(out[2][i].sum()) if out[2] is not None else 0
-                row += [None, None] if out[1] is None else [out[1][i, :n], out[2][i, :n]]
-            if len(out) > 3:  # phrases: the first p are the text's
-                p = int((out[5][i] > 0).sum())
-                row += [out[3][i, :p], out[4][i, :p], out[5][i, :p]]
-            self.cache[t] = tuple(row)
-
-    def batch(self, texts: list[str]) -> tuple[Tensor | None, ...]:
-        # one text per encoder call: a text's features must not depend on what it was batched
-        # with (padding changes float sums slightly), so a resumed run repeats an unbroken one
-        for text in sorted(set(texts) - self.cache.keys()):
-            self._store([text])
-        rows = [self.cache[t] for t in texts]
-        out = [torch.stack([r[0] for r in rows])]
-        for k in range(1, len(rows[0])):
-            out.append(None if rows[0][k] is None else _pad([r[k] for r in rows]))
-        return tuple(out)
+def decode(G, feats, text, cfg: TrainConfig):
+    """The decoder's ``(ab, logits)`` at 1/4 for the text inputs ``text`` (``TextCache.batch``),
+    with a grounding model's hint made as at inference (``tic.decoding.grounding_hint``)."""
+    hint = None
+    if len(text) > 3:
+        hint = grounding_hint(feats, *text[3:], cfg.model.decoding.person_nouns)
+    return G.decode(feats, *text[:3], hint)
 
 
 def losses_for(
     G, feats, text, target: Tensor, cfg: TrainConfig, bin_weights: Tensor | None = None,
-    where: tuple[Tensor | None, Tensor] | None = None, pixel_weights: Tensor | None = None,
-    maps: Tensor | None = None, foreground: tuple[Tensor, Tensor, Tensor] | None = None,
-    instances: list[Tensor] | None = None,
+    pixel_weights: Tensor | None = None, foreground: tuple[Tensor, Tensor, Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """``loss_l1`` (smooth-L1, regression head) and ``loss_bins`` (cross-entropy, bins head;
     each pixel weighted by ``bin_weights`` of its nearest true bin when given: rebalancing),
     each a mean over pixels weighted by ``pixel_weights`` ``(B, h, w)`` when given, both left
     out (the decoder not run) when ``loss.lambda_l1`` and ``loss.lambda_bins`` are 0;
-    with ``where`` (``tic.grounding.phrase_targets``: the phrases' true masks and which are
-    known) and learned maps, ``loss_grounding`` (binary cross-entropy of the maps at 1/16);
-    ``maps``: the grounding maps to decode with when not learned here (``oracle_maps``);
     with ``foreground`` (``_foreground``: the union of each view's object masks ``(B, h, w)``,
     which views have masks ``(B,)`` and the pixels' weights ``(B, h, w)``) and
     ``loss.lambda_objects``, ``loss_objects`` (binary cross-entropy of the object head, the
-    weighted mean over each view's pixels, averaged over the views with masks); with
-    ``instances`` (each view's object masks ``(k, h, w)`` bool) and ``loss.lambda_instances``,
-    ``loss_instances`` (``tic.losses.discriminative_loss`` of the instance head)."""
+    weighted mean over each view's pixels, averaged over the views with masks)."""
     out: dict[str, Tensor] = {}
-    found = None  # the learned maps' logits, when their loss has known masks this step
-    if where is not None and cfg.loss.lambda_grounding and where[1].any():
-        found = G.phrase_logits(feats, text[3])
     if cfg.loss.lambda_l1 or cfg.loss.lambda_bins:
-        ab, logits = G.decode(feats, *text, maps=maps if found is None else found.sigmoid())
+        ab, logits = decode(G, feats, text, cfg)
         l1 = F.smooth_l1_loss(ab, target, beta=0.05, reduction="none").mean(1)  # (B, h, w)
         soft = ab_bins.soft_encode(target * AB_SCALE, G.bin_centers)
         ce = -(soft * F.log_softmax(logits.float(), dim=1)).sum(1)  # (B, h, w)
@@ -198,22 +147,12 @@ def losses_for(
             loss_l1 = (l1 * pixel_weights).sum() / pixel_weights.sum()
             loss_bins = (ce * pixel_weights).sum() / pixel_weights.sum()
         out.update(loss_l1=loss_l1, loss_bins=loss_bins)
-    if where is not None and cfg.loss.lambda_grounding:
-        masks, valid = where
-        if found is None:
-            out["loss_grounding"] = target.new_zeros(())
-        else:
-            masks = F.adaptive_avg_pool2d(masks, found.shape[-2:])  # area fractions at 1/16
-            bce = F.binary_cross_entropy_with_logits(found.float(), masks, reduction="none")
-            out["loss_grounding"] = (bce.mean((2, 3)) * valid).sum() / valid.sum()
     if foreground is not None and cfg.loss.lambda_objects:
         fg, has, weight = foreground
         logit = G.object_logits(feats)[:, 0].float()  # (B, h, w)
         bce = F.binary_cross_entropy_with_logits(logit, fg, weight, reduction="none")
         bce = bce.sum((1, 2)) / weight.sum((1, 2))
         out["loss_objects"] = (bce * has).sum() / has.sum().clamp_min(1)
-    if instances is not None and cfg.loss.lambda_instances:
-        out["loss_instances"] = discriminative_loss(G.instance_embedding(feats), instances)
     return out
 
 
@@ -240,36 +179,20 @@ def _object_weights(objects: list[list[tuple[str, np.ndarray]]], weight: float, 
     return 1 + weight * torch.from_numpy(np.stack(named)).float()
 
 
-def _init_from(folder: Path, G) -> None:
-    """A model or checkpoint folder's decoder weights into ``G``; modules that ``G`` has and
-    the folder lacks (``hint.*`` of a model without grounding, ``locate.*`` of one without
-    learned maps, ``hint_gate.*`` of one without ``hint_logits``, ``objects.*`` of one without
-    an object head, ``instances.*`` of one without an instance head) keep their initial values. The
-    frozen encoder stays the shipped ImageNet one even when the folder holds another copy."""
-    own = G.state_dict()
-    state = {k: v for k, v in read_weights(folder / WEIGHTS_NAME).items()
-             if not k.startswith("encoder.")}
-    state.update({k: v for k, v in own.items() if k.startswith("encoder.")})
-    new = sorted(k for k in own if k not in state)
-    if any(not k.startswith(("hint.", "hint_gate.", "locate.", "objects.", "instances."))
-           for k in new):
-        raise TicError(f"init_from: {folder} does not fit this config (missing {new[0]})")
-    load_weights(G, {**state, **{k: own[k] for k in new}}, f"init_from: {folder} does not fit")
-    log.info("initialised from %s (%d new tensors start fresh)", folder, len(new))
-
-
 @torch.inference_mode()
-def validate(G, feats, texts: list[str], target: Tensor, text_cache: TextCache) -> dict:
-    """Held-out ab L1 (normalised units) of both heads: regression, and bins at its temperature."""
+def validate(G, feats, texts: list[str], target: Tensor, text_cache: TextCache,
+             cfg: TrainConfig) -> dict:
+    """Held-out ab L1 (normalised units, ``tic.training.ab_l1``) of both heads at 1/4:
+    regression, and bins at ``decoding.bins_temperature``."""
     G.eval()
     l1_reg, l1_bins = [], []
     for start in range(0, len(texts), 32):
         sl = slice(start, start + 32)
         f = [x[sl].float() for x in feats]
-        ab, logits = G.decode(f, *text_cache.batch(texts[sl]))
-        bins = G.bins_ab(logits)
-        l1_reg.append((ab - target[sl]).abs().mean((1, 2, 3)))
-        l1_bins.append((bins - target[sl]).abs().mean((1, 2, 3)))
+        ab, logits = decode(G, f, text_cache.batch(texts[sl]), cfg)
+        bins = bins_ab(cfg.model.decoding, G.bin_centers, logits)
+        l1_reg.append(ab_l1(ab, target[sl]))
+        l1_bins.append(ab_l1(bins, target[sl]))
     G.train()
     return {"val_l1_regression": torch.cat(l1_reg).mean().item(),
             "val_l1_bins": torch.cat(l1_bins).mean().item()}
@@ -287,14 +210,13 @@ def train_frozen(
     """Train the decoder of ``cfg.model``'s generator on ``views`` (see the module docstring)."""
     from tqdm import tqdm
 
-    g = cfg.model.generator
-    if g.encoder == "scratch" or not g.encoder_frozen:
+    if cfg.model.architecture != "encoder_unet" or not cfg.model.encoder_unet.encoder_frozen:
         raise TicError("train_frozen needs a generator with a frozen pretrained encoder")
     run = Path(run_dir)
     ckpt = checkpoint_to_resume(run, resume)
     torch.set_flush_denormal(True)
     torch.manual_seed(cfg.seed)
-    G = load_pretrained_encoder(build_generator(g))
+    G = load_pretrained_encoder(build_generator(cfg.model))
     params = [p for p in G.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2))
     step = 0
@@ -302,7 +224,7 @@ def train_frozen(
         step = load_checkpoint(ckpt, G, None, opt, None)
         log.info("resuming %s from step %d", ckpt, step)
     elif cfg.init_from:
-        _init_from(Path(cfg.init_from), G)
+        init_from(Path(cfg.init_from), G)
     save_train_config(cfg, run / "config.yaml")
     truncate_log(run / "losses.jsonl", step)
 
@@ -322,8 +244,8 @@ def train_frozen(
         bin_weights = ab_bins.rebalance_weights(ab, G.bin_centers, cfg.loss.rebalance)
         log.info("rebalancing: bin weights %.2f..%.2f", bin_weights.min(), bin_weights.max())
     # an object head trained alone reads no text: MiniLM would be most of its step's time
-    reads_text = bool(cfg.loss.lambda_l1 or cfg.loss.lambda_bins or cfg.loss.lambda_grounding
-                      or cfg.data.oracle_maps)
+    reads_text = bool(cfg.loss.lambda_l1 or cfg.loss.lambda_bins)
+    run_log = RunLog(run)
     G.train()
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step")
     losses: dict = {}
@@ -338,20 +260,6 @@ def train_frozen(
             texts = [d[1] for d in drawn]
             text = text_cache.batch(texts) if reads_text else None
             batch_feats = [f[torch.from_numpy(idx)].float() for f in feats]
-            where = maps = None
-            if cfg.loss.lambda_grounding or cfg.data.oracle_maps:
-                objects = [[(label, torch.from_numpy(m).float()) for label, m in d[2]]
-                           for d in drawn]
-                where = phrase_targets(texts, objects, text[3].shape[1],
-                                       cfg.model.text_encoder.photo_palette)
-            if cfg.data.oracle_maps:  # drawn after the batch: the batch is that of oracle_maps 0
-                use = torch.from_numpy(rng.random(len(idx)) < cfg.data.oracle_maps)
-                factor = int(rng.choice(ORACLE_GRIDS))
-                with torch.no_grad():
-                    maps = G.phrase_maps(batch_feats, text[3])
-                if where[0] is not None:
-                    maps = oracle_maps(maps, where[0], where[1], use, maps.shape[-1] * factor)
-
             pixel_weights = None
             if cfg.loss.object_weight:
                 pixel_weights = _object_weights([d[2] for d in drawn], cfg.loss.object_weight,
@@ -359,15 +267,11 @@ def train_frozen(
             foreground = (_foreground(views, idx, target.shape[-2:],
                                       cfg.loss.object_background_weight)
                           if cfg.loss.lambda_objects else None)
-            instances = ([torch.from_numpy(views.masks[int(i)]) for i in idx]
-                         if cfg.loss.lambda_instances else None)
-            out = losses_for(G, batch_feats, text, target, cfg, bin_weights, where,
-                             pixel_weights, maps, foreground, instances)
-            weights = {"loss_l1": cfg.loss.lambda_l1, "loss_bins": cfg.loss.lambda_bins,
-                       "loss_grounding": cfg.loss.lambda_grounding,
-                       "loss_objects": cfg.loss.lambda_objects,
-                       "loss_instances": cfg.loss.lambda_instances}
-            loss = sum(weights[k] * v for k, v in out.items())
+            out = losses_for(G, batch_feats, text, target, cfg, bin_weights, pixel_weights,
+                             foreground)
+            loss = (cfg.loss.lambda_l1 * out.get("loss_l1", 0)
+                    + cfg.loss.lambda_bins * out.get("loss_bins", 0)
+                    + cfg.loss.lambda_objects * out.get("loss_objects", 0))
             if not torch.isfinite(loss):
                 raise TicError(f"step {step + 1}: non-finite loss (lower optim.lr)")
             opt.zero_grad(set_to_none=True)
@@ -379,9 +283,9 @@ def train_frozen(
             if step % cfg.log_every == 0 or step == cfg.steps:
                 losses = {k: round(v.item(), 5) for k, v in out.items()}
                 bar.set_postfix({k[5:]: f"{v:.3f}" for k, v in losses.items()})
-                _log(run, step, losses)
+                run_log.scalars(step, losses)
             if val is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
-                _log(run, step, validate(G, val[0], val[1], val[2], text_cache))
+                run_log.scalars(step, validate(G, val[0], val[1], val[2], text_cache, cfg))
             if step % cfg.save_every == 0 or step == cfg.steps:
                 save_checkpoint(run, step, G, None, opt, None, text_encoder, cfg)
     except KeyboardInterrupt:
@@ -389,14 +293,7 @@ def train_frozen(
         save_checkpoint(run, step, G, None, opt, None, text_encoder, cfg)
     finally:
         bar.close()
+        run_log.close()
     if step >= cfg.steps:
         save_model_folder(run / "model", G, text_encoder, cfg.model)
     return FrozenResult(step, step < cfg.steps, losses, G)
-
-
-# --- run folder ---------------------------------------------------------------------------------
-
-
-def _log(run: Path, step: int, values: dict) -> None:
-    with open(run / "losses.jsonl", "a") as f:
-        f.write(json.dumps({"step": step, **values}) + "\n")

@@ -1,6 +1,6 @@
 """The TIC generator: a U-Net whose bottleneck features are conditioned on a sentence vector.
 
-Our reading of the paper's ambiguous points (all configurable in ``GeneratorConfig``):
+Our reading of the paper's ambiguous points (all configurable in ``UNetConfig``):
 
 - Each resolution level has two 3x3 conv blocks (conv, BN, ReLU, ``width`` filters); the second
   one has stride 2 ("the down-sampling follows the last convolution by 2"). The output of the
@@ -27,14 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tic.config import GeneratorConfig
+from tic.config import UNetConfig
 from tic.models.blocks import RRDB, conv_bn_relu
 
 
 class TextPathway(nn.Module):
     """Sentence vector ``(B, D)`` -> text map ``(B, 1, m, m)`` (multiply) or ``(B, 2C)`` (film)."""
 
-    def __init__(self, cfg: GeneratorConfig):
+    def __init__(self, cfg: UNetConfig):
         super().__init__()
         self.fusion = cfg.text_fusion
         self.map_size = cfg.text_map
@@ -64,7 +64,7 @@ class Generator(nn.Module):
     - returns ``ab``: ``(B, 2, H, W)`` in [-1, 1].
     """
 
-    def __init__(self, cfg: GeneratorConfig):
+    def __init__(self, cfg: UNetConfig):
         super().__init__()
         self.cfg = cfg
         w = cfg.width

@@ -39,25 +39,3 @@ class ObjectHead(nn.Module):
 
     def forward(self, feats: list[Tensor]) -> Tensor:
         return self.mix(_pyramid(self.proj, feats))
-
-
-class InstanceHead(nn.Module):
-    """``forward(feats)`` -> an embedding ``(B, dim_out, h, w)`` at 1/8 in which the pixels of
-    one object lie close together and those of two objects far apart (De Brabandere et al.,
-    "Semantic instance segmentation with a discriminative loss function", 2017;
-    ``tic.losses.discriminative_loss``), so that ``tic.binding.split_objects`` can cluster the
-    foreground by object instead of by the encoder's ImageNet features, which two touching
-    objects (a man on a bicycle) share. The pyramid of ``ObjectHead`` on the levels down to 1/8
-    (``channels``: theirs, deepest first; the 1/4 level is left out: a quarter of the cost,
-    and the split refines its edges on the gray image anyway), wider, one convolution more."""
-
-    def __init__(self, channels: tuple[int, ...], dim_out: int, dim: int = 64):
-        super().__init__()
-        self.proj = nn.ModuleList(nn.Conv2d(c, dim, 1) for c in channels)
-        self.mix = nn.Sequential(
-            nn.ReLU(inplace=True), nn.Conv2d(dim, dim, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(dim, dim, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(dim, dim_out, 1),
-        )
-
-    def forward(self, feats: list[Tensor]) -> Tensor:
-        return self.mix(_pyramid(self.proj, feats[: len(self.proj)]))
