@@ -24,7 +24,7 @@ from tic.checkpoint import (
     save_checkpoint,
     save_model_folder,
 )
-from tic.config import model_preset, to_dict
+from tic.config import model_dict, model_preset
 from tic.errors import TicError
 from tic.models import Generator, PatchDiscriminator
 from tic.text import Word2VecEncoder
@@ -46,23 +46,52 @@ def encoder(cfg):
 
 
 def test_model_folder_format_is_pinned(tmp_path, encoder):
-    """File names, config.json's keys and the weight names: what older tic versions read."""
+    """File names, config.json's keys (only the sections of the folder's architecture) and the
+    weight names: what other tic versions read."""
     config = model_preset("tiny")
     torch.manual_seed(0)
-    G = Generator(config.generator)
+    G = Generator(config.unet)
     save_model_folder(tmp_path / "m", G, encoder, config)
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == sorted(
         [CONFIG_NAME, WEIGHTS_NAME, "text_encoder.safetensors", "text_encoder_vocab.json"]
     )
     data = json.loads((tmp_path / "m" / CONFIG_NAME).read_text())
-    assert (data.pop("format"), data.pop("tic_version")) == ("tic-model/1", "0.1.0")
-    assert data == to_dict(config)
+    assert (data.pop("format"), data.pop("tic_version")) == ("tic-model/2", "0.1.0")
+    assert data == model_dict(config)
+    assert sorted(data) == ["architecture", "image_size", "text_encoder", "unet"]
     weights = load_file(str(tmp_path / "m" / WEIGHTS_NAME))
     assert sorted(weights) == sorted(G.state_dict())
     loaded_config, loaded_G, loaded_encoder = load_model(tmp_path / "m")
     assert loaded_config == config and loaded_encoder.words == encoder.words
     assert all(torch.equal(a, b) for a, b in zip(loaded_G.state_dict().values(),
                                                   G.state_dict().values(), strict=True))
+
+
+def test_a_format_1_folder_still_loads(tmp_path, encoder):
+    """A folder of format tic-model/1 (one flat ``generator`` section, older tic versions) loads
+    as the same model; a removed variant switched on in it is an error naming the file and key."""
+    config = model_preset("tiny")
+    torch.manual_seed(0)
+    G = Generator(config.unet)
+    save_model_folder(tmp_path / "m", G, encoder, config)
+    path = tmp_path / "m" / CONFIG_NAME
+    data = json.loads(path.read_text())
+    old = {"format": "tic-model/1", "tic_version": "0.1.0", "image_size": data["image_size"],
+           "generator": {**data["unet"], "encoder": "scratch"},
+           "text_encoder": data["text_encoder"]}  # fmt: skip
+    path.write_text(json.dumps(old))
+    loaded_config, loaded_G, _ = load_model(tmp_path / "m")
+    assert loaded_config == config
+    assert all(torch.equal(a, b) for a, b in zip(loaded_G.state_dict().values(),
+                                                  G.state_dict().values(), strict=True))
+    old["generator"]["hint_logits"] = True
+    path.write_text(json.dumps(old))
+    with pytest.raises(TicError, match=r"config\.json: model\.generator\.hint_logits: this "
+                                       "variant was removed"):
+        load_model(tmp_path / "m")
+    path.write_text(json.dumps({**old, "format": "tic-model/9"}))
+    with pytest.raises(TicError, match='expected "format": "tic-model/2"'):
+        load_model(tmp_path / "m")
 
 
 def test_load_weights_checks_names_and_shapes():

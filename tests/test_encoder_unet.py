@@ -1,28 +1,47 @@
 """The U-Net on a pretrained encoder: MobileNetV2 weights, shapes, frozen encoder, token attention,
-the ab-bins head, and model folders that rebuild it."""
+the ab-bins head, model folders that rebuild it, and a network package that holds networks only."""
 
 from __future__ import annotations
 
+import ast
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from skimage.color import lab2rgb, rgb2lab
 
-from tic import ab_bins
+import tic.models
+from tic import ab_bins, decoding
 from tic.backbones import assets_dir, load_pretrained_encoder
-from tic.config import ConfigError, GeneratorConfig, ModelConfig, TextEncoderConfig
+from tic.config import (
+    ConfigError,
+    DecodingConfig,
+    EncoderUNetConfig,
+    ModelConfig,
+    TextEncoderConfig,
+)
 from tic.models import EncoderUNet, build_generator
 from tic.models.encoder_unet import TextCrossAttention
 from tic.models.mobilenet import MobileNetV2Features
 
 
-def _cfg(**changes) -> GeneratorConfig:
+def _cfg(**changes) -> EncoderUNetConfig:
     base = dict(encoder="mobilenet_v2", decoder_widths=(40, 12, 8, 8), text_dim=6, text_hidden=8,
                 cross_attention=2, token_dim=5, attention_dim=8, attention_heads=2)
     base.update(changes)
-    return GeneratorConfig(**base)
+    return EncoderUNetConfig(**base)
+
+
+def _model(decoding_cfg: DecodingConfig | None = None, image_size: int = 64,
+           **changes) -> ModelConfig:
+    """A tiny encoder U-Net's whole config (MiniLM-sized text unless ``text_dim`` is given)."""
+    g = _cfg(**{"text_dim": 384, **changes})
+    return ModelConfig(image_size=image_size, architecture="encoder_unet", encoder_unet=g,
+                       decoding=decoding_cfg or DecodingConfig(),
+                       text_encoder=TextEncoderConfig(kind="minilm", dim=g.text_dim))
 
 
 def test_mobilenet_v2_has_torchvision_names_and_the_shipped_weights_load():
@@ -49,18 +68,30 @@ def test_feature_taps_have_the_documented_sizes():
 
 @pytest.mark.parametrize("head", ["regression", "bins"])
 def test_shapes_range_and_encode_decode_split(head):
+    """The network gives both heads at 1/4 (``forward`` is ``decode(encode(L))``); decoding
+    (``tic.decoding.predict_ab``) turns them into ab at the input's size: the head the config
+    picks (``ab_from_heads``), upsampled bilinearly."""
     torch.manual_seed(0)
-    g = EncoderUNet(_cfg(ab_head=head)).eval()
+    config = _model(DecodingConfig(ab_head=head), text_dim=6)
+    g = EncoderUNet(config.encoder_unet).eval()
     L = torch.rand(2, 1, 64, 96) * 2 - 1
     text, tokens, mask = torch.randn(2, 6), torch.randn(2, 3, 5), torch.ones(2, 3)
-    ab = g(L, text, tokens, mask)
+    with torch.no_grad():
+        ab = decoding.predict_ab(g, config, L, (text, tokens, mask))
+        ab_low, logits = g.decode(g.encode(L), text, tokens, mask)
+        forward = g(L, text, tokens, mask)
     assert ab.shape == (2, 2, 64, 96) and ab.abs().max() <= 1
-    ab_low, logits = g.decode(g.encode(L), text, tokens, mask)
     assert ab_low.shape == (2, 2, 16, 24)
     assert logits.shape == (2, len(ab_bins.bin_centers()), 16, 24)
-    manual = torch.nn.functional.interpolate(g.ab_from_heads(ab_low, logits), size=(64, 96),
-                                             mode="bilinear", align_corners=False)
+    torch.testing.assert_close(forward, (ab_low, logits))
+    heads = decoding.ab_from_heads(config.decoding, g.bin_centers, ab_low, logits)
+    manual = torch.nn.functional.interpolate(heads, size=(64, 96), mode="bilinear",
+                                             align_corners=False)
     torch.testing.assert_close(ab, manual)
+    if head == "regression":
+        torch.testing.assert_close(heads, ab_low)
+    else:
+        torch.testing.assert_close(heads, decoding.bins_ab(config.decoding, g.bin_centers, logits))
 
 
 def test_frozen_encoder_gets_no_gradient_and_keeps_imagenet_statistics():
@@ -104,8 +135,8 @@ def test_words_reach_the_place_they_name_through_attention():
         torch.nn.init.normal_(block.out.weight, std=0.5)
     L = torch.rand(1, 1, 64, 64) * 2 - 1
     text = torch.zeros(1, 6)
-    a = g(L, text, torch.tensor([[[1.0, 0, 0, 0, 0]]]), torch.ones(1, 1))
-    b = g(L, text, torch.tensor([[[0, 0, 0, 0, 1.0]]]), torch.ones(1, 1))
+    a, _ = g(L, text, torch.tensor([[[1.0, 0, 0, 0, 0]]]), torch.ones(1, 1))
+    b, _ = g(L, text, torch.tensor([[[0, 0, 0, 0, 1.0]]]), torch.ones(1, 1))
     assert (a - b).abs().max() > 1e-3
 
 
@@ -139,19 +170,16 @@ def test_ab_bins_are_in_gamut_cells_and_soft_encoding_decodes_back():
 
 
 def test_config_checks_for_the_encoder_unet():
-    def model(**g):
-        return ModelConfig(image_size=64, generator=_cfg(text_dim=384, **g),
-                           text_encoder=TextEncoderConfig(kind="minilm", dim=384))
-    model().validate()
-    with pytest.raises(ConfigError, match="decoder_widths"):
-        model(decoder_widths=(8, 8)).validate()
+    _model().validate()
+    with pytest.raises(ConfigError, match=r"encoder_unet\.decoder_widths"):
+        _model(decoder_widths=(8, 8)).validate()
     with pytest.raises(ConfigError, match="multiple of 32"):
-        ModelConfig(image_size=48, generator=_cfg(text_dim=384),
-                    text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
+        _model(image_size=48).validate()
     with pytest.raises(ConfigError, match="minilm"):
-        ModelConfig(image_size=64, generator=_cfg(text_dim=16),
+        ModelConfig(image_size=64, architecture="encoder_unet", encoder_unet=_cfg(text_dim=16),
                     text_encoder=TextEncoderConfig(dim=16)).validate()
-    assert isinstance(build_generator(_cfg()), EncoderUNet)
+    assert isinstance(build_generator(_model(text_dim=6)), EncoderUNet)
+    assert build_generator(_model(text_dim=6)).cfg == _cfg()  # built from its own section
 
 
 def test_model_folders_leave_the_frozen_encoder_out_and_older_ones_still_load(tmp_path):
@@ -160,15 +188,17 @@ def test_model_folders_leave_the_frozen_encoder_out_and_older_ones_still_load(tm
     from tic.checkpoint import load_model, save_model_folder
     from tic.text_minilm import MiniLMEncoder
 
-    cfg = ModelConfig(image_size=64, generator=_cfg(text_dim=384, cross_attention=0),
-                      text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
+    cfg = _model(cross_attention=0).validate()
     torch.manual_seed(0)
-    g = load_pretrained_encoder(build_generator(cfg.generator)).eval()
+    g = load_pretrained_encoder(build_generator(cfg)).eval()
     save_model_folder(tmp_path / "m", g, MiniLMEncoder(), cfg)
     stored = load_file(str(tmp_path / "m" / "model.safetensors"))
     assert stored and not any(k.startswith("encoder.") for k in stored)
+    written = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert "encoder_unet" in written and "decoding" in written and "unet" not in written
     L, text = torch.rand(1, 1, 64, 64) * 2 - 1, torch.randn(1, 384)
-    _, loaded, _ = load_model(tmp_path / "m")
+    config, loaded, _ = load_model(tmp_path / "m")
+    assert config == cfg
     with torch.no_grad():
         torch.testing.assert_close(loaded.eval()(L, text), g(L, text))
     # a folder written with the encoder inside (tic 0.x before this) loads the same
@@ -220,3 +250,40 @@ def test_fused_batchnorm_gives_the_same_outputs_and_leaves_the_model_alone():
     with torch.no_grad():
         torch.testing.assert_close(fused(L, text, tokens, mask), g(L, text, tokens, mask),
                                    atol=1e-5, rtol=1e-4)
+
+
+
+def _imports(source: str, package: str) -> set[str]:
+    """The modules (and ``module.name`` for ``from module import name``) that ``source``, a file
+    of ``package``, imports, relative imports resolved."""
+    out = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = parts[: len(parts) + 1 - node.level] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            out.add(module)
+            out.update(f"{module}.{a.name}" for a in node.names)
+    return out
+
+
+def test_the_network_package_imports_no_decoding_policy():
+    """``tic.models`` holds networks only: none of its files imports the decoding policy
+    (``tic.decoding``) or what only decoding uses (``tic.binding``, ``tic.faces``,
+    ``tic.grounding``), read from the import lines of its source files."""
+    policy = ("tic.binding", "tic.faces", "tic.grounding", "tic.decoding")
+
+    def offending(names):
+        return sorted(n for n in names if any(n == p or n.startswith(p + ".") for p in policy))
+
+    # the check sees every way of writing such an import
+    written = ("import tic.faces\nfrom tic import ab_bins, binding\nfrom ..grounding import OBJECT"
+               "\nfrom .. import decoding\nfrom tic.color import AB_SCALE\nfrom . import blocks")
+    assert offending(_imports(written, "tic.models")) == [
+        "tic.binding", "tic.decoding", "tic.faces", "tic.grounding", "tic.grounding.OBJECT"]
+    files = sorted(Path(tic.models.__file__).parent.glob("*.py"))
+    assert {f.name for f in files} >= {"__init__.py", "encoder_unet.py", "generator.py"}
+    found = {f.name: offending(_imports(f.read_text(), "tic.models")) for f in files}
+    assert found == {f.name: [] for f in files}

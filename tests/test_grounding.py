@@ -1,21 +1,27 @@
 """Grounding: the text's colour-naming phrases, their ImageNet classes, the hint maps built from
 class activation maps (hand-made features and classifier), rebalancing weights, and the
-generator and training loop with grounding on."""
+generator, its decoding (``tic.decoding``) and the training loop with grounding on."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
 import pytest
 import torch
 
-from tic import ab_bins, binding, grounding
+from tic import ab_bins, binding, decoding, grounding
 from tic.backbones import assets_dir
-from tic.checkpoint import default_model_dir, load_model_config
 from tic.color import AB_SCALE
 from tic.color_names import COLOR_TERMS, name_color, term_lab
-from tic.config import ConfigError, GeneratorConfig, ModelConfig, TextEncoderConfig
+from tic.config import (
+    ConfigError,
+    DecodingConfig,
+    EncoderUNetConfig,
+    ModelConfig,
+    TextEncoderConfig,
+)
 from tic.errors import TicError
 from tic.models import EncoderUNet
 
@@ -41,7 +47,7 @@ def test_photo_palette_gives_a_caption_s_colours_to_the_photo():
     ``photo_palette`` they are a palette phrase (no hint), not X's."""
     f, P, O = grounding.text_objects, grounding.PALETTE, grounding.OBJECT
     text = "a photo of a dog and bicycle in green and gray"
-    assert f(text) == [("bicycle", "green", O)]  # as v2-v4 read it
+    assert f(text) == [("bicycle", "green", O)]  # without photo_palette
     assert f(text, photo_palette=True) == [("photo", "green", P)]
     assert f("a photo in blue", photo_palette=True) == [("photo", "blue", P)]
     assert f("a photo of a dog in the park in green", photo_palette=True) == [("photo", "green", P)]
@@ -208,55 +214,6 @@ def test_encode_objects_pads_and_carries_the_named_colours():
         maps, grounding.object_maps(feat, grounding.class_weights(nouns[0])[None], clf))
 
 
-def test_phrase_targets_match_nouns_to_the_named_objects():
-    left, right = torch.zeros(4, 4), torch.zeros(4, 4)
-    left[:, :2], right[:, 2:] = 1, 1
-    objects = [[("red umbrella", left), ("girl", right)],  # the label's last word need not match
-               [("cat", left), ("cat", right)],  # two objects one name: which is unknown
-               []]
-    texts = ["a blue girl and a green umbrella on a red background", "a red cat", "a red car"]
-    targets, valid = grounding.phrase_targets(texts, objects, 3)
-    assert valid.tolist() == [[1, 1, 0], [0, 0, 0], [0, 0, 0]]
-    assert torch.equal(targets[0, 0], right) and torch.equal(targets[0, 1], left)
-    assert grounding.phrase_targets(["a red car"], [[]], 1)[0] is None
-
-
-def test_oracle_maps_are_the_true_masks_on_the_grid():
-    """Hand-computed: a mask's area fractions per cell of the grid, divided by their maximum;
-    the phrases without a known mask, and the texts not picked, keep their maps (resized)."""
-    maps = torch.rand(2, 2, 2, 2)
-    targets = torch.zeros(2, 2, 8, 8)
-    targets[:, 0, :4, :4] = 1  # the top-left cell of a 2x2 grid
-    targets[:, 0, :2, 4:] = 1  # half of the top-right cell
-    valid = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
-    out = grounding.oracle_maps(maps, targets, valid, torch.tensor([True, False]), 2)
-    assert out.tolist()[0][0] == [[1.0, 0.5], [0.0, 0.0]]
-    assert torch.equal(out[0, 1], maps[0, 1]) and torch.equal(out[1], maps[1])
-    fine = grounding.oracle_maps(maps, targets, valid, torch.tensor([True, True]), 4)
-    assert fine.shape == (2, 2, 4, 4)
-    assert fine[0, 0].tolist() == [[1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
-    up = torch.nn.functional.interpolate(maps, size=(4, 4), mode="bilinear", align_corners=False)
-    torch.testing.assert_close(fine[:, 1], up[:, 1])
-
-
-def test_rank_maps_rank_each_map_within_its_image():
-    maps = torch.tensor([[[[0.1, 0.5], [0.3, 0.9]], [[0.0, 0.02], [0.01, 0.005]]]])
-    ranks = grounding.rank_maps(maps)
-    third = 1 / 3
-    torch.testing.assert_close(ranks[0, 0], torch.tensor([[0, 2 * third], [third, 1]]))
-    torch.testing.assert_close(ranks[0, 1], torch.tensor([[0, 1], [2 * third, third]]))
-    # a model with grounding_ranks hands the ranked class maps to the hints
-    torch.manual_seed(0)
-    g = EncoderUNet(_cfg(grounding_ranks=True)).eval()
-    feats = g.encode(torch.rand(1, 1, 64, 64) * 2 - 1)
-    nouns = torch.nn.functional.normalize(torch.randn(1, 2, grounding.NOUN_DIM), dim=-1)
-    torch.testing.assert_close(g.phrase_maps(feats, nouns),
-                               grounding.rank_maps(g.class_maps(feats, nouns)))
-    one = nouns.clone()
-    one[:, 1] = 0  # one object phrase (and a picture-wide one): nothing to arbitrate
-    torch.testing.assert_close(g.phrase_maps(feats, one), g.class_maps(feats, one))
-
-
 def test_rebalance_weights():
     centers = ab_bins.bin_centers()
     uniform = centers.repeat(10, 1)
@@ -280,90 +237,65 @@ def test_rebalance_weights():
         ab_bins.rebalance_weights(ab, centers, 0.0)
 
 
-def _cfg(**changes) -> GeneratorConfig:
+NETWORK_KEYS = frozenset(f.name for f in dataclasses.fields(EncoderUNetConfig))
+
+
+def _model(**changes) -> ModelConfig:
+    """A tiny grounding encoder U-Net's config; each change goes to its section (the network's,
+    ``encoder_unet``, or ``decoding``)."""
     base = dict(encoder="mobilenet_v2", decoder_widths=(40, 12, 8, 8), text_dim=6, text_hidden=8,
                 cross_attention=0, grounding=True)
-    base.update(changes)
-    return GeneratorConfig(**base)
+    base.update((k, v) for k, v in changes.items() if k in NETWORK_KEYS)
+    network = EncoderUNetConfig(**base)
+    return ModelConfig(
+        image_size=64, architecture="encoder_unet", encoder_unet=network,
+        decoding=DecodingConfig(**{k: v for k, v in changes.items() if k not in NETWORK_KEYS}),
+        text_encoder=TextEncoderConfig(kind="minilm", dim=network.text_dim))
+
+
+def _decoding(cfg: ModelConfig, **changes) -> ModelConfig:
+    """``cfg`` with other decoding settings (the same network)."""
+    return dataclasses.replace(cfg, decoding=dataclasses.replace(cfg.decoding, **changes))
+
+
+def _up(x):
+    return torch.nn.functional.interpolate(x, size=(64, 64), mode="bilinear",
+                                           align_corners=False)
 
 
 def test_grounding_generator_starts_as_the_one_without_and_hints_reach_the_output():
     torch.manual_seed(0)
-    plain = EncoderUNet(_cfg(grounding=False)).eval()
-    g = EncoderUNet(_cfg()).eval()
+    plain_cfg, cfg = _model(grounding=False), _model()
+    plain = EncoderUNet(plain_cfg.encoder_unet).eval()
+    g = EncoderUNet(cfg.encoder_unet).eval()
     state = plain.state_dict()
     g.load_state_dict({**g.state_dict(), **state})
     L = torch.rand(1, 1, 64, 64) * 2 - 1
     text = torch.randn(1, 6)
     objects = _noun_phrases((3, 0.5, 0.2, grounding.OBJECT))
+
+    def predict(net, config, *phrases):
+        return decoding.predict_ab(net, config, L, (text, None, None, *phrases))
+
     with torch.no_grad():
-        assert torch.allclose(g(L, text, None, None, *objects), plain(L, text))
+        assert torch.allclose(predict(g, cfg, *objects), predict(plain, plain_cfg))
         for net in g.hint:
             torch.nn.init.normal_(net[-1].weight)
         other = _noun_phrases((3, -0.5, -0.2, grounding.OBJECT))
-        assert not torch.allclose(g(L, text, None, None, *objects), g(L, text, None, None, *other))
-        assert torch.allclose(g(L, text), g(L, text, None, None, *_noun_phrases()))  # no phrase
-
-
-def test_hint_gate_raises_the_hinted_colour_where_the_hint_points():
-    """``hint_logits``: hand-computed at one position, the logits minus gate * s * squared
-    distance / (2 sigma^2); where the hint's weight is 0 nothing changes; an open gate makes the
-    hinted colour's bin the most likely."""
-    from tic.models.encoder_unet import HINT_SIGMA, HintGate
-
-    centers = ab_bins.bin_centers()
-    gate = HintGate(4)
-    logits, feat = torch.zeros(1, len(centers), 1, 2), torch.zeros(1, 4, 1, 2)
-    target = centers[40]
-    s = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
-    hint = torch.cat([target.view(1, 2, 1, 1) / AB_SCALE * s, s], dim=1)
-    out = gate(logits, feat, hint, centers)
-    g = torch.nn.functional.softplus(torch.tensor(gate.conv.bias.item()))
-    d2 = (centers - target).pow(2).sum(1)
-    torch.testing.assert_close(out[0, :, 0, 0], -g * d2 / (2 * HINT_SIGMA**2))
-    assert torch.equal(out[..., 1], logits[..., 1])  # no hint there
-    assert out[0, :, 0, 0].argmax() == 40
-    # a model with the option has the same weights plus the gate's two tensors
-    torch.manual_seed(0)
-    plain = EncoderUNet(_cfg()).eval()
-    gated = EncoderUNet(_cfg(hint_logits=True)).eval()
-    gated.load_state_dict(plain.state_dict(), strict=False)
-    assert set(gated.state_dict()) - set(plain.state_dict()) == {"hint_gate.conv.weight",
-                                                                 "hint_gate.conv.bias"}
-    with pytest.raises(ConfigError, match="hint_logits needs grounding"):
-        ModelConfig(image_size=64, generator=_cfg(text_dim=8, grounding=False, hint_logits=True),
-                    text_encoder=TextEncoderConfig(kind="word2vec", dim=8)).validate()
-
-
-def test_learned_maps_start_as_the_class_maps_order_and_learn_from_masks():
-    torch.manual_seed(0)
-    g = EncoderUNet(_cfg(grounding_maps="learned")).eval()
-    L = torch.rand(2, 1, 64, 64) * 2 - 1
-    feats = g.encode(L)
-    nouns = torch.nn.functional.normalize(torch.randn(2, 3, 384), dim=-1)
-    cams = g.class_maps(feats, nouns)
-    logits = g.phrase_logits(feats, nouns)
-    assert logits.shape == (2, 3, 4, 4)  # 1/16 of 64
-    up = torch.nn.functional.interpolate(cams, size=(4, 4), mode="bilinear", align_corners=False)
-    torch.testing.assert_close(logits, 6.0 * (up - 0.5))  # untrained: the class maps alone
-    assert g.phrase_maps(feats, nouns[:, :0]).shape == (2, 0, 2, 2)
-    # a few steps of the mask loss move the maps toward a known mask
-    target = torch.zeros(2, 3, 4, 4)
-    target[:, 0, :, :2] = 1
-    opt = torch.optim.Adam(g.locate.parameters(), lr=1e-2)
-    bce = torch.nn.functional.binary_cross_entropy_with_logits
-    first = bce(g.phrase_logits(feats, nouns), target).item()
-    for _ in range(30):
-        loss = bce(g.phrase_logits(feats, nouns), target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert loss.item() < 0.5 * first
+        assert not torch.allclose(predict(g, cfg, *objects), predict(g, cfg, *other))
+        assert torch.allclose(predict(g, cfg), predict(g, cfg, *_noun_phrases()))  # no phrase
+        # the decoder's hint: each phrase's class map (the shipped classifier) with its colour
+        feats = g.encode(L)
+        classes = grounding.load_classes()
+        maps = grounding.class_maps(feats[0], objects[0], (classes["weight"], classes["bias"]))
+        torch.testing.assert_close(decoding.grounding_hint(feats, *objects),
+                                   grounding.hint_maps(maps, objects[1], objects[2]))
 
 
 def test_the_empty_text_can_take_the_other_head():
     torch.manual_seed(0)
-    g = EncoderUNet(_cfg(ab_head="bins", ab_head_no_colour="regression")).eval()
+    cfg = _model(ab_head="bins", ab_head_no_colour="regression")
+    g = EncoderUNet(cfg.encoder_unet).eval()
     for net in g.hint:
         torch.nn.init.normal_(net[-1].weight)
     L = torch.rand(2, 1, 64, 64) * 2 - 1
@@ -373,16 +305,15 @@ def test_the_empty_text_can_take_the_other_head():
     for named in (grounding.WHOLE, grounding.PALETTE):
         kind = torch.tensor([[float(named)], [0.0]])  # a colour named; none
         with torch.no_grad():
-            out = g(L, text, None, None, nouns, ab, kind)
-            reg, logits = g.decode(g.encode(L), text, None, None, nouns, ab, kind)
-        up = lambda x: torch.nn.functional.interpolate(  # noqa: E731
-            x, size=(64, 64), mode="bilinear", align_corners=False)
-        torch.testing.assert_close(out[0], up(g.bins_ab(logits))[0])
-        torch.testing.assert_close(out[1], up(reg)[1])
-    with pytest.raises(ConfigError, match="ab_head_no_colour"):
-        ModelConfig(image_size=64, generator=_cfg(text_dim=384, grounding=False,
-                                                  ab_head_no_colour="regression"),
-                    text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
+            out = decoding.predict_ab(g, cfg, L, (text, None, None, nouns, ab, kind))
+            feats = g.encode(L)
+            hint = decoding.grounding_hint(feats, nouns, ab, kind)
+            reg, logits = g.decode(feats, text, None, None, hint)
+        bins = decoding.bins_ab(cfg.decoding, g.bin_centers, logits)
+        torch.testing.assert_close(out[0], _up(bins)[0])
+        torch.testing.assert_close(out[1], _up(reg)[1])
+    with pytest.raises(ConfigError, match=r"decoding\.ab_head_no_colour needs encoder_unet"):
+        _model(text_dim=384, grounding=False, ab_head_no_colour="regression").validate()
 
 
 def test_palette_prior_and_palette_chroma_change_only_the_texts_they_are_for():
@@ -390,62 +321,60 @@ def test_palette_prior_and_palette_chroma_change_only_the_texts_they_are_for():
     logits and its ab times palette_chroma (clipped to [-1, 1]); another text naming colours is
     decoded as without them; the text naming none keeps the other head at no_colour_chroma."""
     torch.manual_seed(0)
-    cfg = _cfg(ab_head="bins", ab_head_no_colour="regression", palette_prior=5.0,
-               palette_chroma=1.3, no_colour_chroma=0.5)
-    g = EncoderUNet(cfg).eval()
+    cfg = _model(ab_head="bins", ab_head_no_colour="regression", palette_prior=5.0,
+                 palette_chroma=1.3, no_colour_chroma=0.5)
+    g = EncoderUNet(cfg.encoder_unet).eval()
     L = torch.rand(3, 1, 64, 64) * 2 - 1
     text = torch.randn(3, 6)
     nouns = torch.zeros(3, 1, 384)
     ab = torch.tensor([[[0.5, 0.2]], [[0.5, 0.2]], [[0.0, 0.0]]])
     kind = torch.tensor([[grounding.PALETTE], [grounding.WHOLE], [0.0]])
-    up = lambda x: torch.nn.functional.interpolate(  # noqa: E731
-        x, size=(64, 64), mode="bilinear", align_corners=False)
+    inputs = (text, None, None, nouns, ab, kind)
+
+    def bins_ab(logits, prior=None):
+        return decoding.bins_ab(cfg.decoding, g.bin_centers, logits, prior)
+
     with torch.no_grad():
-        out = g(L, text, None, None, nouns, ab, kind)
-        reg, logits = g.decode(g.encode(L), text, None, None, nouns, ab, kind)
+        out = decoding.predict_ab(g, cfg, L, inputs)
+        feats = g.encode(L)
+        reg, logits = g.decode(feats, text, None, None, decoding.grounding_hint(feats, nouns, ab,
+                                                                                kind))
         prior = grounding.palette_prior(g.bin_centers.float(), ab, kind, 5.0)
-        leaned = g.bins_ab(logits, prior)
+        leaned = bins_ab(logits, prior)
     assert prior[0].abs().sum() > 0 and prior[1:].abs().sum() == 0
-    assert (leaned[0] - g.bins_ab(logits)[0]).abs().max() > 1e-3  # the prior moved the palette's
-    torch.testing.assert_close(out[0], up((leaned * 1.3).clamp(-1, 1))[0])
-    torch.testing.assert_close(out[1], up(g.bins_ab(logits))[1])
-    torch.testing.assert_close(out[2], up(reg * 0.5)[2])
+    assert (leaned[0] - bins_ab(logits)[0]).abs().max() > 1e-3  # the prior moved the palette's
+    torch.testing.assert_close(out[0], _up((leaned * 1.3).clamp(-1, 1))[0])
+    torch.testing.assert_close(out[1], _up(bins_ab(logits))[1])
+    torch.testing.assert_close(out[2], _up(reg * 0.5)[2])
+    # ab_from_heads is that policy at 1/4, before the upsampling
+    torch.testing.assert_close(
+        decoding.ab_from_heads(cfg.decoding, g.bin_centers, reg, logits, kind, ab)[0],
+        (leaned * 1.3).clamp(-1, 1)[0])
     # with palette_hue_width the factor fades from 1.3 near the named hue to 1 away from it
     # (without the prior, which pulls every pixel to the named hue)
-    cfg.palette_hue_width, cfg.palette_prior = 30.0, 0.0
-    g.cfg = cfg
+    hue_cfg = _decoding(cfg, palette_hue_width=30.0, palette_prior=0.0)
     with torch.no_grad():
-        hued = g(L, text, None, None, nouns, ab, kind)
-    plain = g.bins_ab(logits)
+        hued = decoding.predict_ab(g, hue_cfg, L, inputs)
+    plain = bins_ab(logits)
     near = grounding.palette_hue_weight(plain, ab, kind, 30.0)
-    torch.testing.assert_close(hued[0], up((plain * (1 + 0.3 * near)).clamp(-1, 1))[0])
+    torch.testing.assert_close(hued[0], _up((plain * (1 + 0.3 * near)).clamp(-1, 1))[0])
     torch.testing.assert_close(hued[1:], out[1:])
     assert 0.01 < near[0].min() and near[0].max() < 0.99  # the factor strictly between 1 and 1.3
-    cfg.palette_other_chroma = 0.8  # and away from the named hue it fades to 0.8 instead
-    with torch.no_grad():
-        fainter = g(L, text, None, None, nouns, ab, kind)
-    torch.testing.assert_close(fainter[0], up((plain * (0.8 + 0.5 * near)).clamp(-1, 1))[0])
-    torch.testing.assert_close(fainter[1:], out[1:])
-    for bad, match in ((dict(palette_prior=-1.0), "palette_prior"),
+    for bad, match in ((dict(palette_prior=-1.0), r"decoding\.palette_prior must be >= 0"),
                        (dict(palette_chroma=1.2, palette_hue_width=0.0), "palette_hue_width must"),
                        (dict(palette_hue_width=30.0), "palette_hue_width needs"),
-                       (dict(palette_chroma=1.2, palette_hue_width=30.0,
-                             palette_other_chroma=0.0), "palette_other_chroma must"),
-                       (dict(palette_chroma=1.2, palette_other_chroma=0.8),
-                        "palette_other_chroma needs"),
                        (dict(palette_hue_skip=("taupe",)), "unknown colour terms"),
-                       (dict(palette_chroma=0.0), "palette_chroma"),
-                       (dict(object_threshold=1.0), "object_threshold"),
-                       (dict(spare_group_margin=-1.0), r"spare_group_margin must be >= 0 or null, got -1"),
-                       (dict(group_crops=-0.5), r"group_crops must be a margin in \[0, 4\] or null"),
-                       (dict(group_crop_size=100), "group_crop_size must be a multiple of 32"),
-                       (dict(grounding=False, palette_prior=1.0), "palette_prior"),
-                       (dict(grounding=False, palette_chroma=1.2), "palette_chroma"),
+                       (dict(palette_chroma=0.0), r"decoding\.palette_chroma must"),
+                       (dict(object_threshold=1.0), r"decoding\.object_threshold must"),
+                       (dict(bins_temperature=0.0), r"decoding\.bins_temperature must"),
+                       (dict(grounding=False, palette_prior=1.0), "palette_prior needs"),
+                       (dict(grounding=False, palette_chroma=1.2), "palette_chroma needs"),
                        (dict(grounding=False, person_nouns=True), "person_nouns needs"),
-                       (dict(person_faces=True), "person_faces needs object_head")):
+                       (dict(paint_objects=True), "paint_objects needs"),
+                       (dict(person_faces=True), "person_faces needs paint_objects")):
         with pytest.raises(ConfigError, match=match):
-            ModelConfig(image_size=64, generator=_cfg(text_dim=384, **bad),
-                        text_encoder=TextEncoderConfig(kind="minilm", dim=384)).validate()
+            _model(text_dim=384, **bad).validate()
+    _model(text_dim=384, object_head=True, paint_objects=True, person_faces=True).validate()
 
 
 def test_object_weighted_losses_are_weighted_means():
@@ -454,7 +383,7 @@ def test_object_weighted_losses_are_weighted_means():
     from tic.train_frozen import losses_for
 
     torch.manual_seed(0)
-    g = EncoderUNet(_cfg(grounding=False)).eval()
+    g = EncoderUNet(_model(grounding=False).encoder_unet).eval()
     feats = g.encode(torch.rand(2, 1, 64, 64) * 2 - 1)
     text = (torch.randn(2, 6),)
     target = torch.rand(2, 2, 16, 16) * 2 - 1
@@ -472,12 +401,12 @@ def test_object_weighted_losses_are_weighted_means():
 
 
 def test_grounding_config_needs_minilm():
-    cfg = ModelConfig(image_size=64, generator=_cfg(text_dim=8),
-                      text_encoder=TextEncoderConfig(kind="word2vec", dim=8))
-    with pytest.raises(ConfigError, match="grounding"):
+    word2vec = TextEncoderConfig(kind="word2vec", dim=8)
+    cfg = dataclasses.replace(_model(text_dim=8), text_encoder=word2vec)
+    with pytest.raises(ConfigError, match=r"encoder_unet\.grounding needs text_encoder\.kind"):
         cfg.validate()
-    cfg = ModelConfig(image_size=64, generator=_cfg(text_dim=8, grounding=False),
-                      text_encoder=TextEncoderConfig(kind="word2vec", dim=8, photo_palette=True))
+    cfg = dataclasses.replace(_model(text_dim=8, grounding=False),
+                              text_encoder=dataclasses.replace(word2vec, photo_palette=True))
     with pytest.raises(ConfigError, match="photo_palette"):
         cfg.validate()
 
@@ -523,62 +452,43 @@ def test_class_asset_must_hold_the_person_nouns(monkeypatch):
         grounding.load_classes.cache_clear()
 
 
-@pytest.mark.parametrize("margin", [None, 0.5])
-def test_group_crops_classify_the_split_s_groups_on_their_own_pictures(monkeypatch, margin):
-    """With ``generator.group_crops`` the object split asks ``EncoderUNet.crop_logp`` for its
-    two groups' classes, once per image (each group on a crop of the gray input); without it the
-    whole picture's features decide and no crop is made."""
+def test_painting_splits_the_object_head_s_foreground_at_the_decoding_threshold(monkeypatch):
+    """With ``decoding.paint_objects`` ``predict_ab`` paints the named colours on the network's
+    foreground (``object_logits``): ``tic.binding.split_objects`` is asked once, at
+    ``decoding.object_threshold``, and the picture is ``tic.decoding.paint`` of the unpainted
+    one; what no phrase owns keeps the decoder's colours, and a text naming no object is not
+    split."""
     torch.manual_seed(0)
-    g = EncoderUNet(_cfg(object_head=True, paint_objects=True, group_crops=margin,
-                         group_crop_size=64)).eval()
+    cfg = _model(object_head=True, paint_objects=True, object_threshold=0.4)
+    g = EncoderUNet(cfg.encoder_unet).eval()
     fg = torch.full((1, 1, 16, 16), -9.0)
     fg[..., 4:12, 1:6] = fg[..., 4:12, 10:15] = 9.0  # two objects, left and right
-    monkeypatch.setattr(g, "object_logits", lambda feats: fg)
-    calls = []
-    real = g.crop_logp
-
-    def crop_logp(L, b, regions):
-        calls.append((L.shape, b, regions.shape))
-        return real(L, b, regions)
-
-    monkeypatch.setattr(g, "crop_logp", crop_logp)
-    L = torch.rand(1, 1, 64, 64) * 2 - 1
-    objects = _noun_phrases((3, 0.5, 0.2, grounding.OBJECT), (7, -0.4, 0.3, grounding.OBJECT))
-    with torch.no_grad():
-        out = g(L, torch.randn(1, 6), None, None, *objects)
-    assert out.shape == (1, 2, 64, 64)
-    assert calls == ([] if margin is None else [((1, 1, 64, 64), 0, (2, 16, 16))])
-
-
-def test_a_split_ranker_reaches_the_object_split_and_a_wrong_one_is_refused(monkeypatch,
-                                                                            tmp_path):
-    """``generator.split_ranker`` is passed to ``tic.binding.split_objects`` as its weights; a
-    config with the wrong number of weights or a non-finite one is refused, naming the key."""
-    ranker = tuple(float(i) for i in range(binding.RANKER_FEATURES))
-    g = EncoderUNet(_cfg(object_head=True, paint_objects=True, split_ranker=ranker)).eval()
-    fg = torch.full((1, 1, 16, 16), -9.0)
-    fg[..., 4:12, 1:6] = fg[..., 4:12, 10:15] = 9.0
     monkeypatch.setattr(g, "object_logits", lambda feats: fg)
     seen = []
     real = binding.split_objects
 
     def split_objects(*args, **kwargs):
-        seen.append(kwargs["ranker"])
+        seen.append(kwargs["threshold"])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(binding, "split_objects", split_objects)
+    L = torch.rand(1, 1, 64, 64) * 2 - 1
+    text = torch.randn(1, 6)
     objects = _noun_phrases((3, 0.5, 0.2, grounding.OBJECT), (7, -0.4, 0.3, grounding.OBJECT))
     with torch.no_grad():
-        g(torch.rand(1, 1, 64, 64) * 2 - 1, torch.randn(1, 6), None, None, *objects)
-    assert len(seen) == 1 and seen[0].tolist() == list(ranker)
-    with pytest.raises(ValueError, match="split_ranker needs 16 weights"):
-        EncoderUNet(_cfg(object_head=True, paint_objects=True, split_ranker=(1.0, 2.0)))
-    data = json.loads((default_model_dir() / "config.json").read_text())
-    data["generator"]["split_ranker"] = [float("nan")] * binding.RANKER_FEATURES
-    (tmp_path / "config.json").write_text(json.dumps(data))
-    with pytest.raises(TicError, match="generator.split_ranker must be finite"):
-        load_model_config(tmp_path)
-    data["generator"].update(split_ranker=list(ranker), paint_objects=False, person_faces=False)
-    (tmp_path / "config.json").write_text(json.dumps(data))
-    with pytest.raises(TicError, match="split_ranker needs object_head and paint_objects"):
-        load_model_config(tmp_path)
+        out = decoding.predict_ab(g, cfg, L, (text, None, None, *objects))
+        assert seen == [0.4]
+        unpainted = decoding.predict_ab(g, _decoding(cfg, paint_objects=False), L,
+                                        (text, None, None, *objects))
+        assert seen == [0.4]
+        torch.testing.assert_close(out, decoding.paint(g, cfg.decoding, L, g.encode(L), unpainted,
+                                                       *objects))
+    assert out.shape == (1, 2, 64, 64) and not torch.allclose(out, unpainted)
+    assert torch.equal(out[..., :4, :], unpainted[..., :4, :])  # far from both objects
+    seen.clear()
+    whole = _noun_phrases((None, 0.5, 0.2, grounding.WHOLE))  # "a photo in red"
+    with torch.no_grad():
+        painted = decoding.predict_ab(g, cfg, L, (text, None, None, *whole))
+        as_is = decoding.predict_ab(g, _decoding(cfg, paint_objects=False), L,
+                                    (text, None, None, *whole))
+    assert seen == [] and torch.equal(painted, as_is)

@@ -7,16 +7,16 @@ import dataclasses
 import pytest
 import torch
 
-from tic.config import ConfigError, DiscriminatorConfig, GeneratorConfig, model_preset
-from tic.models import Generator, PatchDiscriminator
+from tic.config import ConfigError, DiscriminatorConfig, UNetConfig, model_preset
+from tic.models import Generator, PatchDiscriminator, build_generator
 
 from .conftest import calibrate_batchnorm
 
 
-def _tiny(**changes) -> GeneratorConfig:
+def _tiny(**changes) -> UNetConfig:
     if changes.get("text_fusion") == "film-all":  # FiLM at the bottleneck and every decoder level
         changes.update(text_fusion="film", text_levels="all")
-    return dataclasses.replace(model_preset("tiny").generator, **changes)
+    return dataclasses.replace(model_preset("tiny").unet, **changes)
 
 
 @pytest.mark.parametrize("fusion", ["multiply", "film", "film-all"])
@@ -69,7 +69,8 @@ def _paper_count_by_hand() -> int:
 
 
 def test_paper_preset_parameter_count():
-    g = Generator(model_preset("paper").generator)
+    g = build_generator(model_preset("paper"))
+    assert type(g) is Generator
     n = sum(p.numel() for p in g.parameters())
     assert n == _paper_count_by_hand() == 2_553_794
 
@@ -83,7 +84,7 @@ def test_paper_discriminator_output_size():
 
 
 def test_paper_generator_runs_at_working_sizes():
-    g = Generator(model_preset("paper").generator).eval()
+    g = Generator(model_preset("paper").unet).eval()
     with torch.no_grad():
         for s in (128, 256):
             assert g(torch.zeros(1, 1, s, s), torch.zeros(1, 256)).shape == (1, 2, s, s)
@@ -103,8 +104,8 @@ def test_bad_inputs_raise():
 
 def test_config_validation():
     cfg = model_preset("tiny")
-    cfg.generator.text_dim = 8
-    with pytest.raises(ConfigError, match="text_dim"):
+    cfg.unet.text_dim = 8
+    with pytest.raises(ConfigError, match=r"unet\.text_dim \(8\) must equal text_encoder\.dim"):
         cfg.validate()
     cfg = model_preset("tiny")
     cfg.image_size = 30
@@ -113,7 +114,7 @@ def test_config_validation():
     with pytest.raises(ConfigError, match="unknown model preset"):
         model_preset("huge")
     cfg = model_preset("tiny")
-    cfg.generator.text_levels = "all"  # with the paper's multiply map
+    cfg.unet.text_levels = "all"  # with the paper's multiply map
     with pytest.raises(ConfigError, match="text_levels 'all' needs text_fusion 'film'"):
         cfg.validate()
 

@@ -48,7 +48,7 @@ def test_save_is_atomic_and_replaces_an_old_folder(colorizer, tmp_path):
     colorizer.save_pretrained(target)
     colorizer.save_pretrained(target)  # overwrite an existing folder
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temp or old folders left
-    assert json.loads((target / CONFIG_NAME).read_text())["format"] == "tic-model/1"
+    assert json.loads((target / CONFIG_NAME).read_text())["format"] == "tic-model/2"
 
 
 def test_output_keeps_size_and_the_inputs_lightness(colorizer):
@@ -199,9 +199,15 @@ def test_bad_config_json_is_named(tiny_model_dir, tmp_path):
     with pytest.raises(TicError, match="not valid JSON"):
         Colorizer.from_pretrained(m)
     cfg = json.loads((tiny_model_dir / CONFIG_NAME).read_text())
-    cfg["generator"]["widht"] = 8
+    cfg["unet"]["widht"] = 8
     (m / CONFIG_NAME).write_text(json.dumps(cfg))
-    with pytest.raises(TicError, match="generator.widht"):
+    with pytest.raises(TicError, match=r"config\.json: unknown config key unet\.widht"):
+        Colorizer.from_pretrained(m)
+    del cfg["unet"]["widht"]
+    cfg["encoder_unet"] = {"grounding": True}  # a section the folder's architecture does not use
+    (m / CONFIG_NAME).write_text(json.dumps(cfg))
+    with pytest.raises(TicError, match=r"model\.encoder_unet is set but model\.architecture is "
+                                       "'unet'"):
         Colorizer.from_pretrained(m)
 
 

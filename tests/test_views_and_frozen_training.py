@@ -14,8 +14,10 @@ from PIL import Image
 from tic import Colorizer, color
 from tic.checkpoint import latest_checkpoint
 from tic.color_names import dominant_color_term
+from tic.config import ConfigError
 from tic.data.manifest import Record, write_manifest
 from tic.data.views import batch_targets, build_views, draw, paint_region
+from tic.errors import TicError
 from tic.text_minilm import phrase_colors
 from tic.train_config import load_train_config
 from tic.train_frozen import train_frozen
@@ -180,21 +182,46 @@ def test_token_features_carry_their_phrase_colour(minilm):
         assert colours[:, green].nonzero().flatten().tolist() == coloured
 
 
-def _frozen_config(tmp_path, photos, cutouts, **sets):
+FROZEN_MODEL = (
+    "model:\n  image_size: 64\n  architecture: encoder_unet\n  encoder_unet:\n"
+    "    encoder: mobilenet_v2\n    decoder_widths: [16, 12, 8, 8]\n    cross_attention: 2\n"
+    "    attention_dim: 8\n    attention_heads: 2\n    text_hidden: 8\n"
+    "  decoding:\n    ab_head: bins\n"
+    "  text_encoder:\n    kind: minilm\n    dim: 384\n"
+)
+# the same model in the flat generator section of configs written before the sections
+OLD_FROZEN_MODEL = (
+    "model:\n  image_size: 64\n  generator:\n    encoder: mobilenet_v2\n"
+    "    decoder_widths: [16, 12, 8, 8]\n    cross_attention: 2\n    attention_dim: 8\n"
+    "    attention_heads: 2\n    text_hidden: 8\n    ab_head: bins\n"
+    "  text_encoder:\n    kind: minilm\n    dim: 384\n"
+)
+
+
+def _frozen_config(tmp_path, photos, cutouts, model=FROZEN_MODEL, **sets):
     write_manifest(tmp_path / "photos.jsonl", photos)
     write_manifest(tmp_path / "cutouts.jsonl", cutouts)
     cfg_path = tmp_path / "frozen.yaml"
     cfg_path.write_text(
-        "model:\n  image_size: 64\n  generator:\n    encoder: mobilenet_v2\n"
-        "    decoder_widths: [16, 12, 8, 8]\n    cross_attention: 2\n    attention_dim: 8\n"
-        "    attention_heads: 2\n    text_hidden: 8\n    ab_head: bins\n"
-        "  text_encoder:\n    kind: minilm\n    dim: 384\n"
-        f"data:\n  train: {tmp_path / 'photos.jsonl'}\n  cutouts: {tmp_path / 'cutouts.jsonl'}\n"
+        model
+        + f"data:\n  train: {tmp_path / 'photos.jsonl'}\n  cutouts: {tmp_path / 'cutouts.jsonl'}\n"
         "  scenes: 4\n  recolor_prob: 0.8\n  empty_text_prob: 0.2\n"
         "loss:\n  lambda_bins: 0.3\nbatch_size: 4\nsteps: 4\nlog_every: 1\neval_every: 2\n"
         "save_every: 2\nkeep_last: 5\n"
     )
     return load_train_config(cfg_path, [f"{k}={v}" for k, v in sets.items()])
+
+
+def test_frozen_config_in_the_old_generator_section_is_migrated(tmp_path):
+    from tic.config import to_dict
+
+    photos, cutouts = _images(tmp_path)
+    new = _frozen_config(tmp_path, photos, cutouts)
+    old = _frozen_config(tmp_path, photos, cutouts, model=OLD_FROZEN_MODEL)
+    assert to_dict(old) == to_dict(new)
+    assert new.model.architecture == "encoder_unet" and new.model.decoding.ab_head == "bins"
+    # the text sizes follow MiniLM in both
+    assert new.model.encoder_unet.text_dim == 384 and new.model.encoder_unet.token_dim > 0
 
 
 def _run(cfg, run, photos, cutouts, minilm, resume=False):
@@ -203,20 +230,16 @@ def _run(cfg, run, photos, cutouts, minilm, resume=False):
     return train_frozen(cfg, run, views, minilm, val, resume=resume, progress=False)
 
 
-GROUNDED = {"model.generator.grounding": "true", "loss.rebalance": 0.5}
-LEARNED = {**GROUNDED, "model.generator.grounding_maps": "learned", "loss.lambda_grounding": 1.0}
+GROUNDED = {"model.encoder_unet.grounding": "true", "loss.rebalance": 0.5}
 WEIGHTED = {**GROUNDED, "loss.object_weight": 4.0}
-ORACLE = {**GROUNDED, "data.oracle_maps": 0.5}
-OBJECTS = {**GROUNDED, "model.generator.object_head": "true",
-           "model.generator.paint_objects": "true", "loss.lambda_objects": 1.0}
+OBJECTS = {**GROUNDED, "model.encoder_unet.object_head": "true",
+           "model.decoding.paint_objects": "true", "loss.lambda_objects": 1.0}
 UNMASKED = {**OBJECTS, "loss.object_background_weight": 0.25}
-INSTANCES = {**OBJECTS, "model.generator.instance_dim": 4, "loss.lambda_instances": 1.0}
 
 
-@pytest.mark.parametrize("extra", [{}, GROUNDED, LEARNED, WEIGHTED, ORACLE, OBJECTS, UNMASKED,
-                                   INSTANCES],
-                         ids=["plain", "grounding", "learned", "object-weighted", "oracle",
-                              "objects", "objects-background-weighted", "instances"])
+@pytest.mark.parametrize("extra", [{}, GROUNDED, WEIGHTED, OBJECTS, UNMASKED],
+                         ids=["plain", "grounding", "object-weighted", "objects",
+                              "objects-background-weighted"])
 def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, extra):
     photos, cutouts = _images(tmp_path)
     cfg = _frozen_config(tmp_path, photos, cutouts, **extra)
@@ -224,16 +247,9 @@ def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, e
     assert full.step == 4 and (tmp_path / "full" / "model" / "model.safetensors").is_file()
     lines = (tmp_path / "full" / "losses.jsonl").read_text().splitlines()
     assert any("val_l1_bins" in ln for ln in lines)
-    if extra is LEARNED:  # scenes' named objects have known masks: the maps are trained
-        grounded = [json.loads(ln)["loss_grounding"] for ln in lines if "loss_grounding" in ln]
-        assert len(grounded) == 4 and any(v > 0 for v in grounded)  # 0: no known mask that step
-        assert all(0 <= v < 5 for v in grounded)
     if extra is OBJECTS:  # 4 scenes among 16 views: most steps see one, the loss is a BCE
         found = [json.loads(ln)["loss_objects"] for ln in lines if "loss_objects" in ln]
         assert len(found) == 4 and any(v > 0 for v in found) and all(0 <= v < 5 for v in found)
-    if extra is INSTANCES:  # a scene with two objects pushes their means apart: above 0
-        found = [json.loads(ln)["loss_instances"] for ln in lines if "loss_instances" in ln]
-        assert len(found) == 4 and any(v > 0 for v in found) and all(v >= 0 for v in found)
 
     half = _frozen_config(tmp_path, photos, cutouts, steps=2, **extra)
     _run(half, tmp_path / "resumed", photos, cutouts, minilm)
@@ -270,8 +286,21 @@ def test_init_from_a_model_without_grounding_keeps_its_weights(tmp_path, minilm)
     fresh = [k for k in new if k not in old]  # the hints; the frozen encoder is not in folders
     assert any(k.startswith("hint.") for k in fresh)
     assert all(k.startswith(("hint.", "encoder.")) for k in fresh)
+    # tic.checkpoint.init_from, which the loop calls, on a freshly built grounding model: the
+    # folder's tensors exactly, the hints as built, the encoder the shipped ImageNet one
+    from tic.backbones import load_pretrained_encoder
+    from tic.checkpoint import init_from
+    from tic.models import build_generator
+
+    torch.manual_seed(0)
+    G = load_pretrained_encoder(build_generator(cfg.model))
+    built = {k: v.clone() for k, v in G.state_dict().items()}
+    init_from(tmp_path / "first" / "model", G)
+    state = G.state_dict()
+    assert all(torch.equal(state[k], v.to(state[k].dtype)) for k, v in old.items())
+    assert all(torch.equal(state[k], built[k]) for k in fresh)
     bad = _frozen_config(tmp_path, photos, cutouts, steps=1, init_from=tmp_path)
-    with pytest.raises(Exception, match="init_from"):
+    with pytest.raises(TicError, match="init_from: .* has no model.safetensors"):
         _run(bad, tmp_path / "third", photos, cutouts, minilm)
 
 
@@ -298,37 +327,70 @@ def test_object_head_alone_leaves_the_decoder_as_it_was(tmp_path, minilm):
     assert losses and all("loss_l1" not in row for row in losses)
     with pytest.raises(Exception, match="nothing to train"):
         _frozen_config(tmp_path, photos, cutouts, **{"loss.lambda_l1": 0, "loss.lambda_bins": 0})
-    # then the instance head alone on that model: the object head stays as trained, too
-    cfg = _frozen_config(tmp_path, photos, cutouts, init_from=tmp_path / "second" / "model",
-                         **{**INSTANCES, "loss.lambda_l1": 0, "loss.lambda_bins": 0,
-                            "loss.lambda_objects": 0, "optim.lr": 1e-2})
-    third = _run(cfg, tmp_path / "third", photos, cutouts, minilm)
-    before = read_weights(tmp_path / "second" / "model" / "model.safetensors")
-    after = third.generator.state_dict()
-    assert all(torch.equal(after[k].to(v.dtype), v) for k, v in before.items())
-    embed = [k for k in after if k.startswith("instances.")]
-    assert embed and all(k not in before for k in embed)
-    rows = [json.loads(ln) for ln in
-            (tmp_path / "third" / "losses.jsonl").read_text().splitlines() if "loss_instances" in ln]
-    assert rows and all("loss_objects" not in row for row in rows)
 
 
-@pytest.mark.parametrize(("sets", "message"), [
-    ({"model.generator.instance_dim": 4}, "instance_dim needs object_head"),
-    ({**OBJECTS, "model.generator.instance_dim": -1}, "instance_dim must be >= 0"),
-    ({**OBJECTS, "model.generator.instance_position": -1.0}, "instance_position must be >= 0"),
-    ({**OBJECTS, "loss.lambda_instances": 1.0}, "lambda_instances needs"),
+@pytest.mark.parametrize(("sets", "key"), [
+    ({"data.oracle_maps": 0.5}, "data.oracle_maps"),
+    ({"loss.lambda_grounding": 1.0}, "loss.lambda_grounding"),
+    ({"loss.lambda_instances": 1.0}, "loss.lambda_instances"),
+    ({"model.encoder_unet.instance_dim": 4}, "model.encoder_unet.instance_dim"),
+    ({"model.encoder_unet.grounding_maps": "learned"}, "model.encoder_unet.grounding_maps"),
 ])
-def test_instance_head_config_errors_are_named(tmp_path, sets, message):
+def test_removed_training_keys_are_named(tmp_path, sets, key):
+    """The variants removed from tic (docs/HISTORY.md) are unknown keys, named as such."""
     photos, cutouts = _images(tmp_path)
-    with pytest.raises(Exception, match=message):
+    with pytest.raises(ConfigError, match=f"unknown config key {key.replace('.', '[.]')}"):
         _frozen_config(tmp_path, photos, cutouts, **{**GROUNDED, **sets})
+
+
+def test_removed_variant_in_an_old_generator_section_is_named(tmp_path):
+    photos, cutouts = _images(tmp_path)
+    old = OLD_FROZEN_MODEL.replace("    ab_head: bins\n", "    ab_head: bins\n    instance_dim: 4\n")
+    with pytest.raises(ConfigError, match="model.generator.instance_dim: this variant was removed"):
+        _frozen_config(tmp_path, photos, cutouts, model=old)
+    # switched off, as older folders wrote them, they are dropped
+    off = OLD_FROZEN_MODEL.replace("    ab_head: bins\n", "    ab_head: bins\n    instance_dim: 0\n")
+    assert _frozen_config(tmp_path, photos, cutouts, model=off).model.decoding.ab_head == "bins"
+
+
+def test_losses_for_weights_heads_and_objects(tmp_path, minilm):
+    """``train_frozen.losses_for``: uniform pixel weights give the plain means, a weight on some
+    pixels moves them; with lambda_l1 = lambda_bins = 0 only the object loss is computed."""
+    from tic.backbones import load_pretrained_encoder
+    from tic.models import build_generator
+    from tic.train_frozen import losses_for
+    from tic.training import TextCache
+
+    photos, cutouts = _images(tmp_path)
+    cfg = _frozen_config(tmp_path, photos, cutouts, **OBJECTS)
+    torch.manual_seed(0)
+    G = load_pretrained_encoder(build_generator(cfg.model)).eval()
+    with torch.no_grad():
+        feats = G.encode(torch.rand(2, 1, 64, 64) * 2 - 1)
+        text = TextCache(minilm, cfg.model).batch(["a red cat on a blue background", ""])
+        target = torch.rand(2, 2, 16, 16) * 2 - 1
+        plain = losses_for(G, feats, text, target, cfg)
+        assert sorted(plain) == ["loss_bins", "loss_l1"]  # no foreground given: no object loss
+        ones = losses_for(G, feats, text, target, cfg, pixel_weights=torch.ones(2, 16, 16))
+        torch.testing.assert_close(ones, plain)
+        weights = torch.ones(2, 16, 16)
+        weights[:, :8] = 5.0
+        weighted = losses_for(G, feats, text, target, cfg, pixel_weights=weights)
+        assert weighted["loss_l1"] != plain["loss_l1"]
+        fg = torch.zeros(2, 16, 16)
+        fg[0, 4:12, 4:12] = 1.0
+        foreground = (fg, torch.tensor([1.0, 0.0]), torch.ones(2, 16, 16))
+        out = losses_for(G, feats, text, target, cfg, foreground=foreground)
+        assert sorted(out) == ["loss_bins", "loss_l1", "loss_objects"] and out["loss_objects"] > 0
+        alone = _frozen_config(tmp_path, photos, cutouts,
+                               **{**OBJECTS, "loss.lambda_l1": 0, "loss.lambda_bins": 0})
+        only = losses_for(G, feats, None, target, alone, foreground=foreground)
+        assert list(only) == ["loss_objects"]
+        torch.testing.assert_close(only["loss_objects"], out["loss_objects"])
 
 
 @pytest.mark.parametrize("weight", [0, 1.5])
 def test_object_background_weight_out_of_range_is_named(tmp_path, weight):
-    from tic.config import ConfigError
-
     photos, cutouts = _images(tmp_path)
     with pytest.raises(ConfigError, match=r"loss\.object_background_weight must be in \(0, 1\]"):
         _frozen_config(tmp_path, photos, cutouts,
@@ -375,8 +437,6 @@ def test_large_objects_fill_the_frame_and_zero_keeps_the_old_scenes(tmp_path):
 
 @pytest.mark.parametrize("value", [-0.1, 1.5])
 def test_large_objects_out_of_range_is_named(tmp_path, value):
-    from tic.config import ConfigError
-
     photos, cutouts = _images(tmp_path)
     with pytest.raises(ConfigError, match=r"data\.large_objects must be in \[0, 1\], got"):
         _frozen_config(tmp_path, photos, cutouts, **{**OBJECTS, "data.large_objects": value})

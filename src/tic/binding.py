@@ -2,7 +2,7 @@
 
 A decoder that reads colour words and rough hints (``tic.grounding``) learned to follow one
 colour but not to bind two: for "a pink umbrella and a blue girl" it painted both objects in the
-first colour named, even when the hints were the objects' true masks (MODEL_CARD.md, v6). So
+first colour named, even when the hints were the objects' true masks (v6 in docs/HISTORY.md). So
 binding is done at decoding, in three steps that each can be checked:
 
 1. **Where the objects are** (class-agnostic): ``tic.models.ObjectHead``'s foreground

@@ -165,18 +165,22 @@ def run_colorize(args: argparse.Namespace) -> int:
 def add_train(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a model (the paper's GAN recipe)",
-        description="Train G and D from a YAML config; checkpoints, TensorBoard and the final "
-        "model go into the run folder. Under torchrun, trains on every process (DDP).",
+        help="train a model from a config, or from a recipe of stages (configs/default.yaml)",
+        description="Train from a YAML config (the paper's GAN recipe for architecture unet, the "
+        "frozen-encoder recipe for encoder_unet); checkpoints, TensorBoard and the final model "
+        "go into the run folder. A recipe (a file with stages:) trains each stage into "
+        "RUN/<stage>/ from the one before, then writes RUN/model with its decoding. Under "
+        "torchrun, trains on every process (DDP).",
     )
-    p.add_argument("config", metavar="CONFIG.yaml", help="training config (see configs/)")
+    p.add_argument("config", metavar="CONFIG.yaml", help="training config or recipe (configs/)")
     p.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key, e.g. --set steps=1000 --set model.image_size=128",
+        help="override a config key, e.g. --set steps=1000 --set model.image_size=128 (in a "
+        "recipe: --set stages.decoder.steps=10)",
     )
     p.add_argument("--out", default=None, help="run folder (default runs/<config name>)")
     p.add_argument(

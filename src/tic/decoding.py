@@ -39,6 +39,7 @@ def predict_ab(network: nn.Module, config: ModelConfig, L: Tensor, text: tuple) 
     cfg = config.decoding
     text_emb, tokens, token_mask = (*text[:3], None, None)[:3]
     objects = tuple(text[3:])  # a grounding model's phrases: nouns, colours, kinds
+    network.check_inputs(L, text_emb)
     feats = network.encode(L)
     hint = grounding_hint(feats, *objects, cfg.person_nouns) if objects else None
     ab, logits = network.decode(feats, text_emb, tokens, token_mask, hint)

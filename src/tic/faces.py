@@ -6,7 +6,7 @@ wear (``tic.grounding.PERSON_CLASSES``), which a person in a plain shirt barely 
 surer evidence, and it also says where the person is: ``binding.face_body`` turns the best
 face on the foreground into the person's region (the face and a box below it, as tall as a
 standing person), so a text naming one person and one other object can split the foreground
-there instead of by k-means (``generator.person_faces``).
+there instead of by k-means (``decoding.person_faces``).
 
 The network is BlazeFace (V. Bazarevsky et al., "BlazeFace: Sub-millisecond Neural Face Detection
 on Mobile GPUs", 2019), MediaPipe's ``face_detection_short_range.tflite`` (Apache-2.0), converted

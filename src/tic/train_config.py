@@ -290,6 +290,7 @@ def read_yaml(path: str | Path) -> dict:
 def train_config_from_data(data: dict, overrides: list[str] = ()) -> TrainConfig:
     """``load_train_config`` on a mapping already read (it is not changed)."""
     data = copy.deepcopy(data)
+    _migrate_model(data)  # an old flat generator section's text_dim is given, too
     given = {k: v for k in _DERIVED if (v := _lookup(data, k)) is not None}  # not from presets
     _expand_preset(data)
     for item in overrides:  # one at a time: "model=tiny" then "model.image_size=64" works
@@ -423,6 +424,16 @@ def _yaml12_number(item: str) -> str:
     except ValueError:
         pass
     return item
+
+
+def _migrate_model(data: dict) -> None:
+    """A model mapping with the flat ``generator`` section of older configs -> the sections
+    (``tic.config.migrate_model_dict``), a ``preset`` beside it kept."""
+    model = data.get("model")
+    if isinstance(model, dict) and "generator" in model:
+        preset = {"preset": model["preset"]} if "preset" in model else {}
+        data["model"] = preset | migrate_model_dict(
+            {k: v for k, v in model.items() if k != "preset"})
 
 
 def _expand_preset(data: dict) -> None:

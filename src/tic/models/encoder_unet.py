@@ -195,10 +195,10 @@ class EncoderUNet(nn.Module):
                 x = self.attn[i](x, tokens, token_mask)
         return self.to_ab(x).tanh(), self.to_logits(x)
 
-    def forward(
-        self, L: Tensor, text_emb: Tensor, tokens: Tensor | None = None,
-        token_mask: Tensor | None = None, hint: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor]:
+    def check_inputs(self, L: Tensor, text_emb: Tensor) -> None:
+        """``ValueError`` naming the problem unless ``L`` is ``(B, 1, H, W)`` with H and W
+        multiples of 32 and ``text_emb`` is ``(B, text_dim)`` (``forward`` and
+        ``tic.decoding.predict_ab`` check with it)."""
         if L.ndim != 4 or L.shape[1] != 1:
             raise ValueError(f"L must have shape (B, 1, H, W), got {tuple(L.shape)}")
         if L.shape[-2] % 32 or L.shape[-1] % 32:
@@ -208,4 +208,10 @@ class EncoderUNet(nn.Module):
                 f"text_emb must have shape ({L.shape[0]}, {self.cfg.text_dim}), "
                 f"got {tuple(text_emb.shape)}"
             )
+
+    def forward(
+        self, L: Tensor, text_emb: Tensor, tokens: Tensor | None = None,
+        token_mask: Tensor | None = None, hint: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        self.check_inputs(L, text_emb)
         return self.decode(self.encode(L), text_emb, tokens, token_mask, hint)

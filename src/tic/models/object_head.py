@@ -7,9 +7,7 @@ to. This head answers the first, class-agnostic question: the encoder's features
 pyramid), then two 3x3 convolutions give one logit per position at 1/4: "this pixel is part of an
 object (a thing the text could name), not of the background". Trained with a per-pixel binary
 cross-entropy against the union of the training scenes' object masks (``loss.lambda_objects``);
-``tic.binding`` splits its foreground between the text's objects. ``InstanceHead`` answers the
-second question, which object a foreground pixel belongs to, by an embedding trained to put
-each object's pixels together.
+``tic.binding`` splits its foreground between the text's objects (the second question).
 """
 
 from __future__ import annotations
