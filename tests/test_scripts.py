@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,16 +53,26 @@ def test_ship_default_model_stores_fp16_and_keeps_outputs(tiny_model_dir, tmp_pa
     a = np.asarray(Colorizer.from_pretrained(tiny_model_dir, device="cpu")(probe, "a red bird"), int)
     b = np.asarray(Colorizer.from_pretrained(out, device="cpu")(probe, "a red bird"), int)
     assert np.abs(a - b).max() <= 2
-    # shipping again replaces the folder as a whole
-    done = run_script("ship_default_model.py", str(tiny_model_dir), "--out", str(out), "--dtype", "fp32")
+    # the folder's config is shipped as it is (no decoding flags: the recipe's decoding is in it)
+    assert json.loads((out / "config.json").read_text()) == json.loads(
+        (tiny_model_dir / "config.json").read_text())  # fmt: skip
+    # shipping again replaces the folder as a whole; a folder of format tic-model/1 (one flat
+    # ``generator`` section) is shipped in the current format, with the same weights
+    old = tmp_path / "old"
+    shutil.copytree(tiny_model_dir, old)
+    data = json.loads((old / "config.json").read_text())
+    data = {"format": "tic-model/1", "tic_version": data["tic_version"],
+            "image_size": data["image_size"], "generator": data["unet"],
+            "text_encoder": data["text_encoder"]}  # fmt: skip
+    (old / "config.json").write_text(json.dumps(data))
+    done = run_script("ship_default_model.py", str(old), "--out", str(out), "--dtype", "fp32")
     assert done.returncode == 0, done.stderr
     assert (out / "model.safetensors").stat().st_size == src_size
     assert sorted(p.name for p in out.parent.iterdir()) == ["default"]
-    # --color-synonyms switches the encoder's synonym rewrite on in config.json
-    done = run_script("ship_default_model.py", str(tiny_model_dir), "--out", str(out), "--color-synonyms")
-    assert done.returncode == 0, done.stderr
-    assert json.loads((out / "config.json").read_text())["text_encoder"]["color_synonyms"] is True
-    assert Colorizer.from_pretrained(out, device="cpu").config.text_encoder.color_synonyms
+    assert json.loads((out / "config.json").read_text()) == json.loads(
+        (tiny_model_dir / "config.json").read_text())  # fmt: skip
+    c = np.asarray(Colorizer.from_pretrained(out, device="cpu")(probe, "a red bird"), int)
+    np.testing.assert_array_equal(c, a)
 
 
 def _prepare_data_v2():

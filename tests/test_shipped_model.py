@@ -3,6 +3,7 @@ works with it, and it follows its text, also for colour words its captions never
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 
@@ -12,12 +13,16 @@ import torch
 from PIL import Image, ImageDraw
 
 from tic import Colorizer
-from tic.checkpoint import default_model_dir
+from tic.checkpoint import CONFIG_NAME, FORMAT, WEIGHTS_NAME, default_model_dir
 from tic.cli import main
 from tic.color import rgb_to_lab
+from tic.config import model_dict
+from tic.models import Generator
+from tic.version import __version__
 
 from .conftest import EXAMPLES, PHOTOS, ROOT
 
+FIXTURES = ROOT / "tests" / "fixtures"
 # a validation-split cut-out of the shared pool (never seen in training): a plain, light object
 CUTOUT = PHOTOS / "images" / "tuxstamps__edward_bear.png"
 HUES = {"red": 40.0, "blue": 280.0, "yellow": 90.0}  # CIE Lab hue angles of the basic colours
@@ -68,52 +73,70 @@ def hue_gap(a: float, b: float) -> float:
 def test_shipped_model_loads_without_a_path(colorizer):
     assert (default_model_dir() / "model.safetensors").is_file()
     cfg = colorizer.config
-    assert cfg.text_encoder.kind == "minilm" and cfg.generator.encoder == "mobilenet_v2"
-    assert cfg.generator.cross_attention > 0 and cfg.image_size == 256
+    assert cfg.architecture == "encoder_unet" and cfg.text_encoder.kind == "minilm"
+    net, dec = cfg.encoder_unet, cfg.decoding
+    assert net.encoder == "mobilenet_v2" and net.cross_attention > 0 and cfg.image_size == 256
     # texts naming no colour (the empty text) take the regression head at half its chroma, and
-    # named objects are painted at decoding (MODEL_CARD.md, v7)
-    assert cfg.generator.ab_head == "bins" and cfg.generator.ab_head_no_colour == "regression"
-    assert cfg.generator.no_colour_chroma == 0.5
-    assert cfg.generator.object_head and cfg.generator.paint_objects
-    assert cfg.generator.object_threshold == 0.4  # v8, v9
-    # palette texts ("a photo of a dog in green") lean to their colours (v8), and the pixels
-    # whose hue is near a named colour other than brown take up to 2x the chroma (v9.2)
-    assert cfg.generator.palette_prior == 10 and cfg.generator.palette_chroma == 2.0
-    assert cfg.generator.palette_hue_width == 45 and cfg.generator.palette_hue_skip == ("brown",)
-    assert cfg.generator.palette_other_chroma == 1.0 and cfg.generator.instance_dim == 0
+    # named objects are painted at decoding (MODEL_CARD.md, decoding)
+    assert dec.ab_head == "bins" and dec.ab_head_no_colour == "regression"
+    assert dec.no_colour_chroma == 0.5
+    assert net.grounding and net.object_head and dec.paint_objects
+    assert dec.object_threshold == 0.4
+    # palette texts ("a photo of a dog in green") lean to their colours, and the pixels whose
+    # hue is near a named colour other than brown take up to 2x the chroma
+    assert dec.palette_prior == 10 and dec.palette_chroma == 2.0
+    assert dec.palette_hue_width == 45 and dec.palette_hue_skip == ("brown",)
+    # people: person nouns read as what people wear, and a face places the person (v9.4)
+    assert dec.person_nouns and dec.person_faces
     assert cfg.text_encoder.photo_palette
     # small enough to ship: the weights file of MODEL_CARD.md
     assert (default_model_dir() / "model.safetensors").stat().st_size < 12 * 2**20
 
 
-@pytest.mark.parametrize(("folder", "encoder", "size"),
-                         [("scratch-v1", "scratch", 128), ("v2", "mobilenet_v2", 256),
-                          ("v4", "mobilenet_v2", 256), ("v6", "mobilenet_v2", 256),
-                          ("v7", "mobilenet_v2", 256), ("v8", "mobilenet_v2", 256)])
-def test_other_models_load_from_their_folders(folder, encoder, size):
-    """The models that shipped before (models/scratch-v1: the scratch U-Net; models/v2: the
-    first MobileNetV2 one, whose folder holds its own encoder copy; models/v7: v3 plus its first
-    object head; models/v8: the one before this, v3 plus the head v9 replaced) and models/v4 and v6 (trained, not shipped; their
-    encoder filled in from the asset) load and colorize."""
-    old = Colorizer.from_pretrained(ROOT / "models" / folder, device="cpu")
-    assert old.config.generator.encoder == encoder and old.config.image_size == size
+def test_the_paper_preset_baseline_loads_from_its_folder(tmp_path):
+    """models/scratch-v1 (the paper's scratch U-Net with FiLM at every level, in a format
+    tic-model/1 folder) loads, colorizes at the photo's size, and its config rewritten in the
+    current format (sections; what ``tic`` writes now) gives the same outputs."""
+    folder = ROOT / "models" / "scratch-v1"
+    assert json.loads((folder / CONFIG_NAME).read_text())["format"] == "tic-model/1"
+    old = Colorizer.from_pretrained(folder, device="cpu")
+    cfg = old.config
+    assert cfg.architecture == "unet" and isinstance(old.generator, Generator)
+    assert (cfg.image_size, cfg.unet.width, cfg.unet.text_fusion, cfg.unet.text_levels) == (
+        128, 32, "film", "all")  # fmt: skip
     out = old(Image.open(EXAMPLES / "owl.jpg"), "a brown owl")
     assert out.size == Image.open(EXAMPLES / "owl.jpg").size
-    if folder == "v6":  # its binding options (MODEL_CARD.md, "v6: tried, not shipped")
-        assert old.config.generator.hint_logits and old.config.generator.grounding_ranks
+
+    new = tmp_path / "scratch-v1"
+    shutil.copytree(folder, new)
+    data = {"format": FORMAT, "tic_version": __version__, **model_dict(cfg)}
+    (new / CONFIG_NAME).write_text(json.dumps(data))
+    again = Colorizer.from_pretrained(new, device="cpu")
+    assert again.config == cfg
+    torch.manual_seed(0)
+    L = torch.rand(2, 1, 128, 128) * 2 - 1
+    texts = ["a brown owl", "a red bird with black wings"]
+    assert torch.equal(again.predict_ab(L, texts), old.predict_ab(L, texts))
 
 
-def test_the_shipped_model_is_v3_plus_an_object_head():
-    """v7, v8 and v9 (MODEL_CARD.md) trained only an object head on v3: models/v3 keeps v3
-    loadable by name, and every weight it has is the shipped model's."""
-    from tic.checkpoint import read_weights
-
-    v3 = read_weights(ROOT / "models" / "v3" / "model.safetensors")
-    shipped = read_weights(default_model_dir() / "model.safetensors")
-    assert all(torch.equal(shipped[k], v) for k, v in v3.items())
-    assert sorted({k.split(".")[0] for k in shipped.keys() - v3.keys()}) == ["objects"]
-    assert (ROOT / "models" / "v3" / "text_encoder.json").read_bytes() == \
-        (default_model_dir() / "text_encoder.json").read_bytes()
+def test_the_shipped_model_in_its_old_format_gives_the_same_outputs(colorizer, tmp_path):
+    """The shipped model's config.json of format tic-model/1 (one flat ``generator`` section,
+    tests/fixtures/model_config_format1.json) beside the shipped weights: the same config and
+    the same ab, to the bit, as the shipped folder."""
+    folder = tmp_path / "old"
+    folder.mkdir()
+    for name in (WEIGHTS_NAME, "text_encoder.json"):
+        shutil.copy(default_model_dir() / name, folder / name)
+    shutil.copy(FIXTURES / "model_config_format1.json", folder / CONFIG_NAME)
+    old = Colorizer.from_pretrained(folder, device="cpu")
+    assert old.config == colorizer.config
+    torch.manual_seed(0)
+    L = torch.rand(4, 1, 64, 64) * 2 - 1
+    texts = ["a red giraffe and a blue windmill", "", "a photo of a dog in green and gray",
+             "a man in a yellow shirt and a blue car"]  # fmt: skip
+    ab = colorizer.predict_ab(L, texts)
+    assert ab.shape == (4, 2, 64, 64) and ab.abs().max() > 0
+    assert torch.equal(old.predict_ab(L, texts), ab)
 
 
 def test_two_named_objects_take_their_own_colours(colorizer):
@@ -139,8 +162,9 @@ def test_two_named_objects_take_their_own_colours(colorizer):
 
 @pytest.mark.parametrize("word", ["red", "blue", "yellow"])
 def test_the_object_takes_the_named_colour(colorizer, cutout_on_gray, word):
-    """Also "a yellow owl" on the dark owl, which v3 alone painted ochre (hue 57 deg): the
-    painted object takes yellow's hue; at the owl's lightness it is a dark, olive yellow."""
+    """Also "a yellow owl" on the dark owl, which v3 alone painted ochre (hue 57 deg;
+    docs/HISTORY.md): the painted object takes yellow's hue; at the owl's lightness it is a dark,
+    olive yellow."""
     gray, mask, name = cutout_on_gray
     hue = object_hue(colorizer(gray, f"a {word} {name} on a gray background"), mask)
     nearest = min(HUES, key=lambda w: hue_gap(hue, HUES[w]))

@@ -86,10 +86,10 @@ def test_from_config_takes_text_dim_from_encoder(tmp_path):
 
     cfg = model_preset("tiny")
     cfg.text_encoder.kind = "minilm"
-    assert cfg.generator.text_dim == 16
+    assert cfg.unet.text_dim == 16
     colorizer = Colorizer.from_config(cfg, texts=[], device="cpu", precision="fp32")
-    assert cfg.generator.text_dim == 16  # the caller's config is not changed
-    assert colorizer.config.generator.text_dim == colorizer.config.text_encoder.dim == 384
+    assert cfg.unet.text_dim == 16  # the caller's config is not changed
+    assert colorizer.config.unet.text_dim == colorizer.config.text_encoder.dim == 384
     assert colorizer.generator.cfg.text_dim == 384
     L = torch.zeros(2, 1, 32, 32)
     ab = colorizer.predict_ab(L, ["a red car", "a blue car"])

@@ -24,11 +24,12 @@ from tic import Colorizer
 from tic.checkpoint import STATE_NAME, init_from, latest_checkpoint
 from tic.cli import main
 from tic.color_names import COLOR_TERMS
-from tic.config import ConfigError, to_dict
+from tic.config import ConfigError, ModelConfig, model_dict, to_dict
 from tic.data.dataset import ColorizationDataset
 from tic.errors import TicError
 from tic.train import build_nets, prepare_run, train
 from tic.train_config import TrainConfig, load_train_config
+from tic.training import TextCache, ablate_texts
 
 COLOURS = {"red": (200, 40, 40), "green": (40, 160, 40), "blue": (50, 70, 200), "yellow": (210, 190, 40)}
 
@@ -108,7 +109,8 @@ def test_defaults_are_the_paper_recipe():
     cfg = TrainConfig()
     assert (cfg.optim.lr, cfg.optim.beta1, cfg.optim.beta2) == (1e-4, 0.5, 0.999)
     assert cfg.steps == 350_000 and cfg.model.image_size == 256
-    assert cfg.model.generator.text_fusion == "multiply"
+    assert cfg.model.architecture == "unet" and cfg.model.unet.text_fusion == "multiply"
+    assert cfg.model.generator is cfg.model.unet  # the active section
 
 
 def test_config_file_and_overrides(tmp_path, manifest):
@@ -116,7 +118,7 @@ def test_config_file_and_overrides(tmp_path, manifest):
     path.write_text(yaml.safe_dump({"model": {"preset": "tiny", "image_size": 64},
                                     "data": {"train": str(manifest)}, "batch_size": 3}))
     cfg = load_train_config(path, ["loss.lambda_l1=0.5", "steps=7"])
-    assert cfg.model.image_size == 64 and cfg.model.generator.width == 8  # preset + change
+    assert cfg.model.image_size == 64 and cfg.model.unet.width == 8  # preset + change
     assert (cfg.batch_size, cfg.steps, cfg.loss.lambda_l1) == (3, 7, 0.5)
 
 
@@ -158,8 +160,9 @@ def test_paper_yaml_lists_every_key_with_its_default():
     the encoder and is left out; the data keys name CUB)."""
     path = Path(__file__).resolve().parents[1] / "configs" / "paper.yaml"
     listed = yaml.safe_load(path.read_text())
-    derived = {"model.generator.text_dim", "model.generator.token_dim"}
-    assert _keys(listed) == _keys(to_dict(TrainConfig())) - derived
+    every = to_dict(TrainConfig())
+    every["model"] = model_dict(TrainConfig().model)  # the sections of its architecture
+    assert _keys(listed) == _keys(every) - {"model.unet.text_dim"}
     paper = to_dict(load_train_config(path))
     default = to_dict(load_train_config(None, ["data.train=x.jsonl"]))
     paper.pop("data"), default.pop("data")
@@ -191,7 +194,8 @@ def test_run_folder_checkpoints_and_model(tmp_path, manifest):
     state = torch.load(run / "checkpoints/step-00000005" / STATE_NAME, weights_only=True)
     assert state["step"] == 5 and "discriminator" in state and "opt_g" in state
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert saved["steps"] == 5 and saved["model"]["generator"]["width"] == 8
+    assert saved["steps"] == 5 and saved["model"]["unet"]["width"] == 8
+    assert "encoder_unet" not in saved["model"] and "decoding" not in saved["model"]
     losses = read_losses(run)
     assert sorted(losses) == [1, 2, 3, 4, 5]
     assert all(np.isfinite(v) for r in losses.values() for k, v in r.items() if k.startswith("loss"))
@@ -359,15 +363,13 @@ def test_ctrl_c_writes_a_checkpoint_then_stops(tmp_path, manifest):
 
 
 def test_text_ablation_modes():
-    class Enc:
-        def encode(self, texts):
-            return torch.tensor([[float(len(t))] for t in texts])
-
     texts = ["a", "bb", "ccc", "dddd"]
-    assert train_module._text_table(Enc(), texts, "keep", 0).flatten().tolist() == [1, 2, 3, 4]
-    assert train_module._text_table(Enc(), texts, "empty", 0).flatten().tolist() == [0, 0, 0, 0]
-    shuffled = train_module._text_table(Enc(), texts, "shuffle", 0).flatten().tolist()
-    assert sorted(shuffled) == [1, 2, 3, 4] and shuffled != [1, 2, 3, 4]
+    assert ablate_texts(texts, "keep", 0) == texts
+    assert ablate_texts(texts, "empty", 0) == ["", "", "", ""]
+    shuffled = ablate_texts(texts, "shuffle", 0)
+    assert sorted(shuffled) == texts and shuffled != texts
+    assert ablate_texts(texts, "shuffle", 0) == shuffled  # seeded
+    assert texts == ["a", "bb", "ccc", "dddd"]  # the caller's list is not changed
 
 
 # --- the text is used ----------------------------------------------------------------------------
@@ -396,7 +398,7 @@ def test_text_steers_the_colour_on_isoluminant_shapes(tmp_path):
     train_manifest, _ = gray_background_set(tmp_path / "train", 1200, seed=11)
     _, test = gray_background_set(tmp_path / "test", 300, seed=12)
     cfg = load_train_config(None, [
-        "model=tiny", "model.generator.width=32", "model.generator.text_fusion=film",
+        "model=tiny", "model.unet.width=32", "model.unet.text_fusion=film",
         "model.text_encoder.kind=minilm", "discriminator.widths=[8,16,32]",
         f"data.train={train_manifest}", "data.workers=0", "loss.lambda_perceptual=0",
         "loss.lambda_gan=0.1",  # at 1.0, 500 steps at lr 1e-3 learn no text-dependent colour
@@ -428,42 +430,51 @@ def test_text_steers_the_colour_on_isoluminant_shapes(tmp_path):
 def test_text_pathway_takes_its_size_from_a_pretrained_encoder(tmp_path, manifest):
     # the tiny preset says 16-d; MiniLM gives 384-d vectors: the resolved config says so
     cfg = tiny_config(manifest, steps=1, save_every=1, **{"model.text_encoder.kind": "minilm"})
-    assert cfg.model.generator.text_dim == cfg.model.text_encoder.dim == 384
+    assert cfg.model.unet.text_dim == cfg.model.text_encoder.dim == 384
     run_train(cfg, tmp_path / "run")
     colorizer = Colorizer.from_pretrained(tmp_path / "run" / "model", device="cpu")
-    assert colorizer.config.generator.text_dim == colorizer.text_encoder.dim == 384
+    assert colorizer.config.unet.text_dim == colorizer.text_encoder.dim == 384
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
-    assert saved["model"]["generator"]["text_dim"] == 384
+    assert saved["model"]["unet"]["text_dim"] == 384
 
 
 def test_generator_text_dim_follows_the_encoder_dim(tmp_path, manifest, caplog):
     cfg = tiny_config(manifest, **{"model.text_encoder.dim": 24})
-    assert cfg.model.generator.text_dim == 24
+    assert cfg.model.unet.text_dim == 24
     # a text size given that disagrees with the encoder is an error, not silently replaced
-    with pytest.raises(ConfigError, match=r"model.generator.text_dim is 16 but the word2vec text "
+    with pytest.raises(ConfigError, match=r"model.unet.text_dim is 16 but the word2vec text "
                                           r"encoder makes 24-d vectors.*leave"):
-        tiny_config(manifest, **{"model.text_encoder.dim": 24, "model.generator.text_dim": 16})
+        tiny_config(manifest, **{"model.text_encoder.dim": 24, "model.unet.text_dim": 16})
     # MiniLM's vector size is fixed: older configs say 384 beside colour slots; said, not silent
     minilm = tiny_config(manifest, **{"model.text_encoder.kind": "minilm",
                                       "model.text_encoder.color_slots": 3,
                                       "model.text_encoder.dim": 384})
-    assert minilm.model.text_encoder.dim == minilm.model.generator.text_dim == 417
+    assert minilm.model.text_encoder.dim == minilm.model.unet.text_dim == 417
     assert "text_encoder.dim is 384 but the minilm text encoder with 3 colour slot(s) makes " \
            "417-d vectors; using 417" in caplog.text
     # the same in a YAML file; a value that agrees is fine
     path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"model": {"preset": "tiny", "unet": {"text_dim": 8}},
+                                    "data": {"train": str(manifest)}}))
+    with pytest.raises(ConfigError, match="model.unet.text_dim is 8"):
+        load_train_config(path)
+    assert load_train_config(path, ["model.unet.text_dim=16"]).model.unet.text_dim == 16
+    # a model preset set later replaces what was given for the model before
+    assert load_train_config(path, ["model=tiny"]).model.unet.text_dim == 16
+    # the flat generator section of older configs is migrated, and its text size checked too
     path.write_text(yaml.safe_dump({"model": {"preset": "tiny", "generator": {"text_dim": 8}},
                                     "data": {"train": str(manifest)}}))
-    with pytest.raises(ConfigError, match="model.generator.text_dim is 8"):
+    with pytest.raises(ConfigError, match="model.unet.text_dim is 8"):
         load_train_config(path)
-    assert load_train_config(path, ["model.generator.text_dim=16"]).model.generator.text_dim == 16
-    # a model preset set later replaces what was given for the model before
-    assert load_train_config(path, ["model=tiny"]).model.generator.text_dim == 16
+    path.write_text(yaml.safe_dump({"model": {"preset": "tiny", "generator": {"width": 4}},
+                                    "data": {"train": str(manifest)}}))
+    old = load_train_config(path)
+    assert (old.model.architecture, old.model.unet.width, old.model.unet.text_dim) == ("unet", 4, 16)
     # and train() refuses an encoder whose vectors do not fit the generator
     cfg = tiny_config(manifest)
     data = prepare_run(cfg, tmp_path / "run")
     cfg = tiny_config(manifest, **{"model.text_encoder.dim": 24})
-    with pytest.raises(TicError, match="16-d vectors but model.generator.text_dim is 24"):
+    with pytest.raises(TicError, match="16-d vectors but model.unet.text_dim is 24"):
         train(cfg, tmp_path / "run", *data, progress=False)
 
 
@@ -490,20 +501,32 @@ class SpyEncoder:
         self.encoder.save(folder)
 
 
-def test_batch_text_takes_new_texts_vectors():
-    """Items recoloured on the fly get their new text's vector (encoded once), the others the
-    record's vector from the table."""
+def test_text_cache_encodes_each_text_once_and_keeps_the_batch_order():
+    """``tic.training.TextCache``: one text per encoder call (a text's vector must not depend on
+    what it was batched with), each text encoded once; the batch in the order asked for."""
     class Enc:
+        def __init__(self):
+            self.calls = []
+
         def encode(self, texts):
+            self.calls.append(list(texts))
             return torch.tensor([[float(len(t)), 1.0] for t in texts])
 
-    table = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+    enc = Enc()
+    cache = TextCache(enc, ModelConfig())  # the paper's U-Net: the sentence vector alone
+    (emb,) = cache.batch(["bb", "a", "bb"])
+    assert emb.tolist() == [[2.0, 1.0], [1.0, 1.0], [2.0, 1.0]]
+    assert enc.calls == [["a"], ["bb"]]
+    (emb,) = cache.batch(["ccc", "a"])
+    assert emb.tolist() == [[3.0, 1.0], [1.0, 1.0]] and enc.calls[2:] == [["ccc"]]
+
+
+def test_batch_texts_take_the_new_texts_of_recoloured_items():
+    """Items recoloured on the fly get their new text, the others the record's (ablated) text."""
+    texts = ["zero", "one", "two"]
     batch = {"index": torch.tensor([2, 0, 1]), "text": ["old", "a new one", "a new one"],
              "recolored": torch.tensor([False, True, True])}
-    cache = {}
-    emb = train_module._batch_text(batch, table, Enc(), cache)
-    assert emb.tolist() == [[2.0, 2.0], [9.0, 1.0], [9.0, 1.0]]
-    assert list(cache) == ["a new one"] and table[0].tolist() == [0.0, 0.0]
+    assert train_module._batch_texts(batch, texts) == ["two", "a new one", "a new one"]
 
 
 def test_on_the_fly_recolouring_trains_with_the_new_texts(tmp_path):
@@ -528,9 +551,11 @@ def test_on_the_fly_recolouring_trains_with_the_new_texts(tmp_path):
     spy = SpyEncoder(data.text_encoder)
     result = train(cfg, tmp_path / "run", data.train_set, None, spy, progress=False)
     assert result.step == 6
-    table, *new = spy.calls  # the records' texts once, then the new texts as they come
-    assert table == [r["text"] for r in rows] and new
-    assert any(text not in table for call in new for text in call)
+    encoded = [text for call in spy.calls for text in call]
+    assert all(len(call) == 1 for call in spy.calls)  # one text per call (tic.training.TextCache)
+    assert len(encoded) == len(set(encoded))  # each text once
+    # every item is recoloured (p 1): it is trained on with its new text, not the record's
+    assert any(text not in [r["text"] for r in rows] for text in encoded)
     with pytest.raises(ConfigError, match="recolor_prob needs data.text 'keep'"):
         tiny_config(root / "train.jsonl", **{"data.recolor_prob": 0.5, "data.text": "empty"}).validate()
 
@@ -541,7 +566,7 @@ def test_init_from_widens_the_text_input_and_keeps_the_function(tmp_path, manife
     first = run_train(tiny_config(manifest, steps=2, **minilm), tmp_path / "a")
     assert first.generator.cfg.text_dim == 384
     cfg = tiny_config(manifest, **minilm, **{"model.text_encoder.color_slots": 2})
-    assert cfg.model.text_encoder.dim == cfg.model.generator.text_dim == 384 + 2 * 11
+    assert cfg.model.text_encoder.dim == cfg.model.unet.text_dim == 384 + 2 * 11
     nets = build_nets(cfg, torch.device("cpu"))
     init_from(tmp_path / "a" / "model", nets.G, nets.D)
     old, new = first.generator.state_dict(), nets.G.state_dict()

@@ -127,7 +127,9 @@ def load_model_config(folder: Path) -> ModelConfig:
         raise TicError(f'{path}: not a tic model config (expected "format": "{FORMAT}")')
     data.pop("tic_version", None)
     try:
-        return from_dict(ModelConfig, migrate_model_dict(data)).validate()
+        if fmt in OLD_FORMATS:
+            data = migrate_model_dict(data)
+        return from_dict(ModelConfig, data).validate()
     except ConfigError as e:
         raise TicError(f"{path}: {e}") from None
 

@@ -244,6 +244,8 @@ def _run_recipe(out: Path, args: argparse.Namespace) -> int:
         rc = _train_one(cfg, folder, args, resume=args.resume and started)
         if rc:
             return rc
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone writes OUT/model
+        return 0
     last = out / recipe.stages[-1][0] / "model"
     config, generator, text_encoder = load_model(last)
     decoding = to_dict(config.decoding) | recipe.decoding

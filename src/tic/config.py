@@ -328,9 +328,10 @@ def model_dict(cfg: ModelConfig) -> dict[str, Any]:
 _DECODING_KEYS = frozenset(f.name for f in dataclasses.fields(DecodingConfig))
 _REMOVED_KEYS = {
     "grounding_maps": "imagenet", "hint_logits": False, "grounding_ranks": False,
-    "spare_group_margin": None, "group_crops": None, "group_crop_size": 352, "split_ranker": [],
-    "instance_dim": 0, "instance_position": 3.0, "palette_other_chroma": 1.0,
+    "spare_group_margin": None, "group_crops": None, "split_ranker": [], "instance_dim": 0,
+    "palette_other_chroma": 1.0,
 }
+_COMPANION_KEYS = ("group_crop_size", "instance_position")  # settings of removed variants
 
 
 def migrate_model_dict(data: dict[str, Any], where: str = "model") -> dict[str, Any]:
@@ -348,6 +349,8 @@ def migrate_model_dict(data: dict[str, Any], where: str = "model") -> dict[str, 
                           f"{list(ARCHITECTURE_SECTIONS)}, not both")
     out = {k: v for k, v in data.items() if k != "generator"}
     generator = dict(data["generator"] or {})
+    for key in _COMPANION_KEYS:
+        generator.pop(key, None)
     for key, off in _REMOVED_KEYS.items():
         if key in generator and generator.pop(key) != off:
             raise ConfigError(f"{where}.generator.{key}: this variant was removed from tic "

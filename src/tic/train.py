@@ -164,8 +164,9 @@ def train(
     cfg.validate()
     if text_encoder.dim != cfg.model.generator.text_dim:
         raise TicError(
-            f"the text encoder makes {text_encoder.dim}-d vectors but model.generator.text_dim is "
-            f"{cfg.model.generator.text_dim} (load_train_config derives it from the encoder)"
+            f"the text encoder makes {text_encoder.dim}-d vectors but model.{cfg.model.architecture}"
+            f".text_dim is {cfg.model.generator.text_dim} (load_train_config derives it from the "
+            "encoder)"
         )
     run = Path(run_dir)
     rank, world = init_distributed()

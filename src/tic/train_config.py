@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +18,7 @@ import yaml
 
 from tic.config import (
     ConfigError,
+    DecodingConfig,
     DiscriminatorConfig,
     ModelConfig,
     apply_overrides,
@@ -361,6 +362,13 @@ def load_recipe(path: str | Path, overrides: list[str] = (), run: Path | None = 
         except ConfigError as e:
             raise ConfigError(f"{path}: stages.{name}: {e}") from None
         previous = name
+    # the decoding the final model gets, checked now rather than after every stage has trained
+    last = out[-1][1].model
+    try:
+        final = from_dict(DecodingConfig, to_dict(last.decoding) | decoding, prefix="decoding.")
+        replace(last, decoding=final).validate()
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
     return Recipe(out, decoding)
 
 
