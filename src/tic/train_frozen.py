@@ -1,4 +1,4 @@
-"""Training a generator on a frozen pretrained encoder (``generator.encoder: mobilenet_v2``).
+"""Training a generator on a frozen pretrained encoder (``model.architecture: encoder_unet``).
 
 Not the paper's recipe (that is ``tic.train``: a scratch U-Net, GAN and perceptual losses). Here
 the image encoder is ImageNet MobileNetV2 and stays frozen, so its features depend only on the gray
