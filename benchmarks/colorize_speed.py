@@ -12,9 +12,10 @@ For a 1024x768 and a 4000x3000 photo it measures, each in a fresh process:
 ``--model paper-random``: the paper preset at 256 with random weights (random weights are fine for
 timing); or a model folder. ``--texts people``: every text names one person and one other object
 ("a red man and a blue bicycle"), for which the shipped model also looks for faces
-(``decoding.person_faces``, ``tic.faces``). Run: ``python benchmarks/colorize_speed.py`` (writes
+(``decoding.person_faces``, ``tic.faces``). ``--hints N``: every image also gets N point hints
+(fixed places and colours; ``tic.models.HintSpread`` runs), the command ``--hint`` each. Run: ``python benchmarks/colorize_speed.py`` (writes
 ``benchmarks/results/colorize_speed.json``, ``colorize_speed_paper_random.json``,
-``colorize_speed_people.json``, or ``--out``).
+``colorize_speed_people.json``, ``colorize_speed_hints.json``, or ``--out``).
 """
 
 from __future__ import annotations
@@ -53,12 +54,13 @@ import json, resource, statistics, sys, time
 from tic import Colorizer
 from tic.imageio import read_photo, save_image
 model, src, out, repeats = sys.argv[1] or None, sys.argv[2], sys.argv[3], int(sys.argv[4])
-texts = json.loads(sys.argv[5])
+texts, hints = json.loads(sys.argv[5]), json.loads(sys.argv[6]) or None
 colorizer = Colorizer.from_pretrained(model, device="cpu")
 times = []
 for i in range(repeats + 1):
     t0 = time.perf_counter()
-    image = colorizer.colorize_photos([read_photo(src)], [texts[i % len(texts)]])[0]
+    image = colorizer.colorize_photos([read_photo(src)], [texts[i % len(texts)]],
+                                      hints=hints and [[tuple(h) for h in hints]])[0]
     save_image(image, out)
     times.append(time.perf_counter() - t0)
 print(json.dumps({"per_image_s": statistics.median(times[1:]), "runs_s": times[1:],
@@ -73,12 +75,14 @@ def main() -> None:
     parser.add_argument("--model", default="shipped", help="shipped, paper-random or a model folder")
     parser.add_argument("--out", default=None, help="default: benchmarks/results/colorize_speed"
                         "[_paper_random][_people].json")
+    parser.add_argument("--hints", type=int, default=0, help="point hints per image (0: none)")
     parser.add_argument("--texts", choices=sorted(TEXTS), default="mixed",
                         help="mixed: colour texts of every kind; people: each names one person "
                         "and one other object (the face detector runs)")
     args = parser.parse_args()
     suffix = "_paper_random" if args.model == "paper-random" else ""
     suffix += "_people" if args.texts == "people" else ""
+    suffix += "_hints" if args.hints else ""
     args.out = args.out or str(ROOT / "benchmarks" / "results" / f"colorize_speed{suffix}.json")
 
     from tic import Colorizer
@@ -103,6 +107,7 @@ def main() -> None:
         "torch": torch.__version__,
         "model": f"{label}, working size {working}",
         "texts": TEXTS[args.texts],
+        "hints_per_image": args.hints,
         "load_average_1min_at_start": round(os.getloadavg()[0], 2),
         "cases": {},
     }
@@ -110,6 +115,9 @@ def main() -> None:
         src = tmp / f"photo_{w}x{h}.jpg"
         source.convert("L").resize((w, h), Image.BICUBIC).save(src, quality=90)
         out = tmp / f"out_{w}x{h}.png"
+        colours = ["#d04030", "#3060c0", "#40a040", "#e0c030", "#8040a0"]
+        hints = [[(37 * k) % w, (53 * k + 11) % h, colours[k % len(colours)]]
+                 for k in range(args.hints)]  # spread over the picture, fixed
         worker = subprocess.run(
             [
                 sys.executable,
@@ -120,6 +128,7 @@ def main() -> None:
                 str(out),
                 str(args.repeats),
                 json.dumps(TEXTS[args.texts]),
+                json.dumps(hints),
             ],
             check=True,
             capture_output=True,
@@ -143,6 +152,7 @@ def main() -> None:
                     "cpu",
                     "--text",
                     TEXTS[args.texts][0],
+                    *[f"--hint={x},{y},{c}" for x, y, c in hints],
                 ],
                 check=True,
                 capture_output=True,

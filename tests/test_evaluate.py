@@ -1,5 +1,6 @@
 """``tic evaluate``: outputs, the gray baseline against an independent skimage computation, text
-modes (own, none, from another manifest), region judgements, and bad input."""
+modes (own, none, from another manifest), region judgements, bad input, and point hints (the
+points drawn by hand, ``--hints N``, ``--hint-curve``, a model without a hint module refused)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,14 @@ from tic.data.manifest import Record, read_manifest, write_manifest
 from tic.data.synthetic import make_synthetic
 from tic.errors import TicError
 from tic.evaluate import (
+    HINT_CURVE_COUNTS,
     METRIC_KEYS,
     Run,
     Sample,
+    curve_markdown,
+    draw_hints,
     evaluate,
+    hint_ab_errors,
     judge,
     load_sample,
     load_samples,
@@ -31,6 +36,7 @@ from tic.evaluate import (
     score_image,
     score_sample,
     summarize,
+    summarize_curve,
     write_results,
 )
 
@@ -299,3 +305,163 @@ def test_all_objects_right_counts_images_whose_every_object_is_right():
 
 
 METRIC_KEYS_FOR_TEST = ("psnr", "ssim", "lpips_vgg", "lpips_alex", "lpips_squeeze", "colorfulness")
+
+
+# --- point hints ---------------------------------------------------------------------------------
+
+
+def test_draw_hints_by_hand():
+    # 5x5: the only pixel 2 px from every border is the centre, its patch the whole image
+    r = np.arange(25).reshape(5, 5)  # mean 12
+    g = np.full((5, 5), 255)
+    g[0, 0] = 0  # mean 244.8 -> 245
+    b = np.full((5, 5), 11)
+    b.flat[:12] = 10  # mean 10.52 -> 11
+    truth = torch.from_numpy(np.stack([r, g, b]) / 255).float()
+    assert draw_hints(truth, 3) == [(2, 2, (12, 245, 11))] * 3
+
+    # a random 8-bit image: every point inside the border, its colour the 5x5 mean, rounded
+    rgb8 = np.random.default_rng(1).integers(0, 256, (3, 9, 11))  # (3, H, W)
+    truth = torch.from_numpy(rgb8 / 255).float()[None]
+    points = draw_hints(truth, 30, seed=4)
+    assert len(points) == 30 and len({(x, y) for x, y, _ in points}) > 10
+    for x, y, colour in points:
+        assert 2 <= x <= 11 - 3 and 2 <= y <= 9 - 3
+        patch = [[int(rgb8[c, y + dy, x + dx]) for dy in range(-2, 3) for dx in range(-2, 3)]
+                 for c in range(3)]  # fmt: skip
+        assert colour == tuple(int(math.floor(sum(v) / 25 + 0.5)) for v in patch)
+    # seeded by the seed and the pixels: the same image anywhere gets the same points, the
+    # points for k are the first k of any more, another seed or image gets others
+    assert draw_hints(truth[0].clone(), 30, seed=4) == points
+    assert draw_hints(truth, 5, seed=4) == points[:5]
+    assert draw_hints(truth, 30, seed=5) != points
+    other = truth.clone()
+    other[0, 0, 0, 0] = 1 - other[0, 0, 0, 0]
+    assert draw_hints(other, 30, seed=4) != points
+    with pytest.raises(TicError, match=r"small.png: 4x9 is too small for point hints"):
+        draw_hints(torch.rand(3, 9, 4), 1, name="small.png")
+
+
+def test_hint_ab_error_is_the_lab_ab_distance_at_the_hint():
+    hints = [(1, 2, (200, 40, 40)), (3, 0, (30, 90, 200))]
+    same = Image.new("RGB", (5, 4), (200, 40, 40))
+    same.putpixel((3, 0), (30, 90, 200))
+    assert hint_ab_errors(same, hints) == pytest.approx([0, 0], abs=1e-9)
+    gray = Image.new("RGB", (5, 4), (128, 128, 128))  # a = b = 0 (to 0.01)
+    chroma = [np.hypot(*rgb2lab(np.array(c)[None, None] / 255)[0, 0, 1:]) for _, _, c in hints]
+    assert hint_ab_errors(gray, hints) == pytest.approx(chroma, abs=0.02)
+
+
+@pytest.fixture(scope="module")
+def hint_model_dir(tmp_path_factory):
+    """A tiny encoder U-Net WITH a hint module, untrained (its HintSpread already spreads a
+    point's colour: at the point the output is close to the hint)."""
+    from tic.config import EncoderUNetConfig, ModelConfig, TextEncoderConfig
+
+    from .conftest import TEXTS
+
+    network = EncoderUNetConfig(encoder="mobilenet_v2", decoder_widths=(40, 12, 8, 8), text_dim=6,
+                                text_hidden=8, cross_attention=0, hints=True)  # fmt: skip
+    config = ModelConfig(image_size=64, architecture="encoder_unet", encoder_unet=network,
+                         text_encoder=TextEncoderConfig(kind="word2vec", dim=6))  # fmt: skip
+    folder = tmp_path_factory.mktemp("models") / "hinted"
+    Colorizer.from_config(config, TEXTS, seed=0, device="cpu").save_pretrained(folder)
+    return folder
+
+
+def test_hints_n(hint_model_dir, synthetic, tmp_path):
+    out = tmp_path / "five"
+    assert run_cli("--model", hint_model_dir, "--data", synthetic, "--out", out, "--hints", 5,
+                   "--baseline", "gray", "--no-text") == 0  # fmt: skip
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["hints"] == 5 and result["hint_seed"] == 0 and result["n"] == 3
+    model, gray = result["runs"]
+    assert result["hint_ab_error"] == model["hint_ab_error"]
+    # the hint module puts the hint's colour at its pixel (the issue's bar: within 8); gray does not
+    assert model["hint_ab_error"] < 8 < gray["hint_ab_error"]
+    assert "ab error at hints" in (out / "metrics.md").read_text()
+    rows = read_jsonl(out / "metrics.jsonl")
+    assert all(len(r["hints"]) == 5 and len(r["hint_ab_errors"]) == 5 for r in rows)
+    assert rows[0]["hints"] == rows[1]["hints"]  # model and gray: one image, the same points
+    for rec, row in zip(read_manifest(synthetic), rows[::2], strict=True):
+        truth = load_sample(rec, synthetic.parent).truth
+        assert row["hints"] == [[x, y, list(c)] for x, y, c in draw_hints(truth, 5)]
+
+    # the same seed, another batch size: the same points and metrics; another seed: others
+    again = tmp_path / "again"
+    assert run_cli("--model", hint_model_dir, "--data", synthetic, "--out", again, "--hints", 5,
+                   "--baseline", "gray", "--no-text", "--batch-size", 1) == 0  # fmt: skip
+    assert read_jsonl(again / "metrics.jsonl") == rows
+    other = tmp_path / "seed1"
+    assert run_cli("--model", hint_model_dir, "--data", synthetic, "--out", other, "--hints", 5,
+                   "--no-text", "--seed", 1) == 0  # fmt: skip
+    assert [r["hints"] for r in read_jsonl(other / "metrics.jsonl")] != [r["hints"] for r in rows[::2]]
+
+
+def test_hint_curve(hint_model_dir, synthetic, tmp_path, capsys):
+    out = tmp_path / "curve"
+    assert run_cli("--model", hint_model_dir, "--data", synthetic, "--out", out, "--hint-curve",
+                   "--no-text") == 0  # fmt: skip
+    curve = json.loads((out / "hint_curve.json").read_text())
+    assert curve["counts"] == list(HINT_CURVE_COUNTS) == [0, 1, 2, 5, 10, 20]
+    psnr, gain, ab_error = (curve[k]["hinted"] for k in ("psnr", "gain_db", "hint_ab_error"))
+    assert len(psnr) == len(gain) == len(ab_error) == 6
+    assert gain == pytest.approx([p - psnr[0] for p in psnr]) and gain[0] == 0
+    assert ab_error[0] is None and all(isinstance(e, float) and e >= 0 for e in ab_error[1:])
+    assert gain[-1] > 0  # 20 points of the truth make the untrained model's output closer to it
+    # the usual files are for 0 points, with the same samples as the curve
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["hints"] == 0 and result["psnr"] == pytest.approx(psnr[0])
+    assert "hints" not in read_jsonl(out / "metrics.jsonl")[0]
+    table = (out / "hint_curve.md").read_text()
+    assert table in capsys.readouterr().out
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(lines) == 1 + 6
+    assert "Zhang et al. (ImageNet, 256^2): PSNR" in lines[0] and "| +4.91 |" in lines[-1]
+    # a count of the curve is what --hints gives for it: the same points, the same PSNR
+    five = tmp_path / "five"
+    assert run_cli("--model", hint_model_dir, "--data", synthetic, "--out", five, "--hints", 5,
+                   "--no-text") == 0  # fmt: skip
+    five_result = json.loads((five / "metrics.json").read_text())
+    assert five_result["psnr"] == pytest.approx(psnr[3])
+    assert five_result["hint_ab_error"] == pytest.approx(ab_error[3])
+
+
+@pytest.mark.parametrize("flag", [("--hints", "2"), ("--hint-curve",)])
+def test_a_model_without_a_hint_module_is_refused(tiny_model_dir, synthetic, tmp_path, capsys,
+                                                  flag):
+    out = tmp_path / "o"
+    assert run_cli("--model", tiny_model_dir, "--data", synthetic, "--out", out, *flag) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines == ["tic: error: model tiny: this model takes no point hints "
+                     "(its encoder_unet.hints is off)"]  # fmt: skip
+    assert not out.exists()
+
+
+def test_too_many_hints_and_a_negative_seed_are_one_line_errors(synthetic, tmp_path, capsys):
+    from tic.hints import MAX_HINTS
+
+    out = tmp_path / "o"
+    with pytest.raises(TicError, match=f"point hints per image must be 0 .. {MAX_HINTS}, got 33"):
+        evaluate(read_manifest(synthetic), [Run("gray")], out, synthetic.parent, hints=33)
+    assert run_cli("--data", synthetic, "--out", out, "--hints", 1, "--seed", -1) == 2
+    assert "tic: error: --seed must be 0 or more, got -1" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_curve_summary_and_table_by_hand():
+    def rows(psnrs, errors):
+        return [{"psnr": p, "hint_ab_errors": e} for p, e in zip(psnrs, errors, strict=True)]
+
+    curve = summarize_curve({0: {"m": rows([20.0, 22.0], [[], []])},
+                             1: {"m": rows([21.0, 24.0], [[3.0], [1.0]])},
+                             5: {"m": rows([23.0, 25.0], [[1.0, 2.0, 9.0], [4.0, 5.0]])}},
+                            n=2, text_mode="none", seed=0)  # fmt: skip
+    assert curve["counts"] == [0, 1, 5]
+    assert curve["psnr"] == {"m": [21.0, 22.5, 24.0]}
+    assert curve["gain_db"] == {"m": [0.0, 1.5, 3.0]}
+    assert curve["hint_ab_error"] == {"m": [None, 2.0, 4.0]}  # medians over all hints
+    lines = curve_markdown(curve).splitlines()
+    assert lines[2] == "| 0 | 21.00 | +0.00 | n/a | 24.43 | +0.00 | n/a |"
+    assert lines[3] == "| 1 | 22.50 | +1.50 | 2.00 | 25.37 | +0.94 | n/a |"
+    assert lines[4] == "| 5 | 24.00 | +3.00 | 4.00 | 27.39 | +2.96 | n/a |"

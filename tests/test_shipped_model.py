@@ -3,6 +3,7 @@ works with it, and it follows its text, also for colour words its captions never
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -11,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
+from safetensors.torch import save_file
 
 from tic import Colorizer
-from tic.checkpoint import CONFIG_NAME, FORMAT, WEIGHTS_NAME, default_model_dir
+from tic.checkpoint import CONFIG_NAME, FORMAT, WEIGHTS_NAME, default_model_dir, read_weights
 from tic.cli import main
 from tic.color import rgb_to_lab
 from tic.config import model_dict
@@ -120,16 +122,22 @@ def test_the_paper_preset_baseline_loads_from_its_folder(tmp_path):
 
 
 def test_the_shipped_model_in_its_old_format_gives_the_same_outputs(colorizer, tmp_path):
-    """The shipped model's config.json of format tic-model/1 (one flat ``generator`` section,
-    tests/fixtures/model_config_format1.json) beside the shipped weights: the same config and
-    the same ab, to the bit, as the shipped folder."""
+    """v9.4's config.json of format tic-model/1 (one flat ``generator`` section,
+    tests/fixtures/model_config_format1.json) beside the shipped weights less the hint module
+    (v9.5 is v9.4 plus it): v9.5's config without hints, and the same ab, to the bit, as the
+    shipped folder gives without points."""
     folder = tmp_path / "old"
     folder.mkdir()
-    for name in (WEIGHTS_NAME, "text_encoder.json"):
-        shutil.copy(default_model_dir() / name, folder / name)
+    shutil.copy(default_model_dir() / "text_encoder.json", folder / "text_encoder.json")
+    weights = read_weights(default_model_dir() / WEIGHTS_NAME)
+    assert any(k.startswith("hints.") for k in weights)
+    save_file({k: v for k, v in weights.items() if not k.startswith("hints.")},
+              str(folder / WEIGHTS_NAME))
     shutil.copy(FIXTURES / "model_config_format1.json", folder / CONFIG_NAME)
     old = Colorizer.from_pretrained(folder, device="cpu")
-    assert old.config == colorizer.config
+    shipped = colorizer.config
+    assert old.config == dataclasses.replace(
+        shipped, encoder_unet=dataclasses.replace(shipped.encoder_unet, hints=False))
     torch.manual_seed(0)
     L = torch.rand(4, 1, 64, 64) * 2 - 1
     texts = ["a red giraffe and a blue windmill", "", "a photo of a dog in green and gray",
@@ -201,3 +209,29 @@ def test_main_job_colorizes_the_examples(tmp_path):
             coloured.append(photo.stem)
     # the dark dandelion meadow stays almost gray (MODEL_CARD.md, known failures); the rest colour
     assert len(coloured) >= len(photos) - 1, coloured
+
+
+def test_the_shipped_model_spreads_a_click(colorizer):
+    """A point hint on the example owl (v9.5's hint module): the output takes the hinted colour
+    at the point (CIE Lab ab within 8 of it), the colour spreads around it, and the empty text's
+    output far from it stays as it was."""
+    photo = Image.open(EXAMPLES / "owl.jpg")
+    w, h = photo.size
+    x, y = w // 2, h // 2
+    plain = colorizer(photo, "")
+    hinted = colorizer(photo, "", hints=[(x, y, "#2050d0")])
+    assert colorizer.takes_hints and hinted.size == plain.size
+
+    def ab(img, yy, xx):
+        rgb = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255)
+        return rgb_to_lab(rgb.permute(2, 0, 1)[None])[0, 1:, yy, xx]
+
+    want = rgb_to_lab(torch.tensor([0x20, 0x50, 0xD0], dtype=torch.float32).view(1, 3, 1, 1)
+                      / 255)[0, 1:, 0, 0]
+    assert float((ab(hinted, y, x) - want).norm()) < 8
+    near = ab(hinted, y, x + w // 40)  # a little to the side: the colour spread there too
+    assert float((near - want).norm()) < float((ab(plain, y, x + w // 40) - want).norm())
+    change = np.abs(np.asarray(hinted, dtype=np.int16) - np.asarray(plain, dtype=np.int16)).max(-1)
+    # it fades with distance and looks: the far corner changes far less than the point's surround
+    # (MODEL_CARD.md: a single point still tints much of this picture a little)
+    assert change[: h // 4, : w // 4].mean() < 0.25 * change[y - 10 : y + 10, x - 10 : x + 10].mean()

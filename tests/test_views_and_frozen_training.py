@@ -235,11 +235,12 @@ WEIGHTED = {**GROUNDED, "loss.object_weight": 4.0}
 OBJECTS = {**GROUNDED, "model.encoder_unet.object_head": "true",
            "model.decoding.paint_objects": "true", "loss.lambda_objects": 1.0}
 UNMASKED = {**OBJECTS, "loss.object_background_weight": 0.25}
+HINTS = {**GROUNDED, "model.encoder_unet.hints": "true", "loss.lambda_hints": 1.0}
 
 
-@pytest.mark.parametrize("extra", [{}, GROUNDED, WEIGHTED, OBJECTS, UNMASKED],
+@pytest.mark.parametrize("extra", [{}, GROUNDED, WEIGHTED, OBJECTS, UNMASKED, HINTS],
                          ids=["plain", "grounding", "object-weighted", "objects",
-                              "objects-background-weighted"])
+                              "objects-background-weighted", "hints"])
 def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, extra):
     photos, cutouts = _images(tmp_path)
     cfg = _frozen_config(tmp_path, photos, cutouts, **extra)

@@ -5,8 +5,11 @@ The browser itself is driven in ``test_web_browser.py`` (marked ``browser``).
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -174,6 +177,137 @@ def test_bad_requests_get_a_message(app, gray_photo, photo, text, expected):
         app.colorize(payload(gray_photo) if photo == "photo" else photo, text)
 
 
+# --- point hints -------------------------------------------------------------------------------
+
+
+class RecordingColorizer:
+    """The tiny model, recording the hints each call was given (None: called without any)."""
+
+    def __init__(self, colorizer: Colorizer):
+        self.colorizer, self.hints = colorizer, []
+
+    def __call__(self, image, text, **kwargs):
+        self.hints.append(kwargs.pop("hints", None))
+        assert not kwargs
+        return self.colorizer(image, text)
+
+
+@pytest.fixture
+def recording(colorizer, tmp_path) -> web.WebColorizer:
+    return web.WebColorizer(
+        RecordingColorizer(colorizer), web.SessionFiles(tmp_path / "cache", 900)
+    )
+
+
+def test_hints_reach_the_colorizer_as_given(recording, gray_photo):
+    hints = '[[10, 20, "#FF0000"], [89.5, 0, "navy"], [0, 69, [0, 128, 255]]]'
+    _, png, note = recording.colorize(payload(gray_photo), "a bird", hints)
+    assert recording.colorizer.hints == [
+        [(10, 20, "#FF0000"), (89.5, 0, "navy"), (0, 69, (0, 128, 255))]
+    ]
+    assert Image.open(png).size == (90, 70) and "3 point hints" in note
+    # no hints: the colorizer is called as before hints existed
+    for none in (None, "", "  ", "[]"):
+        recording.colorize(payload(gray_photo), "a bird", none)
+    assert recording.colorizer.hints[1:] == [None] * 4
+
+
+def test_points_and_no_text_give_no_empty_text_warning(recording, gray_photo):
+    with no_warnings() as caught:
+        _, _, note = recording.colorize(payload(gray_photo), "", '[[1, 2, "#00ff00"]]')
+    assert not [w for w in caught if "text is empty" in str(w.message)]
+    assert "1 point hint" in note and "text is empty" not in note
+
+
+@pytest.mark.parametrize(
+    "hints, expected",
+    [
+        ("[[1, 2, #ff0000]]", "not valid JSON (Expecting value at column 9)"),
+        ('{"x": 1}', 'must be a JSON list [[x, y, "#rrggbb"], ...], got {"x": 1}'),
+        ("[[1, 2]]", 'Point hint 1: expected [x, y, "#rrggbb"], got [1, 2]'),
+        ('[[1, 2, "#ff0000"], [1, "2", "#ff0000"]]',
+         'Point hint 2 ([1, "2", "#ff0000"]): x and y must be numbers'),
+        ('[[true, 2, "#ff0000"]]', 'Point hint 1 ([true, 2, "#ff0000"]): x and y must be numbers'),
+        ('[[NaN, 2, "#ff0000"]]', "x and y must be numbers"),
+        ('[[1, 2, "#ff00"]]', "Point hint 1: unknown colour '#ff00'"),
+        ('[[1, 2, "blurple"]]', "Point hint 1: unknown colour 'blurple'"),
+        ('[[1, 2, [255, 0, 300]]]', "Point hint 1: bad colour [255, 0, 300]"),
+        (json.dumps([[1, 2, "#ff0000"]] * 33), "33 point hints; at most 32 on one photo"),
+        ("[" + " " * 4000 + "]", "4,002 characters long; the limit is 3,200"),
+        (["#ff0000"], "must be a JSON string, got list"),
+    ],
+    ids=["not-json", "not-a-list", "two-values", "string-y", "bool-x", "nan", "short-hex",
+         "unknown-name", "rgb-out-of-range", "too-many", "too-long", "not-a-string"],
+)  # fmt: skip
+def test_bad_hints_get_one_line_and_nothing_is_written(recording, gray_photo, hints, expected):
+    with pytest.raises(gr.Error) as err:
+        recording.colorize(payload(gray_photo), "a red car", hints)
+    message = err.value.message
+    assert message.startswith(("Point hint", "The point hints", "33 point"))
+    assert expected in message and "\n" not in message
+    assert recording.colorizer.hints == []  # refused before the model ran
+    assert recording.files.sessions() == {} and not list(recording.files.root.rglob("*.png"))
+
+
+def test_a_hint_outside_the_photo_and_a_model_without_hints_are_one_line(app, gray_photo):
+    """The real pipeline's checks, through the page: the point against the photo's size, then the
+    model (the tiny preset is a plain U-Net: it takes no point hints)."""
+    with pytest.raises(gr.Error) as err:
+        app.colorize(payload(gray_photo), "a red car", '[[90, 10, "#ff0000"]]')
+    assert err.value.message == "hint (90, 10) is outside the image (90 x 70)"
+    with pytest.raises(gr.Error) as err:
+        app.colorize(payload(gray_photo), "a red car", '[[89, 69, "#ff0000"]]')
+    assert err.value.message.startswith("this model takes no point hints")
+    assert app.files.sessions() == {} and not list(app.files.root.rglob("*.png"))
+
+
+def points_image(points_html: str) -> Image.Image:
+    """The preview the points are drawn on, from the points' HTML (an inline WebP)."""
+    (data,) = re.findall(r'src="data:image/webp;base64,([^"]+)"', points_html)
+    return Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+
+
+def test_clicks_place_points_drawn_on_the_photo_and_undo_takes_the_last_back(app, tmp_path):
+    big = tmp_path / "wide.png"
+    Image.new("L", (1280, 640), 128).save(big)  # mid-gray: a preview of 640 x 320
+    hints, shown = app.add_point(payload(big), "[]", 100, 600, "#FF0000", session="a")
+    assert json.loads(hints) == [[100, 600, "#ff0000"]]
+    hints, shown = app.add_point(payload(big), hints, 1279, 0, "#0000ff", session="a")
+    assert json.loads(hints) == [[100, 600, "#ff0000"], [1279, 0, "#0000ff"]]
+    assert shown.count('<li class="tic-point"') == 2 and "2 points" in shown
+    assert 'data-x="1279" data-y="0" data-color="#0000ff"' in shown
+    preview = np.asarray(points_image(shown), dtype=int)
+    assert preview.shape == (320, 640, 3)
+    # each point is a disc of its colour at its place (the photo's pixel / 2), ringed in white
+    assert np.abs(preview[300, 50] - (255, 0, 0)).max() < 40
+    assert np.abs(preview[0, 639] - (0, 0, 255)).max() < 60
+    assert np.abs(preview[300, 64] - 255).max() < 40  # the white ring (radius 13-15 here)
+    assert np.abs(preview[160, 320] - preview[160, 320].mean()).max() <= 2  # the rest: gray
+
+    hints, shown = app.undo_point(payload(big), hints, session="a")
+    assert json.loads(hints) == [[100, 600, "#ff0000"]] and shown.count('class="tic-point"') == 1
+    hints, shown = app.undo_point(payload(big), hints, session="a")
+    assert hints == "[]" and shown == web._NO_POINTS and "No points" in shown
+    assert app.undo_point(payload(big), hints, session="a")[0] == "[]"
+
+
+def test_a_click_past_the_limit_warns_and_a_bad_colour_is_refused(app, gray_photo):
+    full = web.hints_json([(1, 1, "#ff0000")] * web.MAX_HINTS)
+    with pytest.warns(UserWarning, match="At most 32 points"):
+        hints, shown = app.add_point(payload(gray_photo), full, 5, 5, "#00ff00")
+    assert hints == full and shown.count('class="tic-point"') == 32
+    with pytest.raises(gr.Error, match="The point colour: unknown colour 'rgba"):
+        app.add_point(payload(gray_photo), "[]", 5, 5, "rgba(1, 2, 3, 1)")
+
+
+def test_the_points_preview_is_read_once_per_session_and_dropped_when_it_ends(app, gray_photo):
+    app.add_point(payload(gray_photo), "[]", 5, 5, "#ff0000", session="a")
+    app.add_point(payload(gray_photo), "[]", 5, 5, "#ff0000", session="b")
+    assert set(app._grays) == {("a", str(gray_photo)), ("b", str(gray_photo))}
+    app.end("a")
+    assert set(app._grays) == {("b", str(gray_photo))}
+
+
 def test_recolor_gives_one_full_resolution_version_per_text(app, gray_photo):
     texts = "a red bird\n\n  a blue bird  \na green bird over yellow grass\n"
     gallery, zip_path, note = app.recolor(payload(gray_photo), texts)
@@ -318,12 +452,15 @@ def test_cli_defaults_match_the_module():
 
 
 class SlowColorizer:
-    """The tiny model, taking at least ``seconds`` per photo: requests overlap in the queue."""
+    """The tiny model, taking at least ``seconds`` per photo: requests overlap in the queue.
+    Records the hints each call was given (None: called without any)."""
 
     def __init__(self, colorizer: Colorizer, seconds: float):
-        self.colorizer, self.seconds = colorizer, seconds
+        self.colorizer, self.seconds, self.hints = colorizer, seconds, []
 
-    def __call__(self, image, text):
+    def __call__(self, image, text, **kwargs):
+        self.hints.append(kwargs.pop("hints", None))
+        assert not kwargs
         time.sleep(self.seconds)
         return self.colorizer(image, text)
 
@@ -338,23 +475,21 @@ def wait_for(condition, seconds: float = 20) -> bool:
 @pytest.fixture
 def live_app(colorizer, tmp_path, monkeypatch):
     """``build_app`` (with one example photo) served on a free port of 127.0.0.1 in this process,
-    with its own Gradio cache folder; yields (url, cache folder, SessionFiles)."""
+    with its own Gradio cache folder; yields (url, cache folder, SessionFiles, SlowColorizer)."""
     pytest.importorskip("gradio_client")
     cache = (tmp_path / "gradio-cache").resolve()
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     monkeypatch.setenv("GRADIO_HEARTBEAT_INTERVAL", "1")  # a closed client is noticed within 1 s
     files = web.SessionFiles(cache, 900)
-    demo = web.build_app(
-        SlowColorizer(colorizer, 0.3), examples=[(str(EXAMPLES / "owl.jpg"), "a brown owl")],
-        files=files,
-    )  # fmt: skip
+    model = SlowColorizer(colorizer, 0.3)
+    demo = web.build_app(model, examples=[(str(EXAMPLES / "owl.jpg"), "a brown owl")], files=files)
     demo.launch(
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
         show_error=False, ssr_mode=False,
     )  # fmt: skip
     try:
-        yield demo.local_url, cache, files
+        yield demo.local_url, cache, files, model
     finally:
         demo.close()
 
@@ -369,7 +504,7 @@ def test_after_a_request_only_its_results_and_uploads_are_left_and_closing_the_p
 ):
     from gradio_client import Client, handle_file
 
-    url, cache, files = live_app
+    url, cache, files, _ = live_app
     example = files_under(cache)  # Gradio's copy of the example photo: it stays
     assert [p.name for p in example] == ["owl.jpg"]
     client = Client(url, download_files=str(tmp_path / "downloads"), verbose=False)
@@ -415,7 +550,7 @@ def test_pressing_the_button_again_colorizes_the_same_upload_for_its_session_onl
     from gradio_client.client import Endpoint
 
     monkeypatch.setattr(Endpoint, "_upload_file", lambda self, f, data_index: f)
-    url, cache, files = live_app
+    url, cache, files, _ = live_app
     example = files_under(cache)
     a, b = (Client(url, download_files=str(tmp_path / n), verbose=False) for n in "ab")
     with gray_photo.open("rb") as f:
@@ -442,6 +577,30 @@ def test_pressing_the_button_again_colorizes_the_same_upload_for_its_session_onl
     b.close()
 
 
+def test_the_api_takes_hints_as_a_json_string(live_app, gray_photo, tmp_path):
+    from gradio_client import Client, handle_file
+
+    url, _, _, model = live_app
+    client = Client(url, download_files=str(tmp_path / "downloads"), verbose=False)
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert set(api) == {"/colorize", "/recolor", "/batch"}  # the point tools are the page's
+    parameters = api["/colorize"]["parameters"]
+    assert [p["parameter_name"] for p in parameters] == ["photo", "text", "hints"]
+    assert parameters[2]["parameter_has_default"] and parameters[2]["parameter_default"] == "[]"
+
+    (_, _), png, note = client.predict(
+        handle_file(gray_photo), "a red car", '[[10, 20, "#ff0000"], [0.5, 69, "blue"]]',
+        api_name="/colorize",
+    )  # fmt: skip
+    assert Image.open(png).size == (90, 70) and "2 point hints" in note
+    client.predict(handle_file(gray_photo), "a red car", api_name="/colorize")  # none given
+    assert model.hints == [[(10, 20, "#ff0000"), (0.5, 69, "blue")], None]
+    with pytest.raises(Exception, match="Point hint 1: unknown colour 'blurple'"):
+        client.predict(handle_file(gray_photo), "red", '[[1, 2, "blurple"]]', api_name="/colorize")
+    assert len(model.hints) == 2
+    client.close()
+
+
 def test_two_clients_sending_the_same_photo_at_once_both_get_answers(
     live_app, gray_photo, tmp_path
 ):
@@ -449,7 +608,7 @@ def test_two_clients_sending_the_same_photo_at_once_both_get_answers(
     first one done must not delete it from under the other."""
     from gradio_client import Client, handle_file
 
-    url, cache, files = live_app
+    url, cache, files, _ = live_app
     example = files_under(cache)
     clients = [Client(url, download_files=str(tmp_path / f"c{i}"), verbose=False) for i in range(3)]
     jobs = [

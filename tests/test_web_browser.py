@@ -2,14 +2,16 @@
 
 Starts ``tic web`` (the shipped model) on a free port, uploads a photo, types a text, clicks,
 downloads the PNG and checks its size and L* against the input; clicks again with another text
-(the same upload); then one bad file and its message; once the page is closed, its results and
+(the same upload); clicks twice on the photo (the second time in another colour of the picker),
+sees two points drawn and listed in the photo's pixels, undoes one, and checks that Colorize sends
+that one point; then one bad file and its message; once the page is closed, its results and
 uploads are deleted from the server. Every request the
 page makes must stay on 127.0.0.1, and the server must connect nowhere else (an audit hook in the
 server process records every connection it opens).
 
 Skipped when Playwright or Chromium is missing, unless TIC_REQUIRE_BROWSER=1 (as `.ci/run` sets),
 which makes that a failure. ``TIC_WEB_SCREENSHOT=PATH`` also saves the page with its result there
-(how docs/web.png was made).
+(how docs/web.png was made), ``TIC_WEB_HINTS_SCREENSHOT=PATH`` the page with two points placed.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ from tests.test_web import (
     stop_server,
     wait_for,
 )
+from tic.web import POINT_COLOUR
 
 pytestmark = pytest.mark.browser
+
+BLUE = "#1e90ff"  # the second point's colour, typed into the colour picker
 
 CHROMIUM = os.environ.get("TIC_CHROMIUM", "/usr/bin/chromium")
 # the flags this machine's headless Chromium needs (root, no GPU, no network)
@@ -97,6 +102,65 @@ def server(tmp_path_factory):
     stop_server(proc)
 
 
+def place_points_and_colorize(page) -> list:
+    """Click twice on the photo (the second time in ``BLUE``), check both points are shown where
+    they were clicked, in the photo's own pixels; undo the second; press Colorize. Returns the
+    hints the page sent. The shipped model may take no point hints: then the page shows that
+    error, and the message is closed again."""
+    photo = page.locator("#photo img")
+    photo.scroll_into_view_if_needed()
+    box = photo.bounding_box()
+    natural = photo.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    clicks = [(0.3, 0.45), (0.72, 0.6)]
+    for n, (fx, fy) in enumerate(clicks, 1):
+        if n == 2:  # the picker's own text field, as a user types a colour
+            page.click("#point-colour button.dialog-button")
+            page.fill("#point-colour input[type=text]", BLUE)
+            page.press("#point-colour input[type=text]", "Enter")
+            page.locator("#points").click(position={"x": 2, "y": 2})  # closes the picker
+        photo.click(position={"x": fx * box["width"], "y": fy * box["height"]})
+        page.wait_for_function(
+            f"document.querySelectorAll('#points li.tic-point').length == {n}", timeout=30_000
+        )
+    shown = page.locator("#points li.tic-point")
+    points = [
+        (float(li.get_attribute("data-x")), float(li.get_attribute("data-y")),
+         li.get_attribute("data-color"))
+        for li in shown.all()
+    ]  # fmt: skip
+    # the points are in the photo's own pixels (the page may show it scaled), one per click
+    scale = natural[0] / box["width"]
+    for (fx, fy), (x, y, _) in zip(clicks, points, strict=True):
+        assert abs(x - fx * natural[0]) <= scale + 1 and abs(y - fy * natural[1]) <= scale + 1
+    assert [c for _, _, c in points] == [POINT_COLOUR, BLUE]
+    # drawn on a preview of the photo: one picture, inline (nothing written on the server)
+    assert page.locator("#points img[src^='data:image/webp']").count() == 1
+    if os.environ.get("TIC_WEB_HINTS_SCREENSHOT"):
+        page.mouse.move(0, 0)
+        page.screenshot(path=os.environ["TIC_WEB_HINTS_SCREENSHOT"], full_page=True)
+
+    page.click("#undo-point")
+    page.wait_for_function(
+        "document.querySelectorAll('#points li.tic-point').length == 1", timeout=30_000
+    )
+    with page.expect_request(lambda r: "/gradio_api/queue/join" in r.url) as joined:
+        page.click("#colorize")
+    photo_sent, _, hints = json.loads(joined.value.post_data)["data"]
+    assert photo_sent["orig_name"] == "bird.jpg"
+    sent = json.loads(hints)
+    assert [tuple(p) for p in sent] == [(int(points[0][0]), int(points[0][1]), POINT_COLOUR)]
+
+    answer = page.wait_for_selector("#note .tic-hints, .toast-body", timeout=120_000)
+    if "toast-body" in (answer.get_attribute("class") or ""):
+        # a model without a hint module: one clean line, no traceback
+        assert "this model takes no point hints" in answer.inner_text()
+        page.click(".toast-close")
+        page.wait_for_selector(".toast-body", state="detached", timeout=10_000)
+    else:
+        assert "1 point hint" in page.inner_text("#note")
+    return sent
+
+
 def test_colorize_in_a_real_browser(server, tmp_path):
     sync_playwright = _playwright()
     # an example photo, saved again: bytes of its own, so that Gradio does not take it for its
@@ -150,6 +214,10 @@ def test_colorize_in_a_real_browser(server, tmp_path):
             assert page.locator('#note .tic-swatch[data-color="blue"]').count() == 1
             (cache,) = server["tmpdir"].iterdir()
             assert [p.name for p in files_under(cache)].count("bird.jpg") == 1
+
+            # point hints: two clicks on the photo, the second in another colour
+            sent = place_points_and_colorize(page)
+            assert len(sent) == 1 and sent[0][2] == POINT_COLOUR  # the second point was undone
 
             # one bad file: its message appears in the page, no traceback
             page.click("#photo button[aria-label='Remove Image']")

@@ -36,6 +36,22 @@ def add_colorize(sub) -> None:
         default=None,
         help="colour description for every input (default: a sidecar IMAGE.txt, else empty)",
     )
+    p.add_argument(
+        "--hint",
+        action="append",
+        default=None,
+        metavar="X,Y,COLOUR",
+        help="a point hint for the one input image: pixel column X, row Y and a colour "
+        "(#rrggbb or a name: red, navy, ...); repeat for more points",
+    )
+    p.add_argument(
+        "--hints",
+        default=None,
+        metavar="FILE.json",
+        help='point hints per image: {"photo.jpg": [[x, y, "#ff0000"], [x, y, "navy"], '
+        "[x, y, [r, g, b]]], ...}, keyed by file name or path relative to the JSON file; "
+        "images not in it get none",
+    )
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument(
         "--out",
@@ -95,6 +111,78 @@ def plan_outputs(paths: list[Path], out: str | None) -> dict[Path, Path]:
     return targets
 
 
+def collect_hints(args: argparse.Namespace, paths: list[Path]) -> dict[Path, list] | None:
+    """Each input's point hints from ``--hint`` or ``--hints`` (None when neither is given), every
+    point checked against its image's size: a bad hint is a ``TicError`` before anything is
+    written."""
+    from tic.hints import hint_points, parse_hint, read_hints_file
+
+    if args.hint and args.hints:
+        raise TicError("give point hints with --hint or with --hints FILE.json, not both")
+    if args.hint:
+        if len(paths) != 1:
+            raise TicError(
+                f"--hint needs exactly one input image, got {len(paths)}; "
+                "give hints per image with --hints FILE.json"
+            )
+        table = {paths[0]: [parse_hint(text) for text in args.hint]}
+    elif args.hints:
+        table = _match_hints_file(Path(args.hints), read_hints_file(args.hints), paths)
+    else:
+        return None
+    for path, hints in table.items():
+        size = _oriented_size(path)
+        if size is None:  # unreadable: reported with the other bad images when it is read
+            continue
+        try:
+            hint_points(hints, size)
+        except TicError as e:
+            raise TicError(f"{path}: {e}") from None
+    return table
+
+
+def _match_hints_file(source: Path, entries: dict[str, list], paths: list[Path]) -> dict:
+    """``read_hints_file``'s entries matched to the inputs: by file name, or by a path relative
+    to the JSON file. An entry that names no input, or names several, is a ``TicError``."""
+    resolved = {p: p.resolve() for p in paths}
+    table: dict[Path, list] = {}
+    for key, hints in entries.items():
+        target = (source.parent / key).resolve()
+        found = [p for p in paths if p.name == key or resolved[p] == target]
+        if not found:
+            raise TicError(f"{source}: entry {key!r} names no input image")
+        if len(found) > 1:
+            raise TicError(
+                f"{source}: entry {key!r} names {len(found)} input images; "
+                "use a path relative to the JSON file"
+            )
+        if found[0] in table:
+            raise TicError(f"{source}: two entries name {found[0]}")
+        table[found[0]] = hints
+    return table
+
+
+def _oriented_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of an image as ``read_photo`` will see it (EXIF orientation applied),
+    from its header alone; None when Pillow cannot open it."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                try:
+                    turned = img.getexif().get(0x0112) in (5, 6, 7, 8)  # Orientation: transposed
+                except Exception:  # a broken EXIF block: read_photo keeps the image unturned
+                    turned = False
+    except Exception:
+        return None
+    return (h, w) if turned else (w, h)
+
+
 def _check_writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -112,29 +200,34 @@ def run_colorize(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     paths = collect_inputs(args.inputs)
     targets = plan_outputs(paths, args.out)
+    hints = collect_hints(args, paths)
     for folder in sorted({t.parent for t in targets.values()}):
         _check_writable(folder)
     colorizer = Colorizer.from_pretrained(
         args.model, device=args.device, max_pixels=args.max_pixels
     )
+    if hints and any(hints.values()) and not colorizer.takes_hints:
+        raise TicError(f"{args.model or 'the shipped model'}: this model takes no point hints "
+                       "(its encoder_unet.hints is off)")
 
     failures: list[str] = []
     done = 0
     bar = tqdm(total=len(paths), unit="img", disable=args.quiet or len(paths) < 2, file=sys.stderr)
     for i in range(0, len(paths), args.batch_size):
-        batch, photos, texts = [], [], []
+        batch, photos, texts, points = [], [], [], []
         for path in paths[i : i + args.batch_size]:
             try:
                 text = args.text if args.text is not None else (sidecar_text(path) or "")
                 photos.append(read_photo(path, args.max_pixels))
                 texts.append(text)
+                points.append(hints.get(path, []) if hints is not None else [])
                 batch.append(path)
             except TicError as e:
                 failures.append(str(e))
                 bar.update(1)
         if batch:
             try:
-                images = colorizer.colorize_photos(photos, texts)
+                images = colorizer.colorize_photos(photos, texts, points if hints else None)
             except (TicError, RuntimeError) as e:  # e.g. out of memory on a huge batch
                 failures += [f"{p}: colorization failed ({str(e).splitlines()[0]})" for p in batch]
                 bar.update(len(batch))
@@ -226,18 +319,21 @@ def _train_one(cfg, out: Path, args: argparse.Namespace, resume: bool) -> int:
 
 def _run_recipe(out: Path, args: argparse.Namespace) -> int:
     """A recipe of stages (``tic.train_config.load_recipe``): each stage trains into
-    ``OUT/<stage>/`` from the one before; a finished stage (its ``model/`` written) is not run
-    again, an unfinished one is continued with ``--resume``. Then ``OUT/model`` is the last
+    ``OUT/<stage>/`` from the one before; a finished stage (its ``model/`` written), and every
+    stage before it, is not run again, an unfinished one is continued with ``--resume``. Then ``OUT/model`` is the last
     stage's model with the recipe's decoding."""
     from tic.checkpoint import load_model, save_model_folder
     from tic.config import DecodingConfig, from_dict, to_dict
     from tic.train_config import load_recipe
 
     recipe = load_recipe(args.config, args.overrides, run=out)
-    for name, cfg in recipe.stages:
+    done = [(out / name / "model" / "config.json").is_file() for name, _ in recipe.stages]
+    last_done = max((i for i, d in enumerate(done) if d), default=-1)
+    for i, (name, cfg) in enumerate(recipe.stages):
         folder = out / name
-        if (folder / "model" / "config.json").is_file():
-            print(f"stage {name}: done ({folder / 'model'})", file=sys.stderr)
+        if i <= last_done:  # finished, or not needed: a later stage is finished
+            print(f"stage {name}: done ({folder / 'model'})" if done[i] else
+                  f"stage {name}: not needed (a later stage is done)", file=sys.stderr)
             continue
         print(f"stage {name}: training into {folder}", file=sys.stderr)
         started = (folder / "checkpoints").is_dir() and any((folder / "checkpoints").iterdir())
@@ -296,7 +392,8 @@ def add_evaluate(sub) -> None:
         "evaluate",
         help="SSIM, PSNR, LPIPS, colourfulness, text colour accuracy of models on a manifest",
         description="Evaluate models (and the gray baseline) on a manifest at each image's own "
-        "resolution; writes metrics.json, metrics.md, metrics.jsonl and grid.png.",
+        "resolution; writes metrics.json, metrics.md, metrics.jsonl and grid.png (and with "
+        "--hint-curve hint_curve.json and hint_curve.md).",
     )
     p.add_argument(
         "--model",
@@ -316,6 +413,20 @@ def add_evaluate(sub) -> None:
         help="recolorization: texts of another manifest's records, judged against the new text",
     )
     p.add_argument("--baseline", choices=["gray"], default=None, help="add the ab = 0 baseline")
+    points = p.add_mutually_exclusive_group()
+    points.add_argument(
+        "--hints",
+        type=_positive_int,
+        default=0,
+        metavar="N",
+        help="give every image N random point hints of its ground truth (seeded by --seed)",
+    )
+    points.add_argument(
+        "--hint-curve",
+        action="store_true",
+        help="the gain curve: 0, 1, 2, 5, 10, 20 points in one run (hint_curve.json, .md)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the point hints (default 0)")
     p.add_argument(
         "--squeezenet",
         metavar="PTH",
@@ -367,8 +478,10 @@ def _load_models(paths: list[str | None], args: argparse.Namespace):
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from tic.device import resolve_device
-    from tic.evaluate import Run, evaluate, other_texts
+    from tic.evaluate import HINT_CURVE_COUNTS, Run, evaluate, other_texts
 
+    if args.seed < 0:
+        raise TicError(f"--seed must be 0 or more, got {args.seed}")
     records = _read_records(args)
     texts_from = other_texts(Path(args.text_from), Path(args.data)) if args.text_from else None
     runs = [Run(name, colorizer) for name, colorizer in _load_models(args.model or [None], args)]
@@ -389,8 +502,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         grid_rows=args.grid_rows,
         max_pixels=args.max_pixels,
         progress=not args.quiet,
+        hints=args.hints,
+        hint_counts=HINT_CURVE_COUNTS if args.hint_curve else None,
+        seed=args.seed,
     )
     print((Path(args.out) / "metrics.md").read_text(), end="")
+    if args.hint_curve:
+        print("\n" + (Path(args.out) / "hint_curve.md").read_text(), end="")
     for message in result["failed"]:
         print(f"tic: error: {message}", file=sys.stderr)
     summary = (

@@ -75,6 +75,8 @@ class EncoderUNetConfig:
     - ``object_head``: a class-agnostic foreground head on the encoder's features
       (``tic.models.ObjectHead``, trained with ``loss.lambda_objects`` on the scenes' masks), which
       decoding uses to put each named colour on its object (``DecodingConfig.paint_objects``).
+    - ``hints``: a ``tic.models.HintSpread`` that spreads colours given at points (a user's
+      clicks) over the picture, trained with ``loss.lambda_hints`` on hints drawn from the truth.
     """
 
     encoder: Literal["mobilenet_v2"] = "mobilenet_v2"
@@ -88,6 +90,7 @@ class EncoderUNetConfig:
     attention_heads: int = 4
     grounding: bool = False
     object_head: bool = False
+    hints: bool = False
 
 
 @dataclass

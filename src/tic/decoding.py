@@ -11,7 +11,9 @@ colours, the one place ``Colorizer`` (and so the CLI, the web app and evaluation
    ``no_colour_chroma``); a palette text ("a photo of a dog in green and gray") leans the bins
    head to its colours (``palette_prior``) and takes more chroma near them (``palette_chroma``,
    ``palette_hue_width``, ``palette_hue_skip``).
-3. **Painting** (``paint``, ``decoding.paint_objects``): the object head's foreground split
+3. **Point hints** (models with ``encoder_unet.hints``): colours a user gave at points spread over
+   the decoded colours (``tic.models.HintSpread``).
+4. **Painting** (``paint``, ``decoding.paint_objects``): the object head's foreground split
    between the text's objects (``tic.binding``; with ``person_faces`` a named person placed
    under a face, ``tic.faces``) and each part painted in its phrase's colour, edges refined on the
    gray image.
@@ -28,12 +30,20 @@ from torch import Tensor, nn
 from tic import ab_bins, binding, grounding
 from tic.color import AB_SCALE
 from tic.config import DecodingConfig, ModelConfig
+from tic.errors import TicError
 from tic.faces import detect_faces
 
 
-def predict_ab(network: nn.Module, config: ModelConfig, L: Tensor, text: tuple) -> Tensor:
+def predict_ab(network: nn.Module, config: ModelConfig, L: Tensor, text: tuple,
+               hints: tuple[Tensor, Tensor, Tensor] | None = None) -> Tensor:
     """``L`` ``(B, 1, s, s)`` in [-1, 1] and the network's text inputs
-    (``tic.pipeline.encode_text``) -> ``ab`` ``(B, 2, s, s)`` in [-1, 1]."""
+    (``tic.pipeline.encode_text``) -> ``ab`` ``(B, 2, s, s)`` in [-1, 1]. ``hints``: point hints
+    ``(yx (B, N, 2), ab (B, N, 2), valid (B, N))`` (``tic.hints.batch_points``), spread over the
+    decoded colours by the network's ``HintSpread`` before painting; a model without one given a
+    point is a ``TicError``."""
+    pointed = hints is not None and bool(hints[2].any())
+    if pointed and not takes_hints(config):
+        raise TicError("this model takes no point hints (its encoder_unet.hints is off)")
     if config.architecture == "unet":
         return network(L, *text)
     cfg = config.decoding
@@ -45,10 +55,17 @@ def predict_ab(network: nn.Module, config: ModelConfig, L: Tensor, text: tuple) 
     ab, logits = network.decode(feats, text_emb, tokens, token_mask, hint)
     kind, obj_ab = (objects[2], objects[1]) if objects else (None, None)
     ab = ab_from_heads(cfg, network.bin_centers, ab, logits, kind, obj_ab)
+    if pointed:
+        ab = network.spread(feats, L, ab, *hints)
     ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
     if cfg.paint_objects and objects:
         ab = paint(network, cfg, L, feats, ab, *objects)
     return ab
+
+
+def takes_hints(config: ModelConfig) -> bool:
+    """Whether a model spreads point hints (an encoder U-Net with ``encoder_unet.hints``)."""
+    return config.architecture == "encoder_unet" and config.encoder_unet.hints
 
 
 def class_inputs(feats: list[Tensor], nouns: Tensor, person_nouns: bool):

@@ -25,14 +25,29 @@ Outputs in ``--out``: ``metrics.json`` (the first run's metrics under the keys o
 ``grid.png`` (gray | ground truth | each run's output). All are written atomically;
 ``metrics.jsonl`` grows in a temporary file and is renamed at the end.
 
+Point hints (``hints=N``, ``tic evaluate --hints N``): every image gets N random points of its
+ground truth (``draw_hints``), the evaluation of Zhang et al. 2017 ("Real-Time User-Guided Image
+Colorization with Learned Deep Priors"): each point a uniformly drawn pixel of the full-resolution
+image at least 2 px from the border, its colour the mean sRGB of the truth's 5x5 patch around it,
+given as an ``(r, g, b)`` tuple. The points depend only on the seed and the image's pixels, so an
+image gets the same points for every model, run, manifest order and batch size, and the first k of
+N points are the points for k. The metrics are computed as without hints; ``hint_ab_error`` is the
+median over all hints of all images of the CIE Lab ab distance between the output at the hint's
+pixel and the hint's colour. A model without a hint module is refused before anything is written.
+``hint_counts`` (``--hint-curve``: ``HINT_CURVE_COUNTS``) adds the gain curve: the same samples
+colorized with each number of points in one pass over the manifest, written to
+``hint_curve.json`` and ``hint_curve.md`` beside Zhang et al.'s numbers (``ZHANG_2017``); the usual
+files are for ``hints`` points and the other counts are scored by PSNR and ``hint_ab_error`` only.
+
 ``evaluate`` streams the manifest in batches through five pieces, each usable on its own:
-``load_samples`` (files -> ``Sample``), ``predict`` (each run's outputs), ``score_sample`` (one row
-per run: image metrics and colour judgements), ``summarize`` (a run's table row, computed from its
-rows) and ``write_results``.
+``load_samples`` (files -> ``Sample``, with its hints drawn), ``predict`` (each run's outputs),
+``score_sample`` (one row per run: image metrics and colour judgements), ``summarize`` (a run's
+table row, computed from its rows) and ``write_results``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -47,10 +62,12 @@ from PIL import Image
 from torch import Tensor
 
 from tic import metrics
+from tic.color import rgb_to_lab
 from tic.color_names import CHROMATIC_TERMS
 from tic.data.manifest import Record
 from tic.errors import TicError
 from tic.grid import image_grid, to_image
+from tic.hints import MAX_HINTS
 from tic.imageio import (
     DEFAULT_MAX_PIXELS,
     Photo,
@@ -68,6 +85,22 @@ log = logging.getLogger("tic")
 
 GRAY = "gray"
 METRIC_KEYS = ("psnr", "ssim", "lpips_vgg", "lpips_alex", "lpips_squeeze", "colorfulness")
+
+HINT_PATCH = 5  # a hint's colour: the mean of the truth's 5x5 patch around its pixel (Zhang et al.)
+HINT_CURVE_COUNTS = (0, 1, 2, 5, 10, 20)
+# Zhang et al. 2017's PSNR on 1000 ImageNet images at 256^2 with random points of the truth
+# (richzhang/colorization-pytorch, resources/psnrs_siggraph.npy)
+ZHANG_2017 = {
+    "name": "Zhang et al. (ImageNet, 256^2)",
+    "counts": (0, 1, 2, 5, 10, 20),
+    "psnr": (24.43, 25.37, 26.20, 27.39, 28.42, 29.34),
+    "gain_db": (0.0, 0.94, 1.77, 2.96, 3.99, 4.91),
+}
+
+TEXT_MODES = {"own": "each record's own text", "none": "no text (ablation)",
+              "from": "texts of other records (recolorization)"}  # fmt: skip
+
+Point = tuple[int, int, tuple[int, int, int]]  # (x, y, (r, g, b)): a hint drawn from the truth
 
 
 @dataclass
@@ -93,6 +126,7 @@ class Sample:
     text_in: str = ""
     text_judged: str = ""
     own_text: bool = True
+    hints: list[Point] = field(default_factory=list)  # the most points any count uses
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -129,14 +163,19 @@ def load_samples(
     text_mode: str = "own",
     texts_from: tuple[list[str], int] | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    hints: int = 0,
+    seed: int = 0,
 ) -> tuple[list[Sample], list[str]]:
-    """The samples of ``records[i]`` for ``i`` in ``indices``, their texts set (module docstring),
-    and one message per record that could not be loaded."""
+    """The samples of ``records[i]`` for ``i`` in ``indices``, their texts set (module docstring)
+    and ``hints`` point hints drawn (``draw_hints`` with ``seed``), and one message per record
+    that could not be loaded."""
     samples, failures = [], []
     for i in indices:
         rec = records[i]
         try:
             s = load_sample(rec, root, max_pixels)
+            if hints:
+                s.hints = draw_hints(s.truth, hints, seed, name=str(rec.image))
         except TicError as e:
             failures.append(str(e))
             continue
@@ -162,18 +201,78 @@ def other_texts(path: Path, data_path: Path) -> tuple[list[str], int]:
     return texts, 1 if same else 0
 
 
+# --- point hints --------------------------------------------------------------------------------
+
+
+def draw_hints(truth: Tensor, n: int, seed: int = 0, name: str = "image") -> list[Point]:
+    """``n`` random point hints of a ground truth ``(3, H, W)`` or ``(1, 3, H, W)`` in [0, 1].
+
+    Each point ``(x, y, (r, g, b))``: ``x``, ``y`` a pixel drawn uniformly among those at least 2 px
+    from the border (the 5x5 patch lies inside the image), ``(r, g, b)`` the patch's mean 8-bit
+    sRGB, rounded. The random stream is seeded by ``seed`` and a hash of the image's pixels, so the
+    same image gets the same points wherever it is evaluated, and the first k of ``n`` points are
+    ``draw_hints(truth, k, seed)``. An image under 5 px wide or high is a ``TicError``.
+    """
+    if truth.ndim == 4:
+        truth = truth[0]
+    if truth.ndim != 3 or truth.shape[0] != 3:
+        raise ValueError(f"truth must be (3, H, W) or (1, 3, H, W), got {tuple(truth.shape)}")
+    if seed < 0:
+        raise ValueError(f"the hint seed must be >= 0, got {seed}")
+    _, H, W = truth.shape
+    r = HINT_PATCH // 2
+    if W < HINT_PATCH or H < HINT_PATCH:
+        raise TicError(f"{name}: {W}x{H} is too small for point hints (5x5 patches inside it)")
+    rgb8 = np.rint(truth.detach().cpu().double().numpy() * 255)  # (3, H, W): the 8-bit truth
+    digest = hashlib.sha256(rgb8.astype(np.uint8).tobytes() + f"{W}x{H}".encode()).digest()
+    rng = np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+    # one double per coordinate, drawn in order: the points for k are the first k for any n
+    u = rng.random((n, 2))
+    xs = r + np.floor(u[:, 0] * (W - 2 * r)).astype(int)
+    ys = r + np.floor(u[:, 1] * (H - 2 * r)).astype(int)
+    points = []
+    for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+        mean = rgb8[:, y - r : y + r + 1, x - r : x + r + 1].reshape(3, -1).mean(1)
+        points.append((x, y, tuple(int(v) for v in np.rint(mean))))
+    return points
+
+
+def hint_ab_errors(output: Image.Image, points: list[Point]) -> list[float]:
+    """The CIE Lab ab distance between ``output`` at each hint's pixel and the hint's colour."""
+    if not points:
+        return []
+    arr = np.asarray(output.convert("RGB"))
+    got = [arr[y, x] for x, y, _ in points]
+    wanted = [colour for _, _, colour in points]
+    rgb = torch.tensor(np.array([*got, *wanted]), dtype=torch.float64) / 255  # (2N, 3)
+    ab = rgb_to_lab(rgb.T[None, :, :, None])[0, 1:, :, 0].T  # (2N, 2)
+    n = len(points)
+    return (ab[:n] - ab[n:]).norm(dim=1).tolist()
+
+
+def check_takes_hints(runs: list[Run]) -> None:
+    """A ``TicError`` naming the first model that takes no point hints (the gray baseline takes
+    none and needs none; the rule is ``tic.decoding.takes_hints``)."""
+    for run in runs:
+        if run.colorizer is not None and not run.colorizer.takes_hints:
+            raise TicError(f"model {run.name}: this model takes no point hints (its "
+                           "encoder_unet.hints is off)")
+
+
 # --- predicting ---------------------------------------------------------------------------------
 
 
-def predict(runs: list[Run], samples: list[Sample]) -> dict[str, list[Image.Image]]:
-    """Each run's outputs for ``samples`` (one network pass per model; gray: a = b = 0)."""
+def predict(runs: list[Run], samples: list[Sample], points: int = 0) -> dict[str, list[Image.Image]]:
+    """Each run's outputs for ``samples`` (one network pass per model; gray: a = b = 0), the
+    models given the first ``points`` of each sample's hints."""
     outputs = {}
+    hints = [s.hints[:points] for s in samples] if points else None
     for run in runs:
         if run.colorizer is None:
             outputs[run.name] = [gray_image(s.photo) for s in samples]
         else:
             outputs[run.name] = run.colorizer.colorize_photos(
-                [s.photo for s in samples], [s.text_in for s in samples]
+                [s.photo for s in samples], [s.text_in for s in samples], hints
             )
     return outputs
 
@@ -234,9 +333,11 @@ def score_sample(
     runs: list[Run],
     lpips_models: dict[str, metrics.LPIPS],
     device: torch.device,
+    points: int = 0,
 ) -> list[tuple[dict, Tensor]]:
     """One ``metrics.jsonl`` row per run for a sample and the runs' outputs, with each prediction
-    ``(1, 3, H, W)`` on ``device``. Raises ``TicError`` when an output cannot be scored."""
+    ``(1, 3, H, W)`` on ``device``; with ``points``, the row holds the first ``points`` of the
+    sample's hints and the ab error at each. Raises ``TicError`` when an output cannot be scored."""
     name = str(sample.record.image)
     truth = sample.truth.to(device)
     scored = []
@@ -259,6 +360,10 @@ def score_sample(
                 for j in judged
             ],
         }
+        if points:
+            hints = sample.hints[:points]
+            row["hints"] = [[x, y, list(colour)] for x, y, colour in hints]
+            row["hint_ab_errors"] = hint_ab_errors(output, hints)
         scored.append((row, pred))
     return scored
 
@@ -272,6 +377,10 @@ def _mean(values: list[float | None]) -> float | None:
         return None  # unavailable for some image: no mean over a different set
     m = float(np.mean(vals))
     return m if math.isfinite(m) else None
+
+
+def _median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
 
 
 def _accuracy(colors: list[dict]) -> float | None:
@@ -302,6 +411,7 @@ def summarize(run: Run) -> dict:
     )
     summary["text_all_objects_judged"] = len(several)
     summary["fid"] = run.fid.compute() if run.fid is not None and len(run.rows) >= 2 else None
+    summary["hint_ab_error"] = _median([e for r in run.rows for e in r.get("hint_ab_errors", [])])
     return summary
 
 
@@ -322,14 +432,36 @@ def evaluate(
     grid_rows: int = 8,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     progress: bool = True,
+    hints: int = 0,
+    hint_counts: tuple[int, ...] | None = None,
+    seed: int = 0,
 ) -> dict:
-    """Evaluate ``runs`` on ``records``; write the four outputs into ``out``; return metrics.json."""
+    """Evaluate ``runs`` on ``records``; write the four outputs into ``out``; return metrics.json.
+
+    ``hints``: random point hints per image for the usual outputs; ``hint_counts``: also the gain
+    curve over these numbers of points (0 is always among them), written to ``hint_curve.json``
+    and ``hint_curve.md``; ``seed``: the points' seed (module docstring). A model that takes no
+    point hints, given some, is a ``TicError`` before anything is written.
+    """
     from tqdm import tqdm
 
     if not records:
         raise TicError("the manifest has no records to evaluate")
     if text_mode not in ("own", "none", "from"):
         raise ValueError(f"text_mode must be own, none or from, got {text_mode!r}")
+    counts = sorted({0, *hint_counts}) if hint_counts is not None else []
+    for c in (hints, *counts):
+        if not 0 <= c <= MAX_HINTS:
+            raise TicError(f"point hints per image must be 0 .. {MAX_HINTS}, got {c}")
+    if seed < 0:
+        raise TicError(f"the hint seed must be >= 0, got {seed}")
+    most = max([hints, *counts])
+    if most:
+        check_takes_hints(runs)
+    models = [run for run in runs if run.colorizer is not None]  # the curve's: gray takes no hints
+    # the curve's other counts: scored by PSNR and the ab error at the hints only
+    extra: dict[int, dict[str, list[dict]]] = {c: {r.name: [] for r in models}
+                                               for c in counts if c != hints}  # fmt: skip
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -352,13 +484,15 @@ def evaluate(
     with atomic_path(out / "metrics.jsonl") as tmp, tmp.open("w", encoding="utf-8") as jsonl:
         for i0 in range(0, len(records), batch_size):
             indices = range(i0, min(i0 + batch_size, len(records)))
-            samples, failed = load_samples(records, indices, root, text_mode, texts_from, max_pixels)
+            samples, failed = load_samples(records, indices, root, text_mode, texts_from,
+                                           max_pixels, most, seed)  # fmt: skip
             failures += failed
             bar.update(len(failed))
             if not samples:
                 continue
             try:
-                outputs = predict(runs, samples)
+                outputs = predict(runs, samples, hints)
+                extra_outputs = {c: predict(models, samples, c) for c in extra}
             except (TicError, RuntimeError) as e:  # e.g. out of memory: report, go on
                 why = str(e).splitlines()[0] if str(e) else type(e).__name__
                 failures += [f"{s.record.image}: colorization failed ({why})" for s in samples]
@@ -367,7 +501,9 @@ def evaluate(
             for k, s in enumerate(samples):
                 try:
                     scored = score_sample(s, [outputs[r.name][k] for r in runs], runs,
-                                          lpips_models, device)
+                                          lpips_models, device, hints)
+                    extra_rows = {c: [score_points(s, o[r.name][k], c, device) for r in models]
+                                  for c, o in extra_outputs.items()}  # fmt: skip
                 except TicError as e:
                     failures.append(str(e))
                     bar.update(1)
@@ -383,10 +519,14 @@ def evaluate(
                     jsonl.write(json.dumps(_finite(row)) + "\n")
                     if run.fid is not None:
                         run.fid.update(truth, pred)
+                for c, rows in extra_rows.items():
+                    for run, row in zip(models, rows, strict=True):
+                        extra[c][run.name].append(row)
                 if len(grid) < grid_rows:
                     grid.append([gray_image(s.photo), to_image(s.truth[0]),
                                  *(outputs[r.name][k] for r in runs)])
-                    grid_caps.append(["", "", s.text_in or "(no text)"])
+                    points = f" + {hints} point{'s' * (hints != 1)}" if hints else ""
+                    grid_caps.append(["", "", (s.text_in or "(no text)") + points])
                 bar.update(1)
     bar.close()
     seconds = time.perf_counter() - start
@@ -397,6 +537,8 @@ def evaluate(
         **{k: v for k, v in summaries[0].items() if k != "name"},
         "model": summaries[0]["name"],
         "text_mode": text_mode,
+        "hints": hints,
+        "hint_seed": seed,
         "truth_colorfulness": float(np.mean(truth_colorfulness)) if truth_colorfulness else None,
         "seconds": round(seconds, 3),
         "images_per_s": round(n / seconds, 4) if seconds > 0 else None,
@@ -405,7 +547,34 @@ def evaluate(
     }
     header = ["gray", "ground truth", *(r.name for r in runs)]
     write_results(out, result, summaries, image_grid(grid, header, grid_caps) if grid else None)
+    if counts:
+        rows = {c: extra[c] if c in extra else {r.name: r.rows for r in models} for c in counts}
+        write_hint_curve(out, summarize_curve(rows, n, text_mode, seed))
     return result
+
+
+def score_points(sample: Sample, output: Image.Image, points: int, device: torch.device) -> dict:
+    """A curve row: the PSNR of one output made with the first ``points`` of the sample's hints,
+    and the ab error at each of those hints."""
+    pred = to_tensor(output).to(device)
+    hints = sample.hints[:points]
+    return {"psnr": metrics.psnr(pred, sample.truth.to(device)).item(),
+            "hint_ab_errors": hint_ab_errors(output, hints)}  # fmt: skip
+
+
+def summarize_curve(rows: dict[int, dict[str, list[dict]]], n: int, text_mode: str,
+                    seed: int) -> dict:
+    """``hint_curve.json`` from each count's rows per model (``{count: {model: rows}}``, the rows
+    holding ``psnr`` and ``hint_ab_errors``): mean PSNR, its gain over 0 points, median ab error."""
+    counts = sorted(rows)
+    names = list(rows[counts[0]])
+    psnr = {m: [_mean([r["psnr"] for r in rows[c][m]]) for c in counts] for m in names}
+    gain = {m: [None if p is None or psnr[m][0] is None else p - psnr[m][0] for p in psnr[m]]
+            for m in names}  # fmt: skip
+    ab_error = {m: [_median([e for r in rows[c][m] for e in r.get("hint_ab_errors", [])])
+                    for c in counts] for m in names}  # fmt: skip
+    return {"counts": counts, "psnr": psnr, "gain_db": gain, "hint_ab_error": ab_error, "n": n,
+            "text_mode": text_mode, "seed": seed, "reference": ZHANG_2017}  # fmt: skip
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -416,7 +585,8 @@ def write_results(out: Path, result: dict, summaries: list[dict], grid: Image.Im
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(_finite(result), indent=2) + "\n")
     with atomic_path(out / "metrics.md") as tmp:
-        tmp.write_text(markdown_table(summaries, result["text_mode"], result["truth_colorfulness"]))
+        tmp.write_text(markdown_table(summaries, result["text_mode"], result["truth_colorfulness"],
+                                      result.get("hints", 0), result.get("hint_seed", 0)))
     if grid is not None:
         save_image(grid, out / "grid.png")
 
@@ -436,7 +606,8 @@ def _share(value: float | None, judged: int) -> str:
     return "n/a" if value is None else f"{value:.3f} ({judged})"
 
 
-def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: float | None) -> str:
+def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: float | None,
+                   hints: int = 0, seed: int = 0) -> str:
     """The paper's Table 1 columns (SSIM, PSNR, LPIPS vgg and sqz) plus ours."""
 
     def fmt(v, digits):
@@ -453,6 +624,8 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
         head.append("All objects right ↑")
     if with_fid:
         head.append("FID ↓")
+    if hints:
+        head.append("ab error at hints ↓")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in summaries:
         cells = [
@@ -468,12 +641,13 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
                                 s.get("text_all_objects_judged", 0)))
         if with_fid:
             cells.append(fmt(s["fid"], 2))
+        if hints:
+            cells.append(fmt(s.get("hint_ab_error"), 2))
         lines.append("| " + " | ".join(cells) + " |")
-    texts = {"own": "each record's own text", "none": "no text (ablation)",
-             "from": "texts of other records (recolorization)"}  # fmt: skip
     notes = [
         "",
-        f"Texts given to the models: {texts[text_mode]}. Metrics at each image's own resolution.",
+        f"Texts given to the models: {TEXT_MODES[text_mode]}. Metrics at each image's own "
+        "resolution.",
         "LPIPS(sqz) is n/a unless torchvision SqueezeNet 1.1 weights were given (--squeezenet).",
         "Text colour accuracy: share of the colours the judged text names that the output shows "
         "(judged pairs in brackets); chromatic: the same over colours other than black, white "
@@ -489,6 +663,58 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
             "All objects right: share of the images with two or more \"object\" regions in "
             "which every object shows its named colour (binding: both objects right)."
         )
+    if hints:
+        notes.append(
+            f"Point hints: {hints} random point{'s' * (hints != 1)} per image (seed {seed}), each "
+            "a pixel at least 2 px from the border in the mean colour of the truth's 5x5 patch; "
+            "ab error at hints: the median over all hints of the CIE Lab ab distance between the "
+            "output at the hint's pixel and the hint's colour (the gray baseline takes no hints)."
+        )
     if truth_colorfulness is not None:
         notes.append(f"Colourfulness of the ground truth: {truth_colorfulness:.1f}.")
+    return "\n".join(lines + notes) + "\n"
+
+
+def write_hint_curve(out: Path, curve: dict) -> None:
+    """``hint_curve.json`` and ``hint_curve.md`` (``curve_markdown``), atomically."""
+    with atomic_path(out / "hint_curve.json") as tmp:
+        tmp.write_text(json.dumps(_finite(curve), indent=2) + "\n")
+    with atomic_path(out / "hint_curve.md") as tmp:
+        tmp.write_text(curve_markdown(curve))
+
+
+def curve_markdown(curve: dict) -> str:
+    """The gain curve as a table: one row per number of points; for each model and for Zhang et
+    al.'s reference a block of PSNR, gain over 0 points and median ab error at the hints."""
+
+    def fmt(v, form):
+        return "n/a" if v is None else format(v, form)
+
+    counts, ref = curve["counts"], curve["reference"]
+    blocks = [(m, curve["psnr"][m], curve["gain_db"][m], curve["hint_ab_error"][m])
+              for m in curve["psnr"]]  # fmt: skip
+    published = dict(zip(ref["counts"], zip(ref["psnr"], ref["gain_db"], strict=True), strict=True))
+    ref_rows = [published.get(c, (None, None)) for c in counts]
+    blocks.append((ref["name"], [p for p, _ in ref_rows], [g for _, g in ref_rows],
+                   [None] * len(counts)))  # fmt: skip
+    head = ["Points"]
+    for name, *_ in blocks:
+        head += [f"{name}: PSNR ↑", "gain (dB) ↑", "ab error at hints ↓"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for i, c in enumerate(counts):
+        cells = [str(c)]
+        for _, psnr, gain, ab_error in blocks:
+            cells += [fmt(psnr[i], ".2f"), fmt(gain[i], "+.2f"), fmt(ab_error[i], ".2f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = [
+        "",
+        f"{curve['n']} images, texts: {TEXT_MODES[curve['text_mode']]}; random point hints of the truth as "
+        f"`tic evaluate --hints` draws them (seed {curve['seed']}; the points for k are the first "
+        f"k of the {counts[-1]}). PSNR: mean over the images at their own resolution; ab error: "
+        "median over all hints of the CIE Lab ab distance between the output at the hint's pixel "
+        "and the hint's colour.",
+        f"{ref['name']}: Zhang et al. 2017, \"Real-Time User-Guided Image Colorization with "
+        "Learned Deep Priors\": 1000 ImageNet images at 256^2, random points of the truth "
+        "(colorization-pytorch's resources/psnrs_siggraph.npy; no ab error published).",
+    ]
     return "\n".join(lines + notes) + "\n"

@@ -8,6 +8,9 @@ Inference keeps the photo's resolution and detail: the network sees L resized to
 (``image_size``, 256 by default) and predicts ab there; ab is upsampled to the photo's size and put
 together with the photo's ORIGINAL full-resolution L. Out-of-gamut colours lose chroma, not
 lightness, so the output's L is the input's.
+
+Point hints (``tic.hints``): ``colorizer(image, text, hints=[(x, y, colour), ...])`` with x, y in
+the input image's pixels; they are checked against each image's own size before the network runs.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from tic.checkpoint import load_model, save_model_folder
 from tic.config import ModelConfig
 from tic.device import autocast_bf16, resolve_device, use_bf16
 from tic.errors import TicError
+from tic.hints import Hint, batch_points, hint_points
 from tic.imageio import DEFAULT_MAX_PIXELS, Photo, read_photo, to_photo
 from tic.models import build_generator
 from tic.models.blocks import fuse_batchnorm
@@ -36,11 +40,13 @@ _ROWS_PER_CHUNK = 512
 
 
 class Colorizer:
-    """Text-guided colorizer: ``colorizer(image, text) -> PIL.Image`` at the image's own size.
+    """Text-guided colorizer: ``colorizer(image, text, hints)`` -> a PIL image of the image's size.
 
     ``image``: a path, a ``PIL.Image`` of any mode, or a uint8 numpy array ``(H, W)`` /
     ``(H, W, 3)``. A colour image is first turned to gray. ``text``: the colour description
-    (may be empty).
+    (may be empty). ``hints``: point hints ``[(x, y, colour), ...]`` (``tic.hints``: x, y the
+    pixel column and row in the input image, colour ``"#rrggbb"``, a colour name or
+    ``(r, g, b)``); a model without a hint module given a point is a ``TicError``.
     """
 
     def __init__(
@@ -88,6 +94,11 @@ class Colorizer:
         config, generator, text_encoder = load_model(path)
         return cls(generator, text_encoder, config, device=device, **kwargs)
 
+    @property
+    def takes_hints(self) -> bool:
+        """Whether this model spreads point hints (``hints=``); one without them refuses hints."""
+        return decoding.takes_hints(self.config)
+
     def save_pretrained(self, path: str | Path) -> None:
         """Write the model folder atomically: a temporary folder beside it, renamed at the end."""
         save_model_folder(path, self.generator, self.text_encoder, self.config)
@@ -95,33 +106,52 @@ class Colorizer:
     # --- inference ----------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def predict_ab(self, L: Tensor, texts: list[str]) -> Tensor:
+    def predict_ab(
+        self, L: Tensor, texts: list[str], hints: tuple[Tensor, Tensor, Tensor] | None = None
+    ) -> Tensor:
         """Network pass at the working size.
 
-        ``L``: ``(B, 1, s, s)`` in [-1, 1] with ``s = image_size``; returns ``ab`` ``(B, 2, s, s)``
-        float32 in [-1, 1].
+        ``L``: ``(B, 1, s, s)`` in [-1, 1] with ``s = image_size``; ``hints``: None or the
+        batch's point hints ``(yx (B, N, 2), ab (B, N, 2), valid (B, N))``
+        (``tic.hints.batch_points``). Returns ``ab`` ``(B, 2, s, s)`` float32 in [-1, 1].
         """
         text = [t if t is None else t.to(self.device)
                 for t in encode_text(self.text_encoder, list(texts), self.config)]
         L = L.to(self.device).contiguous(memory_format=torch.channels_last)
+        if hints is not None:
+            if len(hints) != 3 or hints[0].shape[0] != L.shape[0]:
+                n = L.shape[0]
+                raise ValueError(f"hints must be batch_points' (yx, ab, valid) for {n} images")
+            hints = tuple(h.to(self.device) for h in hints)
         with autocast_bf16(self.device, self.use_bf16):
-            ab = decoding.predict_ab(self.network, self.config, L, text)
+            ab = decoding.predict_ab(self.network, self.config, L, text, hints=hints)
         return ab.float()
 
-    def __call__(self, image, text: str = "") -> Image.Image:
-        return self.colorize_batch([image], [text])[0]
+    def __call__(self, image, text: str = "", hints: list[Hint] | None = None) -> Image.Image:
+        return self.colorize_batch([image], [text], None if hints is None else [hints])[0]
 
-    def colorize_batch(self, images: list, texts: list[str]) -> list[Image.Image]:
-        """Colorize several images in one network pass; returns one PIL image per input."""
+    def colorize_batch(
+        self, images: list, texts: list[str], hints: list[list[Hint]] | None = None
+    ) -> list[Image.Image]:
+        """Colorize several images in one network pass; returns one PIL image per input.
+
+        ``hints``: None, or one list of ``(x, y, colour)`` per image (``[]`` for none).
+        """
         if len(images) != len(texts):
             raise ValueError(f"{len(images)} images but {len(texts)} texts")
+        if hints is not None and len(hints) != len(images):
+            raise ValueError(f"{len(images)} images but {len(hints)} hint lists")
         photos = [self._photo(im) for im in images]
-        return self.colorize_photos(photos, texts)
+        return self.colorize_photos(photos, texts, hints)
 
-    def colorize_photos(self, photos: list[Photo], texts: list[str]) -> list[Image.Image]:
+    def colorize_photos(
+        self, photos: list[Photo], texts: list[str], hints: list[list[Hint]] | None = None
+    ) -> list[Image.Image]:
+        """``colorize_batch`` on photos already read (``tic.imageio.Photo``)."""
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"text must be a str, got {type(t).__name__}")
+        points = self._points(photos, hints)  # checked before the network runs
         if not photos:
             return []
         s = self.config.image_size
@@ -133,8 +163,29 @@ class Colorizer:
                 for p in photos
             ]
         )  # (B, 1, s, s), L in [0, 100]
-        ab = self.predict_ab(color.normalize_l(small), texts).cpu()  # (B, 2, s, s) in [-1, 1]
+        # (B, 2, s, s) in [-1, 1]
+        ab = self.predict_ab(color.normalize_l(small), texts, points).cpu()
         return [compose(p, ab[i : i + 1]) for i, p in enumerate(photos)]
+
+    @staticmethod
+    def _points(photos: list[Photo], hints: list[list[Hint]] | None):
+        """Each photo's hints checked against its own size -> ``tic.hints.batch_points``'s
+        ``(yx, ab, valid)``, or None when no photo has a point (automatic colorization)."""
+        if hints is None:
+            return None
+        if len(hints) != len(photos):
+            raise ValueError(f"{len(photos)} photos but {len(hints)} hint lists")
+        per_image = []
+        for i, (h, photo) in enumerate(zip(hints, photos, strict=True)):
+            try:
+                per_image.append(hint_points(h if h is not None else [], photo.size))
+            except TicError as e:
+                if len(photos) == 1:
+                    raise
+                raise TicError(f"image {i + 1} of {len(photos)}: {e}") from None
+        if not any(yx.shape[0] for yx, _ in per_image):
+            return None
+        return batch_points(per_image)
 
     def _photo(self, image) -> Photo:
         if isinstance(image, Photo):

@@ -111,7 +111,9 @@ class LossConfig:
     object"); a plain-colour background and the objects keep weight 1. With ``lambda_l1`` and
     ``lambda_bins`` both 0 the decoder is not run at all, so a run trains the object head alone
     on a trained model (``init_from``) and leaves the decoder's weights and statistics as they
-    were.
+    were. ``lambda_hints`` (same recipe, ``encoder_unet.hints``): weight of the smooth-L1 of the
+    hint module's output, with point hints drawn from the truth (``tic.train_frozen.draw_hints``),
+    against the truth; the decoder runs without gradients for it.
     """
 
     lambda_l1: float = 1.0
@@ -119,6 +121,7 @@ class LossConfig:
     rebalance: float = 1.0
     object_weight: float = 0.0
     lambda_objects: float = 0.0
+    lambda_hints: float = 0.0
     object_background_weight: float = 1.0
     lambda_gan: float = 1.0
     lambda_perceptual: float = 1.0
@@ -246,10 +249,14 @@ class TrainConfig:
                               f"{self.loss.object_background_weight}")
         if self.loss.lambda_objects and not (encoder and g.object_head):
             raise ConfigError("loss.lambda_objects needs model.encoder_unet.object_head: true")
+        if self.loss.lambda_hints < 0:
+            raise ConfigError("loss.lambda_hints must be >= 0")
+        if self.loss.lambda_hints and not (encoder and g.hints):
+            raise ConfigError("loss.lambda_hints needs model.encoder_unet.hints: true")
         if encoder and not (self.loss.lambda_l1 or self.loss.lambda_bins
-                            or self.loss.lambda_objects):
-            raise ConfigError("loss: lambda_l1, lambda_bins and lambda_objects are all 0: "
-                              "nothing to train")
+                            or self.loss.lambda_objects or self.loss.lambda_hints):
+            raise ConfigError("loss: lambda_l1, lambda_bins, lambda_objects and lambda_hints "
+                              "are all 0: nothing to train")
         if self.optim.lr <= 0:
             raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
         return self

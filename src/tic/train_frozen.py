@@ -7,11 +7,12 @@ image: they are computed once per fixed training view (``tic.data.views``) and k
 objects are repainted and re-captioned on the fly, texts are sometimes emptied.
 
 Per step: draw a batch of views with fresh colours -> text features -> decoder ->
-``loss = lambda_l1 * loss_l1 + lambda_bins * loss_bins + lambda_objects * loss_objects``
-(smooth-L1 on the regression head's ab, cross-entropy of the bins head against the soft-encoded
-true ab, ECCV16, both optionally weighted up on the objects the caption names,
-``loss.object_weight``; binary cross-entropy of the object head against the scenes' object
-masks) -> Adam step -> log, evaluate, save. No discriminator: at
+``loss = lambda_l1 * loss_l1 + lambda_bins * loss_bins + lambda_objects * loss_objects +
+lambda_hints * loss_hints`` (smooth-L1 on the regression head's ab, cross-entropy of the bins head
+against the soft-encoded true ab, ECCV16, both optionally weighted up on the objects the caption
+names, ``loss.object_weight``; binary cross-entropy of the object head against the scenes' object
+masks; smooth-L1 of the decoded colours with point hints drawn from the truth spread over them by
+the hint module, ``draw_hints``) -> Adam step -> log, evaluate, save. No discriminator: at
 CPU budgets the GAN term measured as noise in the paper recipe's ablations, and the bins head is
 the answer to regression's dull colours here.
 
@@ -48,7 +49,7 @@ from tic.checkpoint import (
 )
 from tic.color import AB_SCALE
 from tic.data.views import ViewSet, batch_targets, draw
-from tic.decoding import bins_ab, grounding_hint
+from tic.decoding import ab_from_heads, bins_ab, grounding_hint
 from tic.errors import TicError
 from tic.models import build_generator
 from tic.text import TextEncoder
@@ -59,6 +60,8 @@ log = logging.getLogger("tic")
 
 FEATURE_CHUNK = 32  # views per encoder pass when the features are cached
 FEATURE_VERSION = b"eval-bn"  # part of the cache's hash: caches made another way are redone
+HINT_STOP = 1 / 8  # points per picture: geometric (Zhang et al. 2017 draw them so), at least one
+HINT_MOST = 32  # and at most this many (tic.hints.MAX_HINTS)
 
 
 @dataclass
@@ -121,9 +124,30 @@ def decode(G, feats, text, cfg: TrainConfig):
     return G.decode(feats, *text[:3], hint)
 
 
+def draw_hints(target: Tensor, rng: np.random.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    """Point hints from the truth ``target`` ``(B, 2, h, w)`` (normalised ab at 1/4): per picture
+    a geometric number of points (``HINT_STOP``, 1 to ``HINT_MOST``), each a square of 1 or 2
+    cells (4 or 8 pixels of the working size) at a uniform place, its colour the square's mean ->
+    ``yx (B, N, 2)`` (the square's centre as fractions), ``ab (B, N, 2)``, ``valid (B, N)``."""
+    B, _, h, w = target.shape
+    counts = np.minimum(rng.geometric(HINT_STOP, size=B), HINT_MOST)
+    N = int(counts.max())
+    yx, ab = torch.zeros(B, N, 2), torch.zeros(B, N, 2)
+    valid = torch.zeros(B, N, dtype=torch.bool)
+    for b, n in enumerate(counts):
+        for k in range(int(n)):
+            size = int(rng.integers(1, 3))
+            y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+            ab[b, k] = target[b, :, y : y + size, x : x + size].mean((1, 2))
+            yx[b, k] = torch.tensor([(y + size / 2) / h, (x + size / 2) / w])
+            valid[b, k] = True
+    return yx, ab, valid
+
+
 def losses_for(
     G, feats, text, target: Tensor, cfg: TrainConfig, bin_weights: Tensor | None = None,
     pixel_weights: Tensor | None = None, foreground: tuple[Tensor, Tensor, Tensor] | None = None,
+    hints: tuple[Tensor, Tensor, Tensor] | None = None, L: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """``loss_l1`` (smooth-L1, regression head) and ``loss_bins`` (cross-entropy, bins head;
     each pixel weighted by ``bin_weights`` of its nearest true bin when given: rebalancing),
@@ -132,7 +156,10 @@ def losses_for(
     with ``foreground`` (``_foreground``: the union of each view's object masks ``(B, h, w)``,
     which views have masks ``(B,)`` and the pixels' weights ``(B, h, w)``) and
     ``loss.lambda_objects``, ``loss_objects`` (binary cross-entropy of the object head, the
-    weighted mean over each view's pixels, averaged over the views with masks)."""
+    weighted mean over each view's pixels, averaged over the views with masks); with ``hints``
+    (``draw_hints``), ``L`` (the views' gray input) and ``loss.lambda_hints``, ``loss_hints``
+    (smooth-L1 of the hint module's output against the truth; the decoder runs in eval mode
+    without gradients, as at inference: only the hint module learns)."""
     out: dict[str, Tensor] = {}
     if cfg.loss.lambda_l1 or cfg.loss.lambda_bins:
         ab, logits = decode(G, feats, text, cfg)
@@ -153,6 +180,15 @@ def losses_for(
         bce = F.binary_cross_entropy_with_logits(logit, fg, weight, reduction="none")
         bce = bce.sum((1, 2)) / weight.sum((1, 2))
         out["loss_objects"] = (bce * has).sum() / has.sum().clamp_min(1)
+    if hints is not None and cfg.loss.lambda_hints:
+        with torch.no_grad():
+            G.eval()  # the decoder's BatchNorm statistics stay as they were
+            ab, logits = decode(G, feats, text, cfg)
+            G.train()
+            kind, obj_ab = (text[5], text[4]) if len(text) > 3 else (None, None)
+            auto = ab_from_heads(cfg.model.decoding, G.bin_centers, ab, logits, kind, obj_ab)
+        spread = G.spread(feats, L, auto, *hints)
+        out["loss_hints"] = F.smooth_l1_loss(spread, target, beta=0.05)
     return out
 
 
@@ -244,7 +280,7 @@ def train_frozen(
         bin_weights = ab_bins.rebalance_weights(ab, G.bin_centers, cfg.loss.rebalance)
         log.info("rebalancing: bin weights %.2f..%.2f", bin_weights.min(), bin_weights.max())
     # an object head trained alone reads no text: MiniLM would be most of its step's time
-    reads_text = bool(cfg.loss.lambda_l1 or cfg.loss.lambda_bins)
+    reads_text = bool(cfg.loss.lambda_l1 or cfg.loss.lambda_bins or cfg.loss.lambda_hints)
     run_log = RunLog(run)
     G.train()
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step")
@@ -267,11 +303,14 @@ def train_frozen(
             foreground = (_foreground(views, idx, target.shape[-2:],
                                       cfg.loss.object_background_weight)
                           if cfg.loss.lambda_objects else None)
+            hints = draw_hints(target, rng) if cfg.loss.lambda_hints else None
+            L = views.L[torch.from_numpy(idx)] if cfg.loss.lambda_hints else None
             out = losses_for(G, batch_feats, text, target, cfg, bin_weights, pixel_weights,
-                             foreground)
+                             foreground, hints, L)
             loss = (cfg.loss.lambda_l1 * out.get("loss_l1", 0)
                     + cfg.loss.lambda_bins * out.get("loss_bins", 0)
-                    + cfg.loss.lambda_objects * out.get("loss_objects", 0))
+                    + cfg.loss.lambda_objects * out.get("loss_objects", 0)
+                    + cfg.loss.lambda_hints * out.get("loss_hints", 0))
             if not torch.isfinite(loss):
                 raise TicError(f"step {step + 1}: non-finite loss (lower optim.lr)")
             opt.zero_grad(set_to_none=True)

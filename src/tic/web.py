@@ -2,16 +2,25 @@
 
 Three tools, each also an API endpoint (``gradio_client``: ``api_name="/colorize"`` etc.):
 
-- ``/colorize`` (photo, text) -> (gray input, result) for a before/after slider, the result as a
-  full-resolution PNG, and a note: the colours the text names, words the model does not know.
+- ``/colorize`` (photo, text, hints) -> (gray input, result) for a before/after slider, the result
+  as a full-resolution PNG, and a note: the colours the text names, words the model does not know.
+  ``hints``: point hints as a JSON string ``[[x, y, "#rrggbb"], ...]`` (x, y the pixel column and
+  row in the input photo; "" or "[]": none), passed to ``Colorizer`` as ``hints=[(x, y, colour)]``.
 - ``/recolor`` (photo, texts one per line) -> the same photo under each text: a gallery and a zip.
 - ``/batch`` (photos, text) -> every photo under one text: a gallery and a zip; a bad file is
   reported and the others are still done, as in ``tic colorize``.
 
+In the page, a click on the photo places a point in the colour picker's colour; the points are
+drawn on a gray preview of the photo and listed, "Undo last point" and "Clear points" take them
+back, and Colorize sends them (a new photo starts with none). The page keeps them as that JSON
+string in a hidden field, the ``hints`` the API takes.
+
 Bad input (not an image, a truncated file, a decompression bomb above the pixel limit, a text over
-``MAX_TEXT_CHARS``) raises ``gr.Error`` with one line naming the file and the problem, which the page
-shows; nothing reaches the user as a traceback. The page is self-contained: no fonts, scripts or
-telemetry are fetched from outside (the default theme's fonts ship with Gradio; analytics are off).
+``MAX_TEXT_CHARS``, a point hint that is not ``[x, y, colour]``, has an unknown colour, lies outside
+the photo or is one too many) raises ``gr.Error`` with one line naming the file (or the hint) and
+the problem, which the page shows; nothing reaches the user as a traceback. The page is
+self-contained: no fonts, scripts or telemetry are fetched from outside (the default theme's fonts
+ship with Gradio; analytics are off).
 
 Files: Gradio keeps uploads and results in its cache folder (``GRADIO_TEMP_DIR``); ``serve`` gives
 each server a private one and removes it on exit. Each request writes its results (the
@@ -30,12 +39,16 @@ client that went away, the upload of a request that was dropped from the queue).
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import functools
 import html
 import importlib.util
 import io
+import json
 import logging
+import math
+import numbers
 import os
 import re
 import shutil
@@ -45,6 +58,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,12 +66,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from PIL import Image
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
 
 from tic import color
 from tic.color_names import colors_in_text, term_rgb
 from tic.errors import TicError
-from tic.imageio import IMAGE_SUFFIXES, open_image
+from tic.hints import MAX_HINTS, parse_colour
+from tic.imageio import IMAGE_SUFFIXES, Photo, load_image, open_image, to_photo
 
 if TYPE_CHECKING:
     from gradio import Blocks
@@ -75,6 +91,9 @@ MAX_TEXT_CHARS = 1000  # a colour description is a sentence or two; MiniLM reads
 MAX_TEXTS = 8  # texts per recolouring: each is a full-resolution pass
 MAX_PHOTOS = 32  # photos per batch
 PREVIEW_SIDE = 1600  # the slider and the galleries show at most this many pixels a side
+POINTS_SIDE = 640  # the preview the points are drawn on: at most this many pixels a side
+POINT_COLOUR = "#e8231e"  # the colour picker's first colour
+MAX_HINTS_CHARS = 100 * MAX_HINTS  # the hints' JSON: [[4000.5, 3000.5, "#rrggbb"], ...] and spaces
 DEFAULT_KEEP_FILES = 900  # seconds a result stays downloadable at most (less if its page closes)
 MODEL_EVENTS = "tic-model"  # one concurrency group: the model runs one request at a time
 
@@ -98,6 +117,12 @@ def _check_gradio() -> None:
 def _error(message: str) -> Exception:
     """A message the page shows in place of a result (HTML: escape what users wrote)."""
     return gradio().Error(message, duration=None, print_exception=False)
+
+
+def _fail(message: str) -> Exception:
+    """``_error`` for plain text (what the user sent, a file name): escaped for the page, quotes
+    kept as they are (an API client reads the message as it is)."""
+    return _error(html.escape(message, quote=False))
 
 
 def _warn(message: str) -> None:
@@ -235,18 +260,25 @@ class WebColorizer:
         self.max_pixels = max_pixels
         self._uploaded = uploaded  # (path str) -> a file Gradio received from a user?
         self._wanted = wanted  # (path str) -> does another queued request name it?
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the model: one request at a time
+        self._read_lock = threading.Lock()  # open_image swaps Pillow's global pixel limit
+        # the gray previews the points are drawn on, by (session, the path the page sends): a click
+        # redraws without reading the photo again; a few sessions' worth, dropped when one ends
+        self._grays: OrderedDict[tuple[str | None, str], tuple] = OrderedDict()
+        self._grays_lock = threading.Lock()
 
     # --- the three tools ------------------------------------------------------------------------
 
-    def colorize(self, photo, text: str | None, session: str | None = None):
-        """(photo, text) -> ((gray, result) preview paths, full-resolution PNG path, note HTML)."""
+    def colorize(self, photo, text: str | None, hints: str | None = None, session=None):
+        """(photo, text, hints) -> ((gray, result) preview paths, full-resolution PNG path, note
+        HTML). ``hints``: point hints as JSON, ``[[x, y, "#rrggbb"], ...]`` ("" or None: none)."""
         with self._request([photo], session) as folder:
             path, name = _input(photo)
             text = _check_text(text, "the text")
+            points = parse_hints(hints)
             start = time.perf_counter()
             with self._lock:
-                result, unknown = self._colorize(self._open(path, name, session), text)
+                result, unknown = self._colorize(self._open(path, name, session), text, points)
                 png = folder() / f"{_stem(name)}-colorized.png"
                 _save_png(result, png)
                 gray, colour = _previews(result, PREVIEW_SIDE)
@@ -255,14 +287,55 @@ class WebColorizer:
                     _save_preview(colour, png.with_suffix(".webp")),
                 )
             seconds = time.perf_counter() - start
-            if not text:
+            if not text and not points:
                 _warn(_EMPTY_TEXT)
             if unknown:
                 _warn(_unknown_message(unknown))
-            note = _note(text, unknown) + _p(
+            note = _note(text, unknown, points) + _p(
                 f"{result.width} x {result.height} px, {seconds:.1f} s"
             )
             return previews, str(png), note
+
+    # --- the page's point tools (no model: they answer while a colorization runs) ---------------
+
+    def add_point(self, photo, hints, x, y, colour, session=None) -> tuple[str, str]:
+        """A click on the photo at pixel ``(x, y)`` with the colour picker at ``colour`` ->
+        (the hints with the point added, as JSON; the points' HTML)."""
+        points = parse_hints(hints)
+        if len(points) >= MAX_HINTS:
+            _warn(f"At most {MAX_HINTS} points on one photo: undo one to place another.")
+        else:
+            try:
+                if not isinstance(colour, str):
+                    raise TicError(f"expected '#rrggbb', got {colour!r}")
+                parse_colour(colour)
+            except TicError as e:
+                raise _fail(f"The point colour: {e}") from None
+            points.append((x, y, colour.strip().lower()))
+        return hints_json(points), self.points_html(photo, points, session)
+
+    def undo_point(self, photo, hints, session=None) -> tuple[str, str]:
+        """-> (the hints without their last point, as JSON; the points' HTML)."""
+        points = parse_hints(hints)[:-1]
+        return hints_json(points), self.points_html(photo, points, session)
+
+    def points_html(self, photo, points: list, session=None) -> str:
+        """HTML: ``points`` drawn on a gray preview of ``photo`` (circles in their colours, a
+        white and a dark ring round each so that it shows on any gray), and listed."""
+        if not points:
+            return _NO_POINTS
+        try:
+            gray, size = self._gray(photo, session)
+        except TicError as e:
+            raise _fail(str(e)) from None
+        return _points_html(gray, size, points)
+
+    def end(self, session: str | None) -> None:
+        """The page of ``session`` was closed: its files and previews go."""
+        self.files.end(session)
+        with self._grays_lock:
+            for key in [k for k in self._grays if k[0] == session]:
+                del self._grays[key]
 
     def recolor(self, photo, texts: str | None, session: str | None = None):
         """(photo, texts one per line) -> (gallery of (preview path, text), zip path, note HTML)."""
@@ -360,11 +433,11 @@ class WebColorizer:
             if isinstance(e, gradio().Error) or not isinstance(e, Exception):
                 raise
             if isinstance(e, TicError):
-                raise _error(html.escape(str(e))) from None
+                raise _fail(str(e)) from None
             log.exception("tic web: unexpected error")
             line = (str(e).splitlines() or [type(e).__name__])[0]
-            raise _error(
-                html.escape(f"Internal error ({type(e).__name__}: {line}); see the server log.")
+            raise _fail(
+                f"Internal error ({type(e).__name__}: {line}); see the server log."
             ) from None
         finally:
             self._keep_uploads(photos, session, started)
@@ -392,25 +465,55 @@ class WebColorizer:
             if not path.exists():  # Gradio remembers each path a request named
                 self.files.forget([str(path)])
 
-    # The helpers below run under ``self._lock``: the model runs one request at a time, and
-    # ``open_image`` swaps Pillow's global pixel limit while it reads.
-
-    def _open(self, path: Path, name: str, session: str | None) -> Image.Image:
+    def _open(self, path: Path, name: str, session: str | None, read=open_image) -> Image.Image:
         # a path the session sent before is in its files now (the page sends it again when
         # the button is pressed again)
         path = self.files.upload(session, path) or path
         if not path.exists():  # another session's, or deleted after --keep-files
             raise TicError(f"{name}: the upload is no longer on the server; upload it again")
         try:
-            return open_image(path, self.max_pixels)
+            with self._read_lock:
+                return read(path, self.max_pixels)
         except TicError as e:  # name the user's file, not Gradio's cache path
             raise TicError(str(e).replace(str(path), name)) from None
 
-    def _colorize(self, image: Image.Image, text: str) -> tuple[Image.Image, list[str]]:
-        """One colorization; also returns the words the text encoder did not know."""
+    def _gray(self, photo, session: str | None) -> tuple[Image.Image, tuple[int, int]]:
+        """The gray preview of ``photo`` the points are drawn on (made on the first click), and
+        the photo's own size (W, H): the points are in its pixels."""
+        path, name = _input(photo)
+        key = (session, str(path))
+        with self._grays_lock:
+            if key in self._grays:
+                self._grays.move_to_end(key)
+                return self._grays[key]
+        try:
+            # EXIF orientation applied, as the page shows the photo and Colorizer reads it
+            image = self._open(path, name, session, read=load_image)
+            size = image.size
+            image.thumbnail((POINTS_SIDE, POINTS_SIDE))  # first: L* of 12 MP takes a second
+            gray = (_gray_preview(to_photo(image, None, name=name), POINTS_SIDE), size)
+            del image
+        finally:
+            _malloc_trim()  # the full-resolution photo is gone again
+        with self._grays_lock:
+            self._grays[key] = gray
+            while len(self._grays) > 16:
+                self._grays.popitem(last=False)
+        return gray
+
+    # Runs under ``self._lock``: the model runs one request at a time.
+
+    def _colorize(
+        self, image: Image.Image, text: str, hints: list | None = None
+    ) -> tuple[Image.Image, list[str]]:
+        """One colorization; also returns the words the text encoder did not know. Without
+        hints the colorizer is called as before hints existed (any model takes that)."""
         with _unknown_words() as unknown:
             try:
-                result = self.colorizer(image, text)
+                if hints:
+                    result = self.colorizer(image, text, hints=hints)
+                else:
+                    result = self.colorizer(image, text)
             except RuntimeError as e:  # out of memory and the like: a message, not a traceback
                 raise TicError(f"colorization failed ({str(e).splitlines()[0]})") from None
         return result, unknown
@@ -486,6 +589,73 @@ def _check_text(text, what: str) -> str:
     return text
 
 
+def parse_hints(hints) -> list[tuple]:
+    """The page's and the API's point hints -> ``[(x, y, colour), ...]`` for ``Colorizer``.
+
+    ``hints``: a JSON list ``[[x, y, "#rrggbb"], ...]``, x and y the pixel column and row in the
+    input photo (numbers: a click gives ints), the colour ``"#rrggbb"`` or anything else
+    ``tic.hints.parse_colour`` takes (a colour name, ``[r, g, b]`` in 0-255, made a tuple); ""
+    or None: no hints. Raises ``gr.Error`` with one line naming the bad hint. Whether a point lies
+    inside the photo is the colorizer's check (``tic.hints.hint_points``): it knows the photo's
+    size after its EXIF orientation, which is how the page shows it.
+    """
+    if hints is None:
+        return []
+    if not isinstance(hints, str):
+        raise _error(f"The point hints must be a JSON string, got {type(hints).__name__}.")
+    hints = hints.strip()
+    if not hints:
+        return []
+    if len(hints) > MAX_HINTS_CHARS:
+        raise _error(
+            f"The point hints are {len(hints):,} characters long; the limit is "
+            f"{MAX_HINTS_CHARS:,} (at most {MAX_HINTS} points)."
+        )
+    try:
+        data = json.loads(hints)
+    except json.JSONDecodeError as e:
+        raise _fail(
+            f"The point hints are not valid JSON ({e.msg} at column {e.colno}); expected "
+            '[[x, y, "#rrggbb"], ...].'
+        ) from None
+    if not isinstance(data, list):
+        raise _fail(
+            f'The point hints must be a JSON list [[x, y, "#rrggbb"], ...], got {_short(data)}.'
+        )
+    if len(data) > MAX_HINTS:
+        raise _error(f"{len(data)} point hints; at most {MAX_HINTS} on one photo.")
+    points = []
+    for i, entry in enumerate(data, 1):
+        if not isinstance(entry, list) or len(entry) != 3:
+            raise _fail(f'Point hint {i}: expected [x, y, "#rrggbb"], got {_short(entry)}.')
+        x, y, colour = entry
+        if not all(_is_number(v) for v in (x, y)):
+            raise _fail(
+                f"Point hint {i} ({_short(entry)}): x and y must be numbers, the pixel column "
+                "and row in the photo."
+            )
+        try:
+            parse_colour(colour)
+        except TicError as e:
+            raise _fail(f"Point hint {i}: {e}") from None
+        points.append((x, y, tuple(colour) if isinstance(colour, list) else colour))
+    return points
+
+
+def hints_json(points: list[tuple]) -> str:
+    """``[(x, y, colour), ...]`` -> the JSON ``parse_hints`` reads."""
+    return json.dumps([[x, y, list(c) if isinstance(c, tuple) else c] for x, y, c in points])
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 @contextmanager
 def _unknown_words() -> Iterator[list[str]]:
     """Collect the words the text encoder reports as unknown (the ``tic`` logger's warnings) in
@@ -559,6 +729,78 @@ def _previews(result: Image.Image, side: int) -> tuple[Image.Image, Image.Image]
     return gray_image, small
 
 
+def _gray_preview(photo: Photo, side: int) -> Image.Image:
+    """The photo as the model sees it (its L*, no colour), at most ``side`` pixels a side, RGB:
+    what the points are drawn on."""
+    W, H = photo.size
+    scale = min(1.0, side / max(W, H))
+    size = (max(1, round(H * scale)), max(1, round(W * scale)))
+    L = photo.L
+    if scale < 1:
+        L = F.interpolate(L, size=size, mode="bilinear", antialias=True, align_corners=False)
+    lab = torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1)  # (1, 3, h, w)
+    rgb = (color.lab_to_rgb(lab)[0] * 255).round().to(torch.uint8)  # (3, h, w)
+    return Image.fromarray(rgb.permute(1, 2, 0).numpy(), mode="RGB")
+
+
+def _points_html(gray: Image.Image, size: tuple[int, int], points: list[tuple]) -> str:
+    """HTML: ``points`` (in the pixels of a photo of ``size`` (W, H)) drawn on ``gray``, its
+    preview (an inline WebP: nothing is written to disk), then listed with their colours and
+    pixel coordinates."""
+    W, H = size
+    image = gray.copy()
+    draw = ImageDraw.Draw(image)
+    r = max(5, round(max(image.size) / 50))
+    for x, y, colour in points:
+        cx = (x + 0.5) * image.width / W - 0.5
+        cy = (y + 0.5) * image.height / H - 0.5
+        for radius, fill in (
+            (r + 3, (20, 20, 20)),
+            (r + 2, (255, 255, 255)),
+            (r, parse_colour(colour)),
+        ):
+            draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=fill)
+    buf = io.BytesIO()
+    image.save(buf, format="WEBP", quality=90)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    items = "".join(
+        f'<li class="tic-point" data-x="{_num(x)}" data-y="{_num(y)}" '
+        f'data-color="{html.escape(_hex(colour))}">{_swatch_rgb(parse_colour(colour))}'
+        f"&nbsp;({_num(x)}, {_num(y)}) {html.escape(_hex(colour))}</li>"
+        for x, y, colour in points
+    )
+    n = len(points)
+    s = "s" if n != 1 else ""
+    return (
+        '<div class="tic-points" style="display:flex;flex-wrap:wrap;gap:1em;align-items:start">'
+        f'<img src="data:image/webp;base64,{data}" alt="the photo with {n} point{s}" '
+        'style="max-width:min(100%,360px);max-height:320px;height:auto">'
+        f"<div><p>{n} point{s} (x, y in the photo's pixels):</p><ol>{items}</ol></div></div>"
+    )
+
+
+_NO_POINTS = (
+    '<div class="tic-points"><p>No points. Click on the photo to place one in the colour above: '
+    "Colorize spreads its colour over what it touches.</p></div>"
+)
+
+
+def _hex(colour) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*parse_colour(colour))
+
+
+def _num(v) -> str:
+    return f"{v:g}"
+
+
+def _swatch_rgb(rgb: tuple[int, int, int]) -> str:
+    r, g, b = rgb
+    return (
+        '<span class="tic-swatch" style="display:inline-block;width:1em;height:1em;'
+        f'border:1px solid #888;vertical-align:middle;background:rgb({r},{g},{b})"></span>'
+    )
+
+
 _EMPTY_TEXT = (
     "The text is empty, so the colours are the model's own guess. "
     "Describe them for control, e.g. 'a red car under a blue sky'."
@@ -569,16 +811,24 @@ def _unknown_message(words: list[str]) -> str:
     return html.escape("Words the model does not know (ignored): " + ", ".join(sorted(set(words))))
 
 
-def _note(text: str, unknown: list[str]) -> str:
-    """HTML: the colours the text names as swatches, and the unknown words."""
+def _note(text: str, unknown: list[str], points: list[tuple] = ()) -> str:
+    """HTML: the colours the text names as swatches, the point hints, and the unknown words."""
     terms = list(dict.fromkeys(colors_in_text(text)))
     if terms:
         swatches = " ".join(_swatch(t) for t in terms)
         out = _p(f"Colours named in the text: {swatches}")
     elif text:
         out = _p("The text names no colour: the model chooses them.")
+    elif points:
+        out = _p("No text: the colours are the points' and the model's.")
     else:
         out = _p(html.escape(_EMPTY_TEXT))
+    if points:
+        swatches = " ".join(_swatch_rgb(parse_colour(c)) for _, _, c in points)
+        n = len(points)
+        out += _p(
+            f'<span class="tic-hints">{n} point hint{"s" if n != 1 else ""}</span>: {swatches}'
+        )
     if unknown:
         out += _p(f"<b>{_unknown_message(unknown)}</b>")
     return f'<div class="tic-note">{out}</div>'
@@ -676,9 +926,24 @@ def build_app(
 
     # Gradio hands a gr.Request (and so the session) to a parameter it recognises by its type; this
     # module's annotations are strings (``from __future__ import annotations``), so the type is set
-    # here. The parameter names are the API's: /colorize(photo, text) and so on.
-    def colorize(photo, text, request):
-        return web.colorize(photo, text, _session(request))
+    # here. The parameter names are the API's: /colorize(photo, text, hints) and so on.
+    def colorize(photo, text, hints, request):
+        return web.colorize(photo, text, hints, _session(request))
+
+    def colorize_example(photo, text, request):  # an example photo comes with no points
+        return web.colorize(photo, text, None, _session(request))
+
+    def add_point(photo, hints, colour, event, request):
+        if event.index is None:  # a click beside the picture
+            return hints, gr.skip()
+        x, y = event.index
+        return web.add_point(photo, hints, x, y, colour, _session(request))
+
+    def undo_point(photo, hints, request):
+        return web.undo_point(photo, hints, _session(request))
+
+    def clear_points():
+        return "[]", _NO_POINTS
 
     def recolor(photo, texts, request):
         return web.recolor(photo, texts, _session(request))
@@ -687,18 +952,25 @@ def build_app(
         return web.batch(photos, text, _session(request))
 
     def end_session(request):
-        files.end(_session(request))
+        web.end(_session(request))
 
-    for fn in (colorize, recolor, batch, end_session):
+    for fn in (colorize, colorize_example, add_point, undo_point, recolor, batch, end_session):
         fn.__annotations__["request"] = gr.Request
+    add_point.__annotations__["event"] = gr.SelectData
 
     model_events = {"concurrency_id": MODEL_EVENTS, "concurrency_limit": 1, "preprocess": False}
+    # the point tools read the photo (once) but never run the model: apart from its queue
+    point_events = {
+        "concurrency_id": "tic-points", "concurrency_limit": 1, "preprocess": False,
+        "api_visibility": "private", "show_progress": "hidden",
+    }  # fmt: skip
     # no delete_cache: the files are deleted here (files, WebColorizer, serve's sweeper)
     with gr.Blocks(title="tic: colorize with words", analytics_enabled=False) as demo:
         gr.Markdown(
             "# tic: colorize with words\n"
             "Drop a photo (gray or colour: a colour photo is turned to gray first), describe its "
-            "colours, and press Colorize. The result keeps the photo's full resolution and "
+            "colours, and press Colorize; to put a colour at a spot, click there on the photo. "
+            "The result keeps the photo's full resolution and "
             f"lightness. Model: {html.escape(model_name)}. "
             "Your photos and results are deleted from the server when this page is closed or "
             f"reloaded, or {_duration(keep_files)} after they were uploaded or made."
@@ -710,6 +982,17 @@ def build_app(
                         type="filepath", image_mode=None, sources=["upload", "clipboard"],
                         label="Photo", elem_id="photo",
                     )  # fmt: skip
+                    with gr.Row(equal_height=True):
+                        colour = gr.ColorPicker(
+                            POINT_COLOUR, label="Point colour", elem_id="point-colour", scale=2,
+                            info="Click on the photo to place a point in this colour.",
+                        )  # fmt: skip
+                        with gr.Column(scale=1, min_width=120):
+                            undo = gr.Button("Undo last point", size="sm", elem_id="undo-point")
+                            clear = gr.Button("Clear points", size="sm", elem_id="clear-points")
+                    points = gr.HTML(_NO_POINTS, label="Points", elem_id="points")
+                    # the points as the API takes them: [[x, y, "#rrggbb"], ...]
+                    hints = gr.Textbox("[]", visible=False, elem_id="hints")
                     text = gr.Textbox(
                         label="Text: the colours", lines=2, elem_id="text",
                         placeholder=EXAMPLE_TEXT,
@@ -723,9 +1006,14 @@ def build_app(
                     png = gr.File(label="Result: full-resolution PNG", elem_id="png")
                     note = gr.HTML(label="Note", elem_id="note")
             go.click(
-                colorize, [photo, text], [slider, png, note], api_name="colorize",
+                colorize, [photo, text, hints], [slider, png, note], api_name="colorize",
                 **model_events,
             )  # fmt: skip
+            photo.select(add_point, [photo, hints, colour], [hints, points], **point_events)
+            undo.click(undo_point, [photo, hints], [hints, points], **point_events)
+            clear.click(clear_points, None, [hints, points], **point_events)
+            # points belong to one photo: another photo (or none) starts with none
+            photo.change(clear_points, None, [hints, points], **point_events)
             if examples:
                 shown = gr.Examples(
                     examples=[list(e) for e in examples], inputs=[photo, text],
@@ -733,8 +1021,8 @@ def build_app(
                 )  # fmt: skip
                 # one click fills the inputs and colorizes, through the same function and queue
                 shown.load_input_event.then(
-                    colorize, [photo, text], [slider, png, note], api_visibility="private",
-                    **model_events,
+                    colorize_example, [photo, text], [slider, png, note],
+                    api_visibility="private", **model_events,
                 )  # fmt: skip
         with gr.Tab("Try several texts", id="recolor"):
             with gr.Row():

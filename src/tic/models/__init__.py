@@ -11,6 +11,7 @@ from tic.config import ModelConfig
 from tic.models.discriminator import PatchDiscriminator
 from tic.models.encoder_unet import EncoderUNet
 from tic.models.generator import Generator
+from tic.models.hint_spread import HintSpread
 from tic.models.object_head import ObjectHead
 
 GENERATORS = {"unet": Generator, "encoder_unet": EncoderUNet}
@@ -21,5 +22,5 @@ def build_generator(cfg: ModelConfig) -> nn.Module:
     return GENERATORS[cfg.architecture](cfg.generator)
 
 
-__all__ = ["EncoderUNet", "Generator", "ObjectHead", "PatchDiscriminator", "build_generator",
+__all__ = ["EncoderUNet", "Generator", "HintSpread", "ObjectHead", "PatchDiscriminator", "build_generator",
            "GENERATORS"]

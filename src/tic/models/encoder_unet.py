@@ -15,6 +15,7 @@ normalisation). Its features at 1/32, 1/16, 1/8 and 1/4 of the input go into a d
   phrase's object is and its colour, made outside the network (``tic.decoding.grounding_hint``),
   added through a small zero-initialised 1x1 network;
 - with ``object_head``, a class-agnostic foreground head (``ObjectHead``);
+- with ``hints``, ``HintSpread``: colours given at points spread over the picture (``spread``);
 - two heads at 1/4: ``ab`` regression (tanh, normalised units) and logits over the quantised ab
   plane (``tic.ab_bins``).
 
@@ -35,6 +36,7 @@ from torch import Tensor, nn
 from tic import ab_bins
 from tic.config import EncoderUNetConfig
 from tic.models.blocks import conv_bn_relu
+from tic.models.hint_spread import HintSpread
 from tic.models.mobilenet import MobileNetV2Features
 from tic.models.object_head import ObjectHead
 
@@ -147,6 +149,7 @@ class EncoderUNet(nn.Module):
         )
         self.hint = nn.ModuleList(_hint_net(w) for w in widths) if cfg.grounding else None
         self.objects = ObjectHead(skips) if cfg.object_head else None
+        self.hints = HintSpread((skips[1], skips[2])) if cfg.hints else None
         self.to_ab = nn.Conv2d(widths[-1], 2, 3, padding=1)
         self.to_logits = nn.Conv2d(widths[-1], len(self.bin_centers), 1)
 
@@ -167,6 +170,14 @@ class EncoderUNet(nn.Module):
         if self.objects is None:
             raise ValueError("this generator has no object head (encoder_unet.object_head)")
         return self.objects(feats)
+
+    def spread(self, feats: list[Tensor], L: Tensor, auto: Tensor, yx: Tensor, ab: Tensor,
+               valid: Tensor) -> Tensor:
+        """``HintSpread``'s ab ``(B, 2, h, w)``: the automatic ``auto`` with the point hints
+        ``(yx, ab, valid)`` spread over it (``cfg.hints``; see ``HintSpread``)."""
+        if self.hints is None:
+            raise ValueError("this generator has no hint module (encoder_unet.hints)")
+        return self.hints(feats, L, auto, yx, ab, valid)
 
     def decode(
         self, feats: list[Tensor], text_emb: Tensor, tokens: Tensor | None = None,
