@@ -49,11 +49,16 @@ ev "${models[@]}" --baseline gray --data $D/val_sources.jsonl --out $E/sources
 ev "${models[@]}" --no-text --data $D/val_sources.jsonl --out $E/sources_notext
 ev "${models[@]}" --data $D/val_recolor/manifest.jsonl --out $E/recolor
 ev "${models[@]}" --data $D/val_binding/manifest.jsonl --out $E/binding --grid-rows 8
+# point hints (the shipped model alone: an earlier one may take none): 0-20 random points
+ev --model $NEW --no-text --hint-curve --data $D/val_sources.jsonl --out $E/hints_sources
+ev --model $NEW --no-text --hint-curve --data $D/val_hash.jsonl --out $E/hints_hash
 python benchmarks/heldout_colors.py --data $D/val_sources.jsonl
 python benchmarks/grounding_maps.py --data $D/val_binding/manifest.jsonl
 python benchmarks/face_recall.py  # on data/v2/dev_binding_unseen
 python benchmarks/colorize_speed.py
 python benchmarks/colorize_speed.py --texts people
+python benchmarks/colorize_speed.py --hints 10
+python scripts/hints_figure.py $D/val_sources.jsonl --click 150,300,#2060e0 --model $NEW --out docs/hints.jpg
 if [ -n "$PREV" ]; then  # the scenes whose result changed, the ones both get wrong, a real photo
   photo=(--photo ../shared/data/more-photos/images/darknet__person.jpg "a red woman and a blue horse")
   [ -f "${photo[1]}" ] || photo=()
