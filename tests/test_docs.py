@@ -91,9 +91,8 @@ def test_docs_hold_few_pictures_and_each_is_shown():
 
 
 def test_no_words_about_working_sessions():
-    """The word "session" only in the web app's sense ("a browser session"); the project's own
-    working sessions ("this session", "a later session", "the session of 2026-12-06") mean
-    nothing to a reader: write the date and the machine."""
+    """The word only in the web app's sense (a browser's); when the project's own work was done
+    is told by dates and machines, which a reader can place."""
     allowed = {"browser", "gradio", "web"}
     found = []
     for path in _markdown_files():

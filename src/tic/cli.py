@@ -116,6 +116,7 @@ def collect_hints(args: argparse.Namespace, paths: list[Path]) -> dict[Path, lis
     point checked against its image's size: a bad hint is a ``TicError`` before anything is
     written."""
     from tic.hints import hint_points, parse_hint, read_hints_file
+    from tic.imageio import oriented_size
 
     if args.hint and args.hints:
         raise TicError("give point hints with --hint or with --hints FILE.json, not both")
@@ -131,7 +132,7 @@ def collect_hints(args: argparse.Namespace, paths: list[Path]) -> dict[Path, lis
     else:
         return None
     for path, hints in table.items():
-        size = _oriented_size(path)
+        size = oriented_size(path)
         if size is None:  # unreadable: reported with the other bad images when it is read
             continue
         try:
@@ -162,27 +163,6 @@ def _match_hints_file(source: Path, entries: dict[str, list], paths: list[Path])
     return table
 
 
-def _oriented_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) of an image as ``read_photo`` will see it (EXIF orientation applied),
-    from its header alone; None when Pillow cannot open it."""
-    import warnings
-
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                w, h = img.size
-                try:
-                    turned = img.getexif().get(0x0112) in (5, 6, 7, 8)  # Orientation: transposed
-                except Exception:  # a broken EXIF block: read_photo keeps the image unturned
-                    turned = False
-    except Exception:
-        return None
-    return (h, w) if turned else (w, h)
-
-
 def _check_writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -195,6 +175,7 @@ def _check_writable(folder: Path) -> None:
 def run_colorize(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from tic.decoding import check_takes_hints
     from tic.pipeline import Colorizer
 
     start = time.perf_counter()
@@ -206,9 +187,11 @@ def run_colorize(args: argparse.Namespace) -> int:
     colorizer = Colorizer.from_pretrained(
         args.model, device=args.device, max_pixels=args.max_pixels
     )
-    if hints and any(hints.values()) and not colorizer.takes_hints:
-        raise TicError(f"{args.model or 'the shipped model'}: this model takes no point hints "
-                       "(its encoder_unet.hints is off)")
+    if hints and any(hints.values()):
+        try:
+            check_takes_hints(colorizer.config)
+        except TicError as e:
+            raise TicError(f"{args.model or 'the shipped model'}: {e}") from None
 
     failures: list[str] = []
     done = 0
@@ -320,10 +303,9 @@ def _train_one(cfg, out: Path, args: argparse.Namespace, resume: bool) -> int:
 def _run_recipe(out: Path, args: argparse.Namespace) -> int:
     """A recipe of stages (``tic.train_config.load_recipe``): each stage trains into
     ``OUT/<stage>/`` from the one before; a finished stage (its ``model/`` written), and every
-    stage before it, is not run again, an unfinished one is continued with ``--resume``. Then ``OUT/model`` is the last
-    stage's model with the recipe's decoding."""
+    stage before it, is not run again, an unfinished one is continued with ``--resume``. Then
+    ``OUT/model`` is the last stage's model with the recipe's decoding."""
     from tic.checkpoint import load_model, save_model_folder
-    from tic.config import DecodingConfig, from_dict, to_dict
     from tic.train_config import load_recipe
 
     recipe = load_recipe(args.config, args.overrides, run=out)
@@ -344,12 +326,7 @@ def _run_recipe(out: Path, args: argparse.Namespace) -> int:
         return 0
     last = out / recipe.stages[-1][0] / "model"
     config, generator, text_encoder = load_model(last)
-    decoding = to_dict(config.decoding) | recipe.decoding
-    try:
-        config.decoding = from_dict(DecodingConfig, decoding, prefix="decoding.")
-        config.validate()
-    except TicError as e:
-        raise TicError(f"{args.config}: {e}") from None
+    config.decoding = recipe.final_decoding()  # checked with the stage's model by load_recipe
     save_model_folder(out / "model", generator, text_encoder, config)
     print(f"model folder: {out / 'model'} (the last stage's, with the recipe's decoding)",
           file=sys.stderr)

@@ -42,8 +42,8 @@ def predict_ab(network: nn.Module, config: ModelConfig, L: Tensor, text: tuple,
     decoded colours by the network's ``HintSpread`` before painting; a model without one given a
     point is a ``TicError``."""
     pointed = hints is not None and bool(hints[2].any())
-    if pointed and not takes_hints(config):
-        raise TicError("this model takes no point hints (its encoder_unet.hints is off)")
+    if pointed:
+        check_takes_hints(config)
     if config.architecture == "unet":
         return network(L, *text)
     cfg = config.decoding
@@ -66,6 +66,12 @@ def predict_ab(network: nn.Module, config: ModelConfig, L: Tensor, text: tuple,
 def takes_hints(config: ModelConfig) -> bool:
     """Whether a model spreads point hints (an encoder U-Net with ``encoder_unet.hints``)."""
     return config.architecture == "encoder_unet" and config.encoder_unet.hints
+
+
+def check_takes_hints(config: ModelConfig) -> None:
+    """The ``TicError`` of a model given points it cannot take (``takes_hints`` false)."""
+    if not takes_hints(config):
+        raise TicError("this model takes no point hints (its encoder_unet.hints is off)")
 
 
 def class_inputs(feats: list[Tensor], nouns: Tensor, person_nouns: bool):

@@ -61,7 +61,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from tic import metrics
+from tic import decoding, metrics
 from tic.color import rgb_to_lab
 from tic.color_names import CHROMATIC_TERMS
 from tic.data.manifest import Record
@@ -252,11 +252,14 @@ def hint_ab_errors(output: Image.Image, points: list[Point]) -> list[float]:
 
 def check_takes_hints(runs: list[Run]) -> None:
     """A ``TicError`` naming the first model that takes no point hints (the gray baseline takes
-    none and needs none; the rule is ``tic.decoding.takes_hints``)."""
+    none and needs none; the rule is ``tic.decoding.check_takes_hints``)."""
     for run in runs:
-        if run.colorizer is not None and not run.colorizer.takes_hints:
-            raise TicError(f"model {run.name}: this model takes no point hints (its "
-                           "encoder_unet.hints is off)")
+        if run.colorizer is None:
+            continue
+        try:
+            decoding.check_takes_hints(run.colorizer.config)
+        except TicError as e:
+            raise TicError(f"model {run.name}: {e}") from None
 
 
 # --- predicting ---------------------------------------------------------------------------------

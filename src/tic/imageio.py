@@ -110,6 +110,23 @@ def load_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
     return _orient(open_image(path, max_pixels))
 
 
+def oriented_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) of an image as ``load_image`` gives it (EXIF orientation applied), from
+    its header alone (nothing decoded); None when Pillow cannot open it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                try:
+                    turned = img.getexif().get(0x0112) in (5, 6, 7, 8)  # Orientation: transposed
+                except Exception:  # a broken EXIF block: _orient keeps the image unturned
+                    turned = False
+    except Exception:
+        return None
+    return (h, w) if turned else (w, h)
+
+
 def _orient(img: Image.Image) -> Image.Image:
     try:
         return ImageOps.exif_transpose(img)

@@ -332,6 +332,11 @@ class Recipe:
     stages: list[tuple[str, TrainConfig]]
     decoding: dict
 
+    def final_decoding(self) -> DecodingConfig:
+        """The finished model's decoding: the last stage's with the recipe's keys on top."""
+        last = self.stages[-1][1].model.decoding
+        return from_dict(DecodingConfig, to_dict(last) | self.decoding, prefix="decoding.")
+
 
 def load_recipe(path: str | Path, overrides: list[str] = (), run: Path | None = None) -> Recipe:
     """Read a recipe file: ``stages`` (a mapping of stage name -> config keys, in order; each
@@ -369,14 +374,13 @@ def load_recipe(path: str | Path, overrides: list[str] = (), run: Path | None = 
         except ConfigError as e:
             raise ConfigError(f"{path}: stages.{name}: {e}") from None
         previous = name
+    recipe = Recipe(out, decoding)
     # the decoding the final model gets, checked now rather than after every stage has trained
-    last = out[-1][1].model
     try:
-        final = from_dict(DecodingConfig, to_dict(last.decoding) | decoding, prefix="decoding.")
-        replace(last, decoding=final).validate()
+        replace(out[-1][1].model, decoding=recipe.final_decoding()).validate()
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
-    return Recipe(out, decoding)
+    return recipe
 
 
 # keys whose values follow from the text encoder
