@@ -6,6 +6,10 @@
 #
 # - held-out sources (65 photos of packages training never saw) with their texts, beside the gray
 #   image, and with the empty text: runs/eval-default/sources, sources_notext;
+# - the same photos under free-form texts (four phrasings each, none tic caption's:
+#   scripts/make_freeform_sets.py): runs/eval-default/freeform;
+# - recolouring and binding with their texts rephrased (recolor_free, binding_free), with the
+#   bleed measure (--bleed: the change outside the named objects against inside);
 # - their colour balance (colourfulness, brown pixels, mean a*b*): benchmarks/results/heldout_colors.json;
 # - recolouring (150 held-out cut-outs, each named in a colour it can take): runs/eval-default/recolor;
 # - binding (92 texts naming two held-out cut-outs, colours swapped): runs/eval-default/binding, and
@@ -15,11 +19,11 @@
 #   benchmarks/results/colorize_speed.json, colorize_speed_people.json.
 #
 # PREVIOUS_MODEL: a model folder compared in every tic evaluate table above and in the picture of
-# the binding scenes it changed (docs/v9.4_binding_faces.jpg). The card compares v9.2, the previous
-# default (v9.4's weights without the face step); its folder comes from git history:
-#   mkdir -p models/v9.2 && for f in config.json model.safetensors text_encoder.json; do
-#     git show 9139cf1:src/tic/assets/default/$f > models/v9.2/$f; done
-#   bash scripts/evaluate_default_model.sh models/v9.2
+# free-form texts (docs/freeform.jpg). The card compares v9.5, the previous default; its folder
+# comes from git history:
+#   mkdir -p models/v9.5 && for f in config.json model.safetensors text_encoder.json; do
+#     git show 2efa56c:src/tic/assets/default/$f > models/v9.5/$f; done
+#   bash scripts/evaluate_default_model.sh models/v9.5
 # The folder's name labels its rows (it must not be "default"). fp32 inference on the CPU; the
 # speed rows are the machine's own (the card names each machine).
 set -euo pipefail
@@ -42,13 +46,18 @@ fi
 for f in $D/val_sources.jsonl $D/val_recolor/manifest.jsonl $D/val_binding/manifest.jsonl; do
   [ -f "$f" ] || { echo "$f not found: run scripts/prepare_data_v2.py first" >&2; exit 2; }
 done
+python scripts/make_freeform_sets.py --data $D
 mkdir -p $E
 ev() { tic evaluate --quiet --device cpu "$@"; }
 
 ev "${models[@]}" --baseline gray --data $D/val_sources.jsonl --out $E/sources
-ev "${models[@]}" --no-text --data $D/val_sources.jsonl --out $E/sources_notext
-ev "${models[@]}" --data $D/val_recolor/manifest.jsonl --out $E/recolor
-ev "${models[@]}" --data $D/val_binding/manifest.jsonl --out $E/binding --grid-rows 8
+ev "${models[@]}" --no-text --baseline gray --data $D/val_sources.jsonl --out $E/sources_notext
+# (the gray image's row for these photos is sources_notext's: the same 65 photos, each 4 times here)
+ev "${models[@]}" --data $D/val_freeform/manifest.jsonl --out $E/freeform
+ev "${models[@]}" --bleed --data $D/val_recolor/manifest.jsonl --out $E/recolor
+ev "${models[@]}" --bleed --data $D/val_binding/manifest.jsonl --out $E/binding --grid-rows 8
+ev "${models[@]}" --bleed --data $D/val_recolor_free/manifest.jsonl --out $E/recolor_free
+ev "${models[@]}" --bleed --data $D/val_binding_free/manifest.jsonl --out $E/binding_free
 # point hints (the shipped model alone: an earlier one may take none): 0-20 random points
 ev --model $NEW --no-text --hint-curve --data $D/val_sources.jsonl --out $E/hints_sources
 ev --model $NEW --no-text --hint-curve --data $D/val_hash.jsonl --out $E/hints_hash
@@ -59,9 +68,8 @@ python benchmarks/colorize_speed.py
 python benchmarks/colorize_speed.py --texts people
 python benchmarks/colorize_speed.py --hints 10
 python scripts/hints_figure.py $D/val_sources.jsonl --click 150,300,#2060e0 --model $NEW --out docs/hints.jpg
-if [ -n "$PREV" ]; then  # the scenes whose result changed, the ones both get wrong, a real photo
-  photo=(--photo ../shared/data/more-photos/images/darknet__person.jpg "a red woman and a blue horse")
-  [ -f "${photo[1]}" ] || photo=()
-  python scripts/binding_faces_figure.py --data $D/val_binding/manifest.jsonl --old "$PREV" \
-    --metrics $E/binding/metrics.jsonl --new-label v9.4 --out docs/v9.4_binding_faces.jpg "${photo[@]}"
+tic colorize examples/ --out colorized/   # the main job, then its picture
+python scripts/examples_figure.py colorized/ --out docs/examples_colorized.png
+if [ -n "$PREV" ]; then  # held-out photos under free-form texts, before and after
+  python scripts/freeform_figure.py --data $D --before "$PREV" --out docs/freeform.jpg
 fi

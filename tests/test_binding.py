@@ -203,3 +203,11 @@ def test_a_person_among_objects_owns_the_foreground_under_its_face():
     assert three[0, 1, 4:12, 10:15].min() > 0  # the person
     assert three[0, 0, 4:12, 1:6].min() > 0  # class 0: the left square
     assert (three[0].sum(0) <= prob3[0, 0] + 1e-6).all()
+
+
+def test_painted_only_texts_are_those_naming_things_and_background_only():
+    from tic.decoding import painted_only
+
+    kind = torch.tensor([[OBJECT, 0, 0], [OBJECT, WHOLE, 0], [OBJECT, STUFF, 0],
+                         [PALETTE, OBJECT, 0], [WHOLE, 0, 0], [0, 0, 0]])
+    assert painted_only(kind).tolist() == [True, True, False, False, False, False]

@@ -165,9 +165,13 @@ def test_migrate_an_encoder_generator_gives_encoder_unet_and_decoding():
     assert set(new["decoding"]) <= {f.name for f in dataclasses.fields(DecodingConfig)}
     assert new["encoder_unet"]["encoder"] == "mobilenet_v2" and new["encoder_unet"]["grounding"]
     assert new["decoding"]["ab_head"] == "bins" and new["decoding"]["object_threshold"] == 0.4
-    # v9.4's old config is the shipped one (v9.5: v9.4 plus the hint module) without hints
+    # v9.4's old config is the shipped one (v10: v9.4 plus the hint and palette modules, and its
+    # own decoding and reading of texts) without those
     shipped = json.loads(SHIPPED_CONFIG.read_text())
-    shipped["encoder_unet"]["hints"] = False
+    shipped["encoder_unet"].update(hints=False, palette=False)
+    shipped["decoding"].update(no_colour_chroma=0.5, palette_prior=10.0, palette_chroma=2.0,
+                               paint_on_automatic=False)
+    shipped["text_encoder"]["free_text"] = False
     assert from_dict(ModelConfig, new).validate() == from_dict(
         ModelConfig, {k: v for k, v in shipped.items() if k not in ("format", "tic_version")})
 

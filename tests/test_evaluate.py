@@ -1,6 +1,7 @@
 """``tic evaluate``: outputs, the gray baseline against an independent skimage computation, text
-modes (own, none, from another manifest), region judgements, bad input, and point hints (the
-points drawn by hand, ``--hints N``, ``--hint-curve``, a model without a hint module refused)."""
+modes (own, none, from another manifest), region judgements, bad input, point hints (the
+points drawn by hand, ``--hints N``, ``--hint-curve``, a model without a hint module refused) and
+the bleed measure (``ab_change`` against skimage, ``--bleed``, ``--no-text --bleed`` refused)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from tic.evaluate import (
     METRIC_KEYS,
     Run,
     Sample,
+    ab_change,
     curve_markdown,
     draw_hints,
     evaluate,
@@ -32,7 +34,9 @@ from tic.evaluate import (
     judge,
     load_sample,
     load_samples,
+    markdown_table,
     predict,
+    predict_empty,
     score_image,
     score_sample,
     summarize,
@@ -465,3 +469,114 @@ def test_curve_summary_and_table_by_hand():
     assert lines[2] == "| 0 | 21.00 | +0.00 | n/a | 24.43 | +0.00 | n/a |"
     assert lines[3] == "| 1 | 22.50 | +1.50 | 2.00 | 25.37 | +0.94 | n/a |"
     assert lines[4] == "| 5 | 24.00 | +3.00 | 4.00 | 27.39 | +2.96 | n/a |"
+
+
+# --- bleed ---------------------------------------------------------------------------------------
+
+
+def _ab(rgb) -> np.ndarray:
+    """skimage's ab of an 8-bit colour: the independent reference."""
+    return rgb2lab(np.array(rgb, dtype=np.float64)[None, None] / 255)[0, 0, 1:]
+
+
+def test_ab_change_by_hand():
+    """Inside (a 2x3 block) the text made red of gray; outside it made 4 of the 18 pixels green."""
+    gray, red, green = (120, 120, 120), (200, 60, 60), (100, 140, 100)
+    empty = Image.new("RGB", (6, 4), gray)  # W x H = 6 x 4
+    text = empty.copy()
+    inside = torch.zeros(4, 6, dtype=torch.bool)
+    inside[1:3, 2:5] = True  # 6 pixels
+    for y, x in inside.nonzero().tolist():
+        text.putpixel((x, y), red)
+    for x, y in [(0, 0), (1, 0), (5, 3), (0, 3)]:
+        text.putpixel((x, y), green)
+    change_inside, change_outside = ab_change(text, empty, inside)
+    assert change_inside == pytest.approx(np.linalg.norm(_ab(red) - _ab(gray)), abs=1e-3)
+    assert change_outside == pytest.approx(4 / 18 * np.linalg.norm(_ab(green) - _ab(gray)), abs=1e-3)
+    assert ab_change(empty, empty, inside) == pytest.approx((0.0, 0.0), abs=1e-9)
+    # a side without pixels: nothing to measure
+    assert ab_change(text, empty, torch.zeros(4, 6, dtype=torch.bool)) == (None, None)
+    assert ab_change(text, empty, torch.ones(4, 6, dtype=torch.bool)) == (None, None)
+    with pytest.raises(ValueError, match=r"inside must be \(4, 6\)"):
+        ab_change(text, empty, inside.T)
+
+
+def test_bleed_summary_is_a_ratio_of_means():
+    def row(inside, outside):
+        return {**dict.fromkeys(METRIC_KEYS, 1.0), "colors": [], "change_inside": inside,
+                "change_outside": outside}  # fmt: skip
+
+    run = Run("m", rows=[row(2.0, 1.0), row(4.0, 1.0), row(None, None)])
+    s = summarize(run, bleed=True)
+    assert (s["change_inside"], s["change_outside"], s["bleed_images"]) == (3.0, 1.0, 2)
+    assert s["bleed"] == pytest.approx(1 / 3)  # the mean of the ratios would be 3/8
+    assert summarize(Run("m", rows=[row(0.0, 1.0)]), bleed=True)["bleed"] is None  # inside 0
+    unmeasured = summarize(Run("gray", rows=[row(None, None)]), bleed=True)
+    assert (unmeasured["change_inside"], unmeasured["bleed"], unmeasured["bleed_images"]) == (
+        None, None, 0)  # fmt: skip
+    assert "bleed" not in summarize(run)  # not asked: no keys
+    table = markdown_table([s, unmeasured], "own", None)
+    assert "bleed (out/in) ↓" in table and "| 0.333 (2) |" in table and "| n/a |" in table
+    assert "bleed" not in markdown_table([summarize(run)], "own", None)
+
+
+def test_evaluate_with_bleed(tiny_model_dir, synthetic, tmp_path):
+    """Rows and summaries of evaluate(bleed=True), the rows recomputed from the pieces: the
+    model's own-text and empty-text outputs and the union of the regions."""
+    records = read_manifest(synthetic)
+    # the last record without its regions: colorized, not measured
+    records[2] = Record(image=records[2].image, text=records[2].text, mask=records[2].mask)
+    colorizer = Colorizer.from_pretrained(tiny_model_dir, device="cpu")
+    out = tmp_path / "bleed"
+    result = evaluate(records, [Run("tiny", colorizer), Run("gray")], out, synthetic.parent,
+                      bleed=True, progress=False)  # fmt: skip
+    model, gray = result["runs"]
+    rows = read_jsonl(out / "metrics.jsonl")
+    model_rows = [r for r in rows if r["model"] == "tiny"]
+    assert [r["change_inside"] is None for r in model_rows] == [False, False, True]
+    assert all(r["change_inside"] is None and r["change_outside"] is None
+               for r in rows if r["model"] == "gray")  # fmt: skip
+    samples, _ = load_samples(records, range(3), synthetic.parent)
+    own = predict([Run("tiny", colorizer)], samples)["tiny"]
+    empty = predict_empty([Run("tiny", colorizer), Run("gray")], samples)
+    assert list(empty) == ["tiny"] and empty["tiny"][2] is None
+    for k in range(2):
+        inside = torch.stack([m for m, _, _ in samples[k].regions]).any(0)
+        expected = ab_change(own[k], empty["tiny"][k], inside)
+        assert (model_rows[k]["change_inside"], model_rows[k]["change_outside"]) == pytest.approx(
+            expected)  # fmt: skip
+    assert model["change_inside"] > 0  # the untrained model's colours still follow its text
+    assert model["bleed_images"] == 2
+    assert model["change_inside"] == pytest.approx(np.mean([r["change_inside"] for r in model_rows[:2]]))
+    assert model["bleed"] == pytest.approx(model["change_outside"] / model["change_inside"])
+    assert (gray["change_inside"], gray["bleed"], gray["bleed_images"]) == (None, None, 0)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["bleed"] == model["bleed"] and saved["change_outside"] == model["change_outside"]
+    assert "bleed (out/in)" in (out / "metrics.md").read_text()
+
+
+def test_bleed_flag_reaches_evaluate(tiny_model_dir, synthetic, tmp_path, capsys):
+    out = tmp_path / "recolor"
+    assert run_cli("--model", tiny_model_dir, "--data", synthetic, "--out", out, "--bleed",
+                   "--text-from", synthetic) == 0  # fmt: skip
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["bleed_images"] == 3 and result["bleed"] is not None
+    assert all(r["change_inside"] is not None for r in read_jsonl(out / "metrics.jsonl"))
+    assert "bleed (out/in)" in capsys.readouterr().out
+
+    out = tmp_path / "plain"  # without --bleed: no keys, no column
+    assert run_cli("--data", synthetic, "--out", out, "--model", tiny_model_dir, "--limit", 1) == 0
+    assert "bleed" not in json.loads((out / "metrics.json").read_text())
+    assert "change_inside" not in read_jsonl(out / "metrics.jsonl")[0]
+    assert "bleed" not in (out / "metrics.md").read_text()
+
+
+def test_no_text_with_bleed_is_refused_before_anything_is_written(tiny_model_dir, synthetic,
+                                                                   tmp_path, capsys):
+    out = tmp_path / "o"
+    assert run_cli("--model", tiny_model_dir, "--data", synthetic, "--out", out, "--no-text",
+                   "--bleed") == 2  # fmt: skip
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines == ["tic: error: the bleed measure compares the text's output with the empty "
+                     "text's; with no text (--no-text) there is nothing to compare"]  # fmt: skip
+    assert not out.exists()

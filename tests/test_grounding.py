@@ -371,7 +371,8 @@ def test_palette_prior_and_palette_chroma_change_only_the_texts_they_are_for():
                        (dict(grounding=False, palette_chroma=1.2), "palette_chroma needs"),
                        (dict(grounding=False, person_nouns=True), "person_nouns needs"),
                        (dict(paint_objects=True), "paint_objects needs"),
-                       (dict(person_faces=True), "person_faces needs paint_objects")):
+                       (dict(person_faces=True), "person_faces needs paint_objects"),
+                       (dict(paint_on_automatic=True), "paint_on_automatic needs paint_objects")):
         with pytest.raises(ConfigError, match=match):
             _model(text_dim=384, **bad).validate()
     _model(text_dim=384, object_head=True, paint_objects=True, person_faces=True).validate()

@@ -135,31 +135,35 @@ def test_a_bad_stage_is_named_before_any_stage_trains(tmp_path, capsys):
 
 
 def test_default_recipe_is_the_shipped_model(tmp_path):
-    """configs/default.yaml: four stages, each from the one before, whose last model and the
+    """configs/default.yaml: five stages, each from the one before, whose last model and the
     recipe's decoding are those of the shipped model (src/tic/assets/default/config.json)."""
     recipe = load_recipe(CONFIGS / "default.yaml", run=tmp_path)
     names = [name for name, _ in recipe.stages]
-    assert names == ["decoder", "grounding", "objects", "hints"]
-    decoder, grounding, objects, hints = (cfg for _, cfg in recipe.stages)
-    assert [cfg.steps for _, cfg in recipe.stages] == [1000, 800, 3000, 1500]
+    assert names == ["decoder", "grounding", "objects", "hints", "palette"]
+    decoder, grounding, objects, hints, palette = (cfg for _, cfg in recipe.stages)
+    assert [cfg.steps for _, cfg in recipe.stages] == [1000, 800, 3000, 1500, 1000]
     assert decoder.init_from is None
     assert grounding.init_from == str(tmp_path / "decoder" / "model")
     assert objects.init_from == str(tmp_path / "grounding" / "model")
     assert hints.init_from == str(tmp_path / "objects" / "model")
+    assert palette.init_from == str(tmp_path / "hints" / "model")
     assert not decoder.model.encoder_unet.grounding and grounding.model.encoder_unet.grounding
     assert not grounding.model.encoder_unet.object_head and objects.model.encoder_unet.object_head
     assert objects.loss.lambda_objects > 0 and objects.loss.lambda_l1 == objects.loss.lambda_bins == 0
     assert not objects.model.encoder_unet.hints and hints.model.encoder_unet.hints
-    # only the hint module trains in the last stage
+    assert not hints.model.encoder_unet.palette and palette.model.encoder_unet.palette
+    # only the hint module trains in its stage, only the palette module in the last one
     assert hints.loss.lambda_hints > 0
     assert hints.loss.lambda_l1 == hints.loss.lambda_bins == hints.loss.lambda_objects == 0
+    assert palette.loss.lambda_palette > 0 and palette.loss.lambda_hints == 0
+    assert palette.loss.lambda_l1 == palette.loss.lambda_bins == palette.loss.lambda_objects == 0
 
     shipped = load_model_config(default_model_dir())
-    decoding = from_dict(DecodingConfig, to_dict(hints.model.decoding) | recipe.decoding)
+    decoding = from_dict(DecodingConfig, to_dict(palette.model.decoding) | recipe.decoding)
     for f in dataclasses.fields(DecodingConfig):
         assert getattr(decoding, f.name) == getattr(shipped.decoding, f.name), f.name
     # the network and text encoder the last stage trains are the shipped model's
-    model = hints.model
+    model = palette.model
     assert (model.image_size, model.architecture) == (shipped.image_size, shipped.architecture)
     assert model.encoder_unet == shipped.encoder_unet
     assert model.text_encoder == shipped.text_encoder

@@ -151,34 +151,39 @@ def test_evaluate_default_model_runs_the_card_commands(tmp_path):
     evaluations = [c for c in commands if c.startswith("tic evaluate")]
     assert [c.split("--out ")[1].split()[0] for c in evaluations] == [
         "runs/eval-default/sources", "runs/eval-default/sources_notext",
-        "runs/eval-default/recolor", "runs/eval-default/binding",
+        "runs/eval-default/freeform", "runs/eval-default/recolor", "runs/eval-default/binding",
+        "runs/eval-default/recolor_free", "runs/eval-default/binding_free",
         "runs/eval-default/hints_sources", "runs/eval-default/hints_hash"]
     assert all(c.count("--model") == 1 and "--model src/tic/assets/default" in c
                for c in evaluations)
     assert "--baseline gray" in evaluations[0] and "--no-text" in evaluations[1]
-    assert all("--hint-curve" in c for c in evaluations[4:])
+    assert "--baseline gray" in evaluations[1]  # the free-form texts' gray row
+    assert all("--bleed" in c for c in evaluations[3:7])
+    assert all("--hint-curve" in c for c in evaluations[7:])
     scripts = [c.split()[1] for c in commands if c.startswith("python")]
-    assert scripts == ["benchmarks/heldout_colors.py", "benchmarks/grounding_maps.py",
-                       "benchmarks/face_recall.py", "benchmarks/colorize_speed.py",
+    assert scripts == ["scripts/make_freeform_sets.py", "benchmarks/heldout_colors.py",
+                       "benchmarks/grounding_maps.py", "benchmarks/face_recall.py",
                        "benchmarks/colorize_speed.py", "benchmarks/colorize_speed.py",
-                       "scripts/hints_figure.py"]
+                       "benchmarks/colorize_speed.py", "scripts/hints_figure.py",
+                       "scripts/examples_figure.py"]
     for script in set(scripts):
         assert (ROOT / script).is_file()
+    assert "tic colorize examples/ --out colorized/" in commands  # the main job, for its picture
 
 
 def test_evaluate_default_model_compares_a_previous_model(tmp_path):
     _held_out_sets(tmp_path)
-    (tmp_path / "models" / "v9.2").mkdir(parents=True)
-    (tmp_path / "models" / "v9.2" / "config.json").write_text("{}")
-    done, commands = _evaluate_default_model(tmp_path, "models/v9.2")
+    (tmp_path / "models" / "v9.5").mkdir(parents=True)
+    (tmp_path / "models" / "v9.5" / "config.json").write_text("{}")
+    done, commands = _evaluate_default_model(tmp_path, "models/v9.5")
     assert done.returncode == 0, done.stderr
     evaluations = [c for c in commands if c.startswith("tic evaluate")]
     # every table compares it, but the hint curves (it may take no points)
-    assert len(evaluations) == 6 and all("--model models/v9.2" in c for c in evaluations[:4])
-    assert not any("models/v9.2" in c for c in evaluations[4:])
-    figure = [c for c in commands if "scripts/binding_faces_figure.py" in c]
-    assert len(figure) == 1 and "--old models/v9.2" in figure[0]
-    assert (ROOT / "scripts" / "binding_faces_figure.py").is_file()
+    assert len(evaluations) == 9 and all("--model models/v9.5" in c for c in evaluations[:7])
+    assert not any("models/v9.5" in c for c in evaluations[7:])
+    figure = [c for c in commands if "scripts/freeform_figure.py" in c]
+    assert len(figure) == 1 and "--before models/v9.5" in figure[0]
+    assert (ROOT / "scripts" / "freeform_figure.py").is_file()
 
 
 def test_evaluate_default_model_says_what_is_missing(tmp_path):

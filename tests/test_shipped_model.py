@@ -78,16 +78,18 @@ def test_shipped_model_loads_without_a_path(colorizer):
     assert cfg.architecture == "encoder_unet" and cfg.text_encoder.kind == "minilm"
     net, dec = cfg.encoder_unet, cfg.decoding
     assert net.encoder == "mobilenet_v2" and net.cross_attention > 0 and cfg.image_size == 256
-    # texts naming no colour (the empty text) take the regression head at half its chroma, and
-    # named objects are painted at decoding (MODEL_CARD.md, decoding)
+    # texts naming no colour (the empty text) take the regression head at 0.65 of its chroma,
+    # named objects are painted at decoding over the empty text's colours (MODEL_CARD.md)
     assert dec.ab_head == "bins" and dec.ab_head_no_colour == "regression"
-    assert dec.no_colour_chroma == 0.5
-    assert net.grounding and net.object_head and dec.paint_objects
+    assert dec.no_colour_chroma == 0.65
+    assert net.grounding and net.object_head and dec.paint_objects and dec.paint_on_automatic
     assert dec.object_threshold == 0.4
-    # palette texts ("a photo of a dog in green") lean to their colours, and the pixels whose
-    # hue is near a named colour other than brown take up to 2x the chroma
-    assert dec.palette_prior == 10 and dec.palette_chroma == 2.0
+    # palettes ("mostly green and gray") are leaned onto where they fit by the palette module
+    # (not the rule), and the pixels whose hue is near a named colour other than brown take up
+    # to 1.5x the chroma; texts in any phrasing are read by tic.text_hints
+    assert net.palette and dec.palette_prior == 0 and dec.palette_chroma == 1.5
     assert dec.palette_hue_width == 45 and dec.palette_hue_skip == ("brown",)
+    assert net.hints and cfg.text_encoder.free_text
     # people: person nouns read as what people wear, and a face places the person (v9.4)
     assert dec.person_nouns and dec.person_faces
     assert cfg.text_encoder.photo_palette
@@ -123,26 +125,39 @@ def test_the_paper_preset_baseline_loads_from_its_folder(tmp_path):
 
 def test_the_shipped_model_in_its_old_format_gives_the_same_outputs(colorizer, tmp_path):
     """v9.4's config.json of format tic-model/1 (one flat ``generator`` section,
-    tests/fixtures/model_config_format1.json) beside the shipped weights less the hint module
-    (v9.5 is v9.4 plus it): v9.5's config without hints, and the same ab, to the bit, as the
-    shipped folder gives without points."""
-    folder = tmp_path / "old"
-    folder.mkdir()
-    shutil.copy(default_model_dir() / "text_encoder.json", folder / "text_encoder.json")
+    tests/fixtures/model_config_format1.json) beside the shipped weights less the hint and
+    palette modules (v9.4 is the shipped network without them): it loads as the shipped config
+    with those modules off and v9.4's decoding, and gives the same ab, to the bit, as that config
+    written in the current format."""
     weights = read_weights(default_model_dir() / WEIGHTS_NAME)
-    assert any(k.startswith("hints.") for k in weights)
-    save_file({k: v for k, v in weights.items() if not k.startswith("hints.")},
-              str(folder / WEIGHTS_NAME))
-    shutil.copy(FIXTURES / "model_config_format1.json", folder / CONFIG_NAME)
-    old = Colorizer.from_pretrained(folder, device="cpu")
+    assert any(k.startswith("hints.") for k in weights) and any(k.startswith("palette.")
+                                                                for k in weights)
+    kept = {k: v for k, v in weights.items() if not k.startswith(("hints.", "palette."))}
+    folders = {}
+    for name in ("old", "new"):
+        folders[name] = tmp_path / name
+        folders[name].mkdir()
+        shutil.copy(default_model_dir() / "text_encoder.json", folders[name] / "text_encoder.json")
+        save_file(kept, str(folders[name] / WEIGHTS_NAME))
+    shutil.copy(FIXTURES / "model_config_format1.json", folders["old"] / CONFIG_NAME)
+    old = Colorizer.from_pretrained(folders["old"], device="cpu")
     shipped = colorizer.config
-    assert old.config == dataclasses.replace(
-        shipped, encoder_unet=dataclasses.replace(shipped.encoder_unet, hints=False))
+    expected = dataclasses.replace(
+        shipped,
+        encoder_unet=dataclasses.replace(shipped.encoder_unet, hints=False, palette=False),
+        decoding=dataclasses.replace(shipped.decoding, no_colour_chroma=0.5, palette_prior=10.0,
+                                     palette_chroma=2.0, paint_on_automatic=False),
+        text_encoder=dataclasses.replace(shipped.text_encoder, free_text=False),
+    )
+    assert old.config == expected
+    (folders["new"] / CONFIG_NAME).write_text(json.dumps(
+        {"format": FORMAT, "tic_version": __version__, **model_dict(expected)}))
+    new = Colorizer.from_pretrained(folders["new"], device="cpu")
     torch.manual_seed(0)
     L = torch.rand(4, 1, 64, 64) * 2 - 1
     texts = ["a red giraffe and a blue windmill", "", "a photo of a dog in green and gray",
              "a man in a yellow shirt and a blue car"]  # fmt: skip
-    ab = colorizer.predict_ab(L, texts)
+    ab = new.predict_ab(L, texts)
     assert ab.shape == (4, 2, 64, 64) and ab.abs().max() > 0
     assert torch.equal(old.predict_ab(L, texts), ab)
 
@@ -235,3 +250,40 @@ def test_the_shipped_model_spreads_a_click(colorizer):
     # it fades with distance and looks: the far corner changes far less than the point's surround
     # (MODEL_CARD.md: a single point still tints much of this picture a little)
     assert change[: h // 4, : w // 4].mean() < 0.25 * change[y - 10 : y + 10, x - 10 : x + 10].mean()
+
+
+def test_free_form_texts_are_read_as_their_trained_phrasing(colorizer):
+    """``text_encoder.free_text``: a palette said in other words gives the caption's output to
+    the bit, and so does a colour given to a thing in other words (tic.text_hints)."""
+    gray = Image.open(EXAMPLES / "giraffe.jpg").convert("L")
+    gray.thumbnail((160, 160))
+    pairs = [("a giraffe, mostly green and brown", "a photo of a giraffe in green and brown"),
+             ("green and brown tones", "a photo in green and brown"),
+             ("the giraffe should be purple", "a purple giraffe")]
+    for free, trained in pairs:
+        assert np.array_equal(np.asarray(colorizer(gray, free)), np.asarray(colorizer(gray, trained)))
+    assert not np.array_equal(np.asarray(colorizer(gray, pairs[0][1])), np.asarray(colorizer(gray, "")))
+
+
+def test_a_text_naming_things_changes_little_else(colorizer):
+    """``paint_on_automatic``: two things named on a gray canvas; the text changes the colours
+    outside them (CIE Lab ab distance to the empty text's output, as ``tic evaluate --bleed``) by
+    less than a quarter of what it changes inside them."""
+    canvas = Image.new("RGBA", (320, 200), (128, 128, 128, 255))
+    inside = np.zeros((200, 320), bool)
+    for name, x in (("giraffe", 10), ("windmill", 170)):
+        cut = example_cutout(name)
+        cut.thumbnail((140, 140))
+        y = (200 - cut.height) // 2
+        canvas.alpha_composite(cut, (x, y))
+        inside[y : y + cut.height, x : x + cut.width] |= np.asarray(cut)[..., 3] > 127
+    gray = canvas.convert("L")
+    text, empty = colorizer(gray, "a red giraffe and a blue windmill"), colorizer(gray, "")
+
+    def lab(img):
+        rgb = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255)
+        return rgb_to_lab(rgb.permute(2, 0, 1)[None])[0]
+
+    change = (lab(text)[1:] - lab(empty)[1:]).norm(dim=0).numpy()
+    assert change[~inside].mean() < 0.25 * change[inside].mean(), (change[~inside].mean(),
+                                                                    change[inside].mean())

@@ -236,11 +236,14 @@ OBJECTS = {**GROUNDED, "model.encoder_unet.object_head": "true",
            "model.decoding.paint_objects": "true", "loss.lambda_objects": 1.0}
 UNMASKED = {**OBJECTS, "loss.object_background_weight": 0.25}
 HINTS = {**GROUNDED, "model.encoder_unet.hints": "true", "loss.lambda_hints": 1.0}
+PALETTE = {**GROUNDED, "model.encoder_unet.palette": "true", "loss.lambda_palette": 1.0,
+           "model.text_encoder.photo_palette": "true", "data.scenes": 0,
+           "data.empty_text_prob": 0.0}
 
 
-@pytest.mark.parametrize("extra", [{}, GROUNDED, WEIGHTED, OBJECTS, UNMASKED, HINTS],
+@pytest.mark.parametrize("extra", [{}, GROUNDED, WEIGHTED, OBJECTS, UNMASKED, HINTS, PALETTE],
                          ids=["plain", "grounding", "object-weighted", "objects",
-                              "objects-background-weighted", "hints"])
+                              "objects-background-weighted", "hints", "palette"])
 def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, extra):
     photos, cutouts = _images(tmp_path)
     cfg = _frozen_config(tmp_path, photos, cutouts, **extra)
@@ -251,6 +254,9 @@ def test_frozen_training_resumes_exactly_and_its_model_loads(tmp_path, minilm, e
     if extra is OBJECTS:  # 4 scenes among 16 views: most steps see one, the loss is a BCE
         found = [json.loads(ln)["loss_objects"] for ln in lines if "loss_objects" in ln]
         assert len(found) == 4 and any(v > 0 for v in found) and all(0 <= v < 5 for v in found)
+    if extra is PALETTE:  # every photo's caption names its palette: a cross-entropy each step
+        found = [json.loads(ln)["loss_palette"] for ln in lines if "loss_palette" in ln]
+        assert len(found) == 4 and all(0 < v < 20 for v in found)
 
     half = _frozen_config(tmp_path, photos, cutouts, steps=2, **extra)
     _run(half, tmp_path / "resumed", photos, cutouts, minilm)

@@ -29,7 +29,8 @@ binding is done at decoding, in three steps that each can be checked:
 
 Only things are painted: a phrase whose noun is stuff around the objects ("green grass", "a
 blue sky": ``tic.grounding.STUFF_NOUNS``), which the object head does not find, is left to the
-decoder's hints, as are the objects of a text when the head finds fewer foreground pixels than
+decoder's hints (a model with ``text_encoder.free_text`` reads it as the palette:
+``tic.text_hints``), as are the objects of a text when the head finds fewer foreground pixels than
 objects. A text that names one object paints its whole foreground; a colour named for the background
 ("on a gray background") paints what is not an object; a text that names none (the empty text,
 "a photo of a dog in green", read as a palette by ``text_encoder.photo_palette``) changes

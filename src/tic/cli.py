@@ -405,6 +405,12 @@ def add_evaluate(sub) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the point hints (default 0)")
     p.add_argument(
+        "--bleed",
+        action="store_true",
+        help="also colorize with the empty text and measure how much the text changes colours "
+        "outside the regions it names against inside them (images with regions)",
+    )
+    p.add_argument(
         "--squeezenet",
         metavar="PTH",
         default=None,
@@ -482,6 +488,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         hints=args.hints,
         hint_counts=HINT_CURVE_COUNTS if args.hint_curve else None,
         seed=args.seed,
+        bleed=args.bleed,
     )
     print((Path(args.out) / "metrics.md").read_text(), end="")
     if args.hint_curve:

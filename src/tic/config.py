@@ -77,6 +77,10 @@ class EncoderUNetConfig:
       decoding uses to put each named colour on its object (``DecodingConfig.paint_objects``).
     - ``hints``: a ``tic.models.HintSpread`` that spreads colours given at points (a user's
       clicks) over the picture, trained with ``loss.lambda_hints`` on hints drawn from the truth.
+    - ``palette``: a ``tic.models.PaletteHint`` that learns where a palette's colours go ("mostly
+      green and brown"), in place of ``decoding.palette_prior``'s one pull everywhere; trained
+      with ``loss.lambda_palette`` on photos and their own leading colours; needs ``grounding``
+      (the text's palette phrases).
     """
 
     encoder: Literal["mobilenet_v2"] = "mobilenet_v2"
@@ -91,6 +95,7 @@ class EncoderUNetConfig:
     grounding: bool = False
     object_head: bool = False
     hints: bool = False
+    palette: bool = False
 
 
 @dataclass
@@ -118,6 +123,9 @@ class DecodingConfig:
     - ``paint_objects`` (grounding and object_head): the foreground is split between the text's
       objects and each part painted in its phrase's colour (``tic.binding``).
       ``object_threshold``: the object head's probability from which a pixel is an object's.
+      ``paint_on_automatic`` (paint_objects): a text whose colours are all painted (its things
+      and its background; no stuff, no palette) is decoded as the empty text under the paint, so
+      what the text does not name keeps the automatic colours (no colour spills off the objects).
     - ``person_nouns`` (grounding models): nouns that name people ("a man", "a dancer") are
       matched to the ImageNet classes that show people (what they wear) instead of the class
       names MiniLM finds nearest ("mantis"; ``tic.grounding.PERSON_NOUNS``), for the hints and
@@ -137,6 +145,7 @@ class DecodingConfig:
     palette_hue_width: float | None = None
     palette_hue_skip: tuple[str, ...] = ()
     paint_objects: bool = False
+    paint_on_automatic: bool = False
     object_threshold: float = 0.5
     person_nouns: bool = False
     person_faces: bool = False
@@ -165,7 +174,10 @@ class TextEncoderConfig:
     ``photo_palette`` (minilm only): "a photo of a dog in green and gray" (``tic caption``'s
     words for a photo's leading colours) gives its colours to the photo, not to the dog, in the
     token colours and the grounding phrases (``tic.text_minilm.text_phrases``); models trained
-    before it have it off.
+    before it have it off. ``free_text`` (needs ``photo_palette``): texts in any phrasing are
+    read by ``tic.text_hints`` and given to the network in the phrasing it was trained on
+    (``tic.text_hints.network_text``: "a fish, mostly black and green" -> "a photo of a fish in
+    black and green"); texts it already reads right go to it as they are.
     """
 
     kind: str = "word2vec"
@@ -177,6 +189,7 @@ class TextEncoderConfig:
     color_synonyms: bool = False
     color_slots: int = 0
     photo_palette: bool = False
+    free_text: bool = False
 
 
 @dataclass
@@ -217,6 +230,8 @@ class ModelConfig:
             raise ConfigError("text_encoder.color_slots needs text_encoder.kind 'minilm'")
         if te.photo_palette and te.kind != "minilm":
             raise ConfigError("text_encoder.photo_palette needs text_encoder.kind 'minilm'")
+        if te.free_text and not te.photo_palette:
+            raise ConfigError("text_encoder.free_text needs text_encoder.photo_palette")
         if te.color_slots < 0:
             raise ConfigError(f"text_encoder.color_slots must be >= 0, got {te.color_slots}")
         if self.architecture == "unet":
@@ -291,6 +306,12 @@ class ModelConfig:
                               f"{d.object_threshold}")
         if d.palette_prior < 0:
             raise ConfigError(f"decoding.palette_prior must be >= 0, got {d.palette_prior}")
+        if g.palette and d.palette_prior:
+            raise ConfigError("decoding.palette_prior must be 0 with encoder_unet.palette (the "
+                              "palette module leans the bins head in its place)")
+        if g.palette and not g.grounding:
+            raise ConfigError("encoder_unet.palette needs encoder_unet.grounding: true (the "
+                              "text's palette phrases)")
         if not 0 < d.palette_chroma <= 3:
             raise ConfigError(f"decoding.palette_chroma must be in (0, 3], got "
                               f"{d.palette_chroma}")
@@ -307,6 +328,8 @@ class ModelConfig:
         if d.paint_objects and not (g.grounding and g.object_head):
             raise ConfigError("decoding.paint_objects needs encoder_unet.grounding: true and "
                               "encoder_unet.object_head: true")
+        if d.paint_on_automatic and not d.paint_objects:
+            raise ConfigError("decoding.paint_on_automatic needs paint_objects")
         if d.person_faces and not d.paint_objects:
             raise ConfigError("decoding.person_faces needs paint_objects (it places the person "
                               "among the objects the text names)")

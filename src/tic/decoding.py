@@ -11,12 +11,15 @@ colours, the one place ``Colorizer`` (and so the CLI, the web app and evaluation
    ``no_colour_chroma``); a palette text ("a photo of a dog in green and gray") leans the bins
    head to its colours (``palette_prior``) and takes more chroma near them (``palette_chroma``,
    ``palette_hue_width``, ``palette_hue_skip``).
+   With ``encoder_unet.palette`` the network's ``PaletteHint`` leans the bins head towards the
+   palette's colours where they fit (``lean_palette``) instead of ``palette_prior``.
 3. **Point hints** (models with ``encoder_unet.hints``): colours a user gave at points spread over
    the decoded colours (``tic.models.HintSpread``).
 4. **Painting** (``paint``, ``decoding.paint_objects``): the object head's foreground split
    between the text's objects (``tic.binding``; with ``person_faces`` a named person placed
    under a face, ``tic.faces``) and each part painted in its phrase's colour, edges refined on the
-   gray image.
+   gray image. With ``paint_on_automatic`` a text whose colours are all painted
+   (``painted_only``) is decoded as the empty text first, so the paint is all it changes.
 
 ``predict_ab(network, config, L, text)`` runs all of it; a paper U-Net's ab is its output as is.
 """
@@ -51,9 +54,15 @@ def predict_ab(network: nn.Module, config: ModelConfig, L: Tensor, text: tuple,
     objects = tuple(text[3:])  # a grounding model's phrases: nouns, colours, kinds
     network.check_inputs(L, text_emb)
     feats = network.encode(L)
-    hint = grounding_hint(feats, *objects, cfg.person_nouns) if objects else None
-    ab, logits = network.decode(feats, text_emb, tokens, token_mask, hint)
     kind, obj_ab = (objects[2], objects[1]) if objects else (None, None)
+    if objects and cfg.paint_on_automatic:  # all painted: the decoder reads the empty text
+        plain = painted_only(kind)[:, None]
+        text_emb = text_emb.masked_fill(plain, 0)
+        token_mask = None if token_mask is None else token_mask.masked_fill(plain, 0)
+        kind = kind.masked_fill(plain, 0)
+    hint = grounding_hint(feats, objects[0], obj_ab, kind, cfg.person_nouns) if objects else None
+    ab, logits = network.decode(feats, text_emb, tokens, token_mask, hint)
+    logits = lean_palette(network, feats, L, logits, obj_ab, kind)
     ab = ab_from_heads(cfg, network.bin_centers, ab, logits, kind, obj_ab)
     if pointed:
         ab = network.spread(feats, L, ab, *hints)
@@ -61,6 +70,26 @@ def predict_ab(network: nn.Module, config: ModelConfig, L: Tensor, text: tuple,
     if cfg.paint_objects and objects:
         ab = paint(network, cfg, L, feats, ab, *objects)
     return ab
+
+
+def painted_only(kind: Tensor) -> Tensor:
+    """``(B,)``: the texts whose colour phrases are all painted (``OBJECT`` and ``WHOLE``: things
+    and the background) and that name at least one thing."""
+    painted = (kind == grounding.OBJECT) | (kind == grounding.WHOLE)
+    return (painted | (kind == 0)).all(1) & (kind == grounding.OBJECT).any(1)
+
+
+def lean_palette(network: nn.Module, feats: list[Tensor], L: Tensor, logits: Tensor,
+                 obj_ab: Tensor | None, kind: Tensor | None) -> Tensor:
+    """The bins head's ``logits`` leaned towards the text's palette colours (its ``PALETTE``
+    phrases) by the network's ``PaletteHint`` (``encoder_unet.palette``); as they are for a
+    network without one or a batch without palettes."""
+    if getattr(network, "palette", None) is None or kind is None:
+        return logits
+    valid = kind == grounding.PALETTE
+    if not valid.any():
+        return logits
+    return network.lean(feats, L, logits, obj_ab, valid)
 
 
 def takes_hints(config: ModelConfig) -> bool:

@@ -39,10 +39,26 @@ colorized with each number of points in one pass over the manifest, written to
 ``hint_curve.json`` and ``hint_curve.md`` beside Zhang et al.'s numbers (``ZHANG_2017``); the usual
 files are for ``hints`` points and the other counts are scored by PSNR and ``hint_ab_error`` only.
 
+Bleed (``bleed=True``, ``tic evaluate --bleed``): how much a text changes the colours OUTSIDE the
+objects it names, against inside them. Each model also colorizes every sample that has
+``regions`` with the empty text (the same hints as its usual output, if any) in the same batch
+(``predict_empty``); the "inside" is the union of the region masks, the "outside" the rest. Per
+image and model (``ab_change``): ``change_inside`` is the mean over the inside pixels of the CIE
+Lab ab distance ``sqrt(da^2 + db^2)`` between the usual output and the empty-text output (Lab of
+the 8-bit sRGB outputs, ``tic.color.rgb_to_lab``), ``change_outside`` the same over the outside
+pixels, both in ab units; both are None for an image without regions, for an image whose inside
+or outside has no pixel and for the gray baseline. A run's summary holds ``change_inside`` and
+``change_outside``, the means over its measured images, ``bleed_images``, their number, and
+``bleed`` = mean ``change_outside`` / mean ``change_inside`` (a ratio of means; None when no image
+was measured or the inside mean is 0). Without ``bleed`` these keys are absent from the rows and
+summaries (None means "asked for, not measurable"). With ``--text-from`` the new text is compared
+with the empty text; with ``--no-text`` there is nothing to compare (a ``TicError``).
+
 ``evaluate`` streams the manifest in batches through five pieces, each usable on its own:
-``load_samples`` (files -> ``Sample``, with its hints drawn), ``predict`` (each run's outputs),
-``score_sample`` (one row per run: image metrics and colour judgements), ``summarize`` (a run's
-table row, computed from its rows) and ``write_results``.
+``load_samples`` (files -> ``Sample``, with its hints drawn), ``predict`` (each run's outputs;
+``predict_empty`` for the bleed measure), ``score_sample`` (one row per run: image metrics and
+colour judgements), ``summarize`` (a run's table row, computed from its rows) and
+``write_results``.
 """
 
 from __future__ import annotations
@@ -265,18 +281,36 @@ def check_takes_hints(runs: list[Run]) -> None:
 # --- predicting ---------------------------------------------------------------------------------
 
 
-def predict(runs: list[Run], samples: list[Sample], points: int = 0) -> dict[str, list[Image.Image]]:
+def predict(runs: list[Run], samples: list[Sample], points: int = 0,
+            empty_text: bool = False) -> dict[str, list[Image.Image]]:  # fmt: skip
     """Each run's outputs for ``samples`` (one network pass per model; gray: a = b = 0), the
-    models given the first ``points`` of each sample's hints."""
+    models given the first ``points`` of each sample's hints and each sample's ``text_in`` (the
+    empty text with ``empty_text``)."""
     outputs = {}
     hints = [s.hints[:points] for s in samples] if points else None
+    texts = [""] * len(samples) if empty_text else [s.text_in for s in samples]
     for run in runs:
         if run.colorizer is None:
             outputs[run.name] = [gray_image(s.photo) for s in samples]
         else:
             outputs[run.name] = run.colorizer.colorize_photos(
-                [s.photo for s in samples], [s.text_in for s in samples], hints
+                [s.photo for s in samples], texts, hints
             )
+    return outputs
+
+
+def predict_empty(runs: list[Run], samples: list[Sample],
+                  points: int = 0) -> dict[str, list[Image.Image | None]]:  # fmt: skip
+    """For the bleed measure: each model's outputs with the empty text and the same hints as
+    ``predict``'s, for the samples with regions (None for the others, which are not measured; the
+    gray baseline gets no entry)."""
+    models = [run for run in runs if run.colorizer is not None]
+    measured = [s for s in samples if s.regions]
+    made = predict(models, measured, points, empty_text=True)
+    outputs = {}
+    for run in models:
+        it = iter(made[run.name])
+        outputs[run.name] = [next(it) if s.regions else None for s in samples]
     return outputs
 
 
@@ -330,6 +364,28 @@ def score_image(
     return out
 
 
+def ab_change(text_out: Image.Image, empty_out: Image.Image,
+              inside: Tensor) -> tuple[float | None, float | None]:  # fmt: skip
+    """The bleed measure of one image: the mean CIE Lab ab distance ``sqrt(da^2 + db^2)`` between
+    two 8-bit outputs of the same size (the text's and the empty text's) over the pixels of
+    ``inside`` ``(H, W)`` bool, and over the other pixels: ``(change_inside, change_outside)`` in
+    ab units; ``(None, None)`` when either side has no pixel."""
+    if text_out.size != empty_out.size:
+        raise ValueError(f"outputs of different sizes: {text_out.size} and {empty_out.size}")
+    W, H = text_out.size
+    if tuple(inside.shape) != (H, W):
+        shape = tuple(inside.shape)
+        raise ValueError(f"inside must be ({H}, {W}) for {W}x{H} outputs, got {shape}")
+    inside = inside.cpu().bool()
+    n_inside = int(inside.sum())
+    if n_inside == 0 or n_inside == inside.numel():
+        return None, None
+    rgb = np.stack([np.asarray(o.convert("RGB"), dtype=np.float64) for o in (text_out, empty_out)])
+    lab = rgb_to_lab(torch.from_numpy(rgb / 255).permute(0, 3, 1, 2))  # (2, 3, H, W)
+    dist = (lab[0, 1:] - lab[1, 1:]).norm(dim=0)  # (H, W): the ab distance per pixel
+    return dist[inside].mean().item(), dist[~inside].mean().item()
+
+
 def score_sample(
     sample: Sample,
     outputs: list[Image.Image],
@@ -337,14 +393,21 @@ def score_sample(
     lpips_models: dict[str, metrics.LPIPS],
     device: torch.device,
     points: int = 0,
+    empty_outputs: list[Image.Image | None] | None = None,
 ) -> list[tuple[dict, Tensor]]:
     """One ``metrics.jsonl`` row per run for a sample and the runs' outputs, with each prediction
     ``(1, 3, H, W)`` on ``device``; with ``points``, the row holds the first ``points`` of the
-    sample's hints and the ab error at each. Raises ``TicError`` when an output cannot be scored."""
+    sample's hints and the ab error at each; with ``empty_outputs`` (per run its empty-text
+    output, None for the gray baseline or a sample without regions), the row holds
+    ``change_inside`` and ``change_outside`` (``ab_change`` inside the union of the regions).
+    Raises ``TicError`` when an output cannot be scored."""
     name = str(sample.record.image)
     truth = sample.truth.to(device)
+    inside = torch.stack([m for m, _, _ in sample.regions]).any(0) if sample.regions else None
+    bleed = empty_outputs is not None
+    empties = empty_outputs if bleed else [None] * len(runs)
     scored = []
-    for run, output in zip(runs, outputs, strict=True):
+    for run, output, empty in zip(runs, outputs, empties, strict=True):
         pred = to_tensor(output).to(device)
         row = score_image(pred, truth, name, lpips_models)
         judged = judge(sample, pred[0])
@@ -367,6 +430,10 @@ def score_sample(
             hints = sample.hints[:points]
             row["hints"] = [[x, y, list(colour)] for x, y, colour in hints]
             row["hint_ab_errors"] = hint_ab_errors(output, hints)
+        if bleed:
+            measurable = empty is not None and inside is not None
+            change = ab_change(output, empty, inside) if measurable else (None, None)
+            row["change_inside"], row["change_outside"] = change
         scored.append((row, pred))
     return scored
 
@@ -390,8 +457,9 @@ def _accuracy(colors: list[dict]) -> float | None:
     return sum(c["ok"] for c in colors) / len(colors) if colors else None
 
 
-def summarize(run: Run) -> dict:
-    """A run's line of the table, from its rows: metric means and the judged colours' shares."""
+def summarize(run: Run, bleed: bool = False) -> dict:
+    """A run's line of the table, from its rows: metric means and the judged colours' shares;
+    with ``bleed``, the bleed measure over the rows that have one (module docstring)."""
     summary: dict = {"name": run.name, "n": len(run.rows)}
     for key in METRIC_KEYS:
         summary[key] = _mean([r[key] for r in run.rows]) if run.rows else None
@@ -415,6 +483,14 @@ def summarize(run: Run) -> dict:
     summary["text_all_objects_judged"] = len(several)
     summary["fid"] = run.fid.compute() if run.fid is not None and len(run.rows) >= 2 else None
     summary["hint_ab_error"] = _median([e for r in run.rows for e in r.get("hint_ab_errors", [])])
+    if bleed:
+        measured = [r for r in run.rows if r.get("change_inside") is not None]
+        inside = float(np.mean([r["change_inside"] for r in measured])) if measured else None
+        outside = float(np.mean([r["change_outside"] for r in measured])) if measured else None
+        summary["change_inside"], summary["change_outside"] = inside, outside
+        summary["bleed_images"] = len(measured)
+        # a ratio of means: images with small objects do not swing it as a mean of ratios would
+        summary["bleed"] = outside / inside if inside else None
     return summary
 
 
@@ -438,13 +514,16 @@ def evaluate(
     hints: int = 0,
     hint_counts: tuple[int, ...] | None = None,
     seed: int = 0,
+    bleed: bool = False,
 ) -> dict:
     """Evaluate ``runs`` on ``records``; write the four outputs into ``out``; return metrics.json.
 
     ``hints``: random point hints per image for the usual outputs; ``hint_counts``: also the gain
     curve over these numbers of points (0 is always among them), written to ``hint_curve.json``
     and ``hint_curve.md``; ``seed``: the points' seed (module docstring). A model that takes no
-    point hints, given some, is a ``TicError`` before anything is written.
+    point hints, given some, is a ``TicError`` before anything is written. ``bleed``: also the
+    bleed measure (module docstring); with ``text_mode="none"`` a ``TicError`` before anything is
+    written.
     """
     from tqdm import tqdm
 
@@ -452,6 +531,9 @@ def evaluate(
         raise TicError("the manifest has no records to evaluate")
     if text_mode not in ("own", "none", "from"):
         raise ValueError(f"text_mode must be own, none or from, got {text_mode!r}")
+    if bleed and text_mode == "none":
+        raise TicError("the bleed measure compares the text's output with the empty text's; "
+                       "with no text (--no-text) there is nothing to compare")  # fmt: skip
     counts = sorted({0, *hint_counts}) if hint_counts is not None else []
     for c in (hints, *counts):
         if not 0 <= c <= MAX_HINTS:
@@ -495,6 +577,7 @@ def evaluate(
                 continue
             try:
                 outputs = predict(runs, samples, hints)
+                empty = predict_empty(runs, samples, hints) if bleed else None
                 extra_outputs = {c: predict(models, samples, c) for c in extra}
             except (TicError, RuntimeError) as e:  # e.g. out of memory: report, go on
                 why = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -503,8 +586,11 @@ def evaluate(
                 continue
             for k, s in enumerate(samples):
                 try:
+                    empties = None
+                    if bleed:  # the gray baseline has no empty-text output
+                        empties = [empty[r.name][k] if r.name in empty else None for r in runs]
                     scored = score_sample(s, [outputs[r.name][k] for r in runs], runs,
-                                          lpips_models, device, hints)
+                                          lpips_models, device, hints, empties)
                     extra_rows = {c: [score_points(s, o[r.name][k], c, device) for r in models]
                                   for c, o in extra_outputs.items()}  # fmt: skip
                 except TicError as e:
@@ -534,7 +620,7 @@ def evaluate(
     bar.close()
     seconds = time.perf_counter() - start
 
-    summaries = [summarize(run) for run in runs]
+    summaries = [summarize(run, bleed) for run in runs]
     n = summaries[0]["n"]
     result = {
         **{k: v for k, v in summaries[0].items() if k != "name"},
@@ -621,6 +707,7 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
     head = ["Method", "n", "SSIM ↑", "PSNR ↑", "LPIPS(vgg) ↓", "LPIPS(sqz) ↓", "LPIPS(alex) ↓",
             "Colourfulness", "Text colour acc. ↑", "Chromatic text colour acc. ↑"]  # fmt: skip
     with_all = any(s.get("text_all_objects_judged") for s in summaries)
+    with_bleed = any("bleed" in s for s in summaries)  # summarize(run, bleed=True) adds the key
     if with_object:
         head.append("Object colour acc. ↑")
     if with_all:
@@ -629,6 +716,8 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
         head.append("FID ↓")
     if hints:
         head.append("ab error at hints ↓")
+    if with_bleed:
+        head.append("bleed (out/in) ↓")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in summaries:
         cells = [
@@ -646,6 +735,8 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
             cells.append(fmt(s["fid"], 2))
         if hints:
             cells.append(fmt(s.get("hint_ab_error"), 2))
+        if with_bleed:
+            cells.append(_share(s.get("bleed"), s.get("bleed_images", 0)))
         lines.append("| " + " | ".join(cells) + " |")
     notes = [
         "",
@@ -672,6 +763,12 @@ def markdown_table(summaries: list[dict], text_mode: str, truth_colorfulness: fl
             "a pixel at least 2 px from the border in the mean colour of the truth's 5x5 patch; "
             "ab error at hints: the median over all hints of the CIE Lab ab distance between the "
             "output at the hint's pixel and the hint's colour (the gray baseline takes no hints)."
+        )
+    if with_bleed:
+        notes.append(
+            "Bleed (out/in): the mean CIE Lab ab change that the text makes (its output against "
+            "the empty text's) outside the named regions over the mean change inside them, on the "
+            "images with regions (in brackets); 0 is a text that changes only what it names."
         )
     if truth_colorfulness is not None:
         notes.append(f"Colourfulness of the ground truth: {truth_colorfulness:.1f}.")

@@ -34,6 +34,7 @@ from tic.imageio import DEFAULT_MAX_PIXELS, Photo, read_photo, to_photo
 from tic.models import build_generator
 from tic.models.blocks import fuse_batchnorm
 from tic.text import TextEncoder, fit_text_encoder, with_text_dims
+from tic.text_hints import network_text
 
 # Rows of the full-resolution image converted at a time: bounds memory on 12+ MP photos.
 _ROWS_PER_CHUNK = 512
@@ -211,7 +212,10 @@ def encode_text(
     """The generator's text inputs: ``(text_emb,)``, or ``(text_emb, tokens, token_mask)`` when
     the generator has cross-attention (``encoder_unet.cross_attention > 0``), then with
     ``encoder_unet.grounding`` the colour-naming phrases ``(weights, ab, kind)``
-    (``tic.grounding.encode_objects``)."""
+    (``tic.grounding.encode_objects``). With ``text_encoder.free_text`` each text is first
+    rewritten in the phrasing the network was trained on (``tic.text_hints.network_text``)."""
+    if config.text_encoder.free_text:
+        texts = [network_text(t) for t in texts]
     text_emb = text_encoder.encode(texts)
     if config.architecture == "unet":
         return (text_emb,)

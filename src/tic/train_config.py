@@ -113,7 +113,9 @@ class LossConfig:
     on a trained model (``init_from``) and leaves the decoder's weights and statistics as they
     were. ``lambda_hints`` (same recipe, ``encoder_unet.hints``): weight of the smooth-L1 of the
     hint module's output, with point hints drawn from the truth (``tic.train_frozen.draw_hints``),
-    against the truth; the decoder runs without gradients for it.
+    against the truth; the decoder runs without gradients for it. ``lambda_palette`` (same
+    recipe, ``encoder_unet.palette``): weight of the bins head's cross-entropy after the palette
+    module leaned it towards each photo's palette (``tic.train_frozen.palette_loss``), likewise.
     """
 
     lambda_l1: float = 1.0
@@ -122,6 +124,7 @@ class LossConfig:
     object_weight: float = 0.0
     lambda_objects: float = 0.0
     lambda_hints: float = 0.0
+    lambda_palette: float = 0.0
     object_background_weight: float = 1.0
     lambda_gan: float = 1.0
     lambda_perceptual: float = 1.0
@@ -253,10 +256,15 @@ class TrainConfig:
             raise ConfigError("loss.lambda_hints must be >= 0")
         if self.loss.lambda_hints and not (encoder and g.hints):
             raise ConfigError("loss.lambda_hints needs model.encoder_unet.hints: true")
+        if self.loss.lambda_palette < 0:
+            raise ConfigError("loss.lambda_palette must be >= 0")
+        if self.loss.lambda_palette and not (encoder and g.palette):
+            raise ConfigError("loss.lambda_palette needs model.encoder_unet.palette: true")
         if encoder and not (self.loss.lambda_l1 or self.loss.lambda_bins
-                            or self.loss.lambda_objects or self.loss.lambda_hints):
-            raise ConfigError("loss: lambda_l1, lambda_bins, lambda_objects and lambda_hints "
-                              "are all 0: nothing to train")
+                            or self.loss.lambda_objects or self.loss.lambda_hints
+                            or self.loss.lambda_palette):
+            raise ConfigError("loss: lambda_l1, lambda_bins, lambda_objects, lambda_hints and "
+                              "lambda_palette are all 0: nothing to train")
         if self.optim.lr <= 0:
             raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}")
         return self

@@ -8,11 +8,12 @@ objects are repainted and re-captioned on the fly, texts are sometimes emptied.
 
 Per step: draw a batch of views with fresh colours -> text features -> decoder ->
 ``loss = lambda_l1 * loss_l1 + lambda_bins * loss_bins + lambda_objects * loss_objects +
-lambda_hints * loss_hints`` (smooth-L1 on the regression head's ab, cross-entropy of the bins head
+lambda_hints * loss_hints + lambda_palette * loss_palette`` (smooth-L1 on the regression head's ab, cross-entropy of the bins head
 against the soft-encoded true ab, ECCV16, both optionally weighted up on the objects the caption
 names, ``loss.object_weight``; binary cross-entropy of the object head against the scenes' object
 masks; smooth-L1 of the decoded colours with point hints drawn from the truth spread over them by
-the hint module, ``draw_hints``) -> Adam step -> log, evaluate, save. No discriminator: at
+the hint module, ``draw_hints``; cross-entropy of the bins head leaned by the palette module
+towards each photo's own leading colours, ``palette_loss``) -> Adam step -> log, evaluate, save. No discriminator: at
 CPU budgets the GAN term measured as noise in the paper recipe's ablations, and the bins head is
 the answer to regression's dull colours here.
 
@@ -37,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tic import ab_bins
+from tic import ab_bins, grounding
 from tic.backbones import load_pretrained_encoder
 from tic.checkpoint import (
     checkpoint_to_resume,
@@ -180,6 +181,8 @@ def losses_for(
         bce = F.binary_cross_entropy_with_logits(logit, fg, weight, reduction="none")
         bce = bce.sum((1, 2)) / weight.sum((1, 2))
         out["loss_objects"] = (bce * has).sum() / has.sum().clamp_min(1)
+    if cfg.loss.lambda_palette:
+        out["loss_palette"] = palette_loss(G, feats, text, target, cfg, L)
     if hints is not None and cfg.loss.lambda_hints:
         with torch.no_grad():
             G.eval()  # the decoder's BatchNorm statistics stay as they were
@@ -190,6 +193,25 @@ def losses_for(
         spread = G.spread(feats, L, auto, *hints)
         out["loss_hints"] = F.smooth_l1_loss(spread, target, beta=0.05)
     return out
+
+
+def palette_loss(G, feats, text, target: Tensor, cfg: TrainConfig, L: Tensor) -> Tensor:
+    """The bins head's cross-entropy against the truth ``target`` after ``PaletteHint`` leaned
+    it towards each view's palette (its text's ``PALETTE`` phrases: a photo crop's caption names
+    its own leading colours), over the views that have one; the decoder runs in eval mode
+    without gradients (only the palette module learns). Zero when no view has a palette."""
+    kind, obj_ab = text[5], text[4]
+    valid = kind == grounding.PALETTE
+    has = valid.any(1)
+    if not has.any():
+        return target.new_zeros(())
+    with torch.no_grad():
+        G.eval()
+        _, logits = decode(G, feats, text, cfg)
+        G.train()
+    logits = G.lean([f[has] for f in feats], L[has], logits[has], obj_ab[has], valid[has])
+    soft = ab_bins.soft_encode(target[has] * AB_SCALE, G.bin_centers)
+    return -(soft * F.log_softmax(logits, dim=1)).sum(1).mean()
 
 
 def _foreground(views, idx: np.ndarray, size, background_weight: float = 1.0
@@ -280,7 +302,8 @@ def train_frozen(
         bin_weights = ab_bins.rebalance_weights(ab, G.bin_centers, cfg.loss.rebalance)
         log.info("rebalancing: bin weights %.2f..%.2f", bin_weights.min(), bin_weights.max())
     # an object head trained alone reads no text: MiniLM would be most of its step's time
-    reads_text = bool(cfg.loss.lambda_l1 or cfg.loss.lambda_bins or cfg.loss.lambda_hints)
+    reads_text = bool(cfg.loss.lambda_l1 or cfg.loss.lambda_bins or cfg.loss.lambda_hints
+                      or cfg.loss.lambda_palette)
     run_log = RunLog(run)
     G.train()
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step")
@@ -304,13 +327,15 @@ def train_frozen(
                                       cfg.loss.object_background_weight)
                           if cfg.loss.lambda_objects else None)
             hints = draw_hints(target, rng) if cfg.loss.lambda_hints else None
-            L = views.L[torch.from_numpy(idx)] if cfg.loss.lambda_hints else None
+            reads_L = cfg.loss.lambda_hints or cfg.loss.lambda_palette
+            L = views.L[torch.from_numpy(idx)] if reads_L else None
             out = losses_for(G, batch_feats, text, target, cfg, bin_weights, pixel_weights,
                              foreground, hints, L)
             loss = (cfg.loss.lambda_l1 * out.get("loss_l1", 0)
                     + cfg.loss.lambda_bins * out.get("loss_bins", 0)
                     + cfg.loss.lambda_objects * out.get("loss_objects", 0)
-                    + cfg.loss.lambda_hints * out.get("loss_hints", 0))
+                    + cfg.loss.lambda_hints * out.get("loss_hints", 0)
+                    + cfg.loss.lambda_palette * out.get("loss_palette", 0))
             if not torch.isfinite(loss):
                 raise TicError(f"step {step + 1}: non-finite loss (lower optim.lr)")
             opt.zero_grad(set_to_none=True)

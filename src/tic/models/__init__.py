@@ -13,6 +13,7 @@ from tic.models.encoder_unet import EncoderUNet
 from tic.models.generator import Generator
 from tic.models.hint_spread import HintSpread
 from tic.models.object_head import ObjectHead
+from tic.models.palette_hint import PaletteHint
 
 GENERATORS = {"unet": Generator, "encoder_unet": EncoderUNet}
 
@@ -22,5 +23,5 @@ def build_generator(cfg: ModelConfig) -> nn.Module:
     return GENERATORS[cfg.architecture](cfg.generator)
 
 
-__all__ = ["EncoderUNet", "Generator", "HintSpread", "ObjectHead", "PatchDiscriminator", "build_generator",
-           "GENERATORS"]
+__all__ = ["EncoderUNet", "Generator", "HintSpread", "ObjectHead", "PaletteHint",
+           "PatchDiscriminator", "build_generator", "GENERATORS"]

@@ -16,6 +16,7 @@ normalisation). Its features at 1/32, 1/16, 1/8 and 1/4 of the input go into a d
   added through a small zero-initialised 1x1 network;
 - with ``object_head``, a class-agnostic foreground head (``ObjectHead``);
 - with ``hints``, ``HintSpread``: colours given at points spread over the picture (``spread``);
+- with ``palette``, ``PaletteHint``: a palette's colours leaned onto where they fit (``lean``);
 - two heads at 1/4: ``ab`` regression (tanh, normalised units) and logits over the quantised ab
   plane (``tic.ab_bins``).
 
@@ -39,6 +40,7 @@ from tic.models.blocks import conv_bn_relu
 from tic.models.hint_spread import HintSpread
 from tic.models.mobilenet import MobileNetV2Features
 from tic.models.object_head import ObjectHead
+from tic.models.palette_hint import PaletteHint
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -150,6 +152,7 @@ class EncoderUNet(nn.Module):
         self.hint = nn.ModuleList(_hint_net(w) for w in widths) if cfg.grounding else None
         self.objects = ObjectHead(skips) if cfg.object_head else None
         self.hints = HintSpread((skips[1], skips[2])) if cfg.hints else None
+        self.palette = PaletteHint((skips[1], skips[2])) if cfg.palette else None
         self.to_ab = nn.Conv2d(widths[-1], 2, 3, padding=1)
         self.to_logits = nn.Conv2d(widths[-1], len(self.bin_centers), 1)
 
@@ -178,6 +181,15 @@ class EncoderUNet(nn.Module):
         if self.hints is None:
             raise ValueError("this generator has no hint module (encoder_unet.hints)")
         return self.hints(feats, L, auto, yx, ab, valid)
+
+    def lean(self, feats: list[Tensor], L: Tensor, logits: Tensor, ab: Tensor,
+             valid: Tensor) -> Tensor:
+        """``PaletteHint``'s logits ``(B, Q, h, w)``: the bins head's ``logits`` leaned towards
+        the palette colours ``ab`` ``(B, P, 2)`` (``valid`` ``(B, P)``) where they fit
+        (``cfg.palette``; see ``PaletteHint``)."""
+        if self.palette is None:
+            raise ValueError("this generator has no palette module (encoder_unet.palette)")
+        return self.palette(feats, L, logits, self.bin_centers, ab, valid)
 
     def decode(
         self, feats: list[Tensor], text_emb: Tensor, tokens: Tensor | None = None,
