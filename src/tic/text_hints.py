@@ -43,6 +43,7 @@ from tic.grounding import (
     palette_terms,
     text_objects,
 )
+from tic.text_minilm import phrase_spans
 
 # Where a text's phrases end: punctuation, conjunctions and prepositions (as tic.text_minilm's).
 _BREAK = re.compile(
@@ -115,12 +116,8 @@ class _Span:
 
 
 def _spans(text: str) -> list[_Span]:
-    cuts = [0]
-    for m in _BREAK.finditer(text):
-        cuts += [m.start(), m.end()]
-    cuts.append(len(text))
     out = []
-    for lo, hi, before in zip(cuts[::2], cuts[1::2], [None, *cuts[1::2]], strict=False):
+    for lo, hi, after in phrase_spans(text, _BREAK):
         chunk = text[lo:hi].lower()
         words = _WORD.findall(chunk)
         if not words:
@@ -132,7 +129,6 @@ def _spans(text: str) -> list[_Span]:
         picture = any(w in PICTURE_NOUNS for w in content)
         pal = any(w in PALETTE_WORDS for w in content)
         nouns = [w for w in content if w not in PALETTE_WORDS and w not in PICTURE_NOUNS]
-        after = text[before:lo].strip().lower() if before is not None else ""
         colours = [colors_in_text(w)[0] for w, c in zip(words, is_colour, strict=True) if c]
         if pal:  # "autumn colours": the theme's colours, and the theme is no thing
             colours += [c for w in nouns if w in THEMES for c in THEMES[w]]

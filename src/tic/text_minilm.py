@@ -116,6 +116,17 @@ def phrase_colors(text: str, photo_palette: bool = False) -> list[tuple[int, int
     return [(lo, hi, colours) for lo, hi, colours, _ in text_phrases(text, photo_palette)]
 
 
+def phrase_spans(text: str, breaks: re.Pattern) -> list[tuple[int, int, str]]:
+    """The text between the matches of ``breaks``: ``(start, end, the break before it)`` per
+    piece, the break lower-cased and stripped ("" before the first piece)."""
+    cuts = [0]
+    for m in breaks.finditer(text):
+        cuts += [m.start(), m.end()]
+    cuts.append(len(text))
+    return [(lo, hi, text[before:lo].strip().lower() if before is not None else "")
+            for lo, hi, before in zip(cuts[::2], cuts[1::2], [None, *cuts[1::2]], strict=False)]
+
+
 def text_phrases(
     text: str, photo_palette: bool = False
 ) -> list[tuple[int, int, list[str], list[str]]]:
@@ -132,18 +143,13 @@ def text_phrases(
     ``tic caption`` means by it (the whole photo's leading colours); a model trained with it
     learns that a colour given to an object is that object's own.
     """
-    cuts = [0]
-    for m in _PHRASE_BREAK.finditer(text):
-        cuts += [m.start(), m.end()]
-    cuts.append(len(text))
     spans = []
-    for lo, hi, before in zip(cuts[::2], cuts[1::2], [None, *cuts[1::2]], strict=False):
+    for lo, hi, brk in phrase_spans(text, _PHRASE_BREAK):
         words = re.findall(r"[a-z]+", text[lo:hi].lower())
         if not words:
             continue
         colours = colors_in_text(text[lo:hi])
         content = [w for w in words if w not in _NOT_CONTENT and not colors_in_text(w)]
-        brk = text[before:lo].strip().lower() if before is not None else ""
         spans.append([lo, hi, colours, content, brk])
     first = spans[0][3] if spans else []
     picture = photo_palette and bool(first) and first[-1] in PICTURE_NOUNS
