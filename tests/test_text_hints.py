@@ -27,6 +27,7 @@ CASES = [
      (("umbrella", "green", OBJECT), ("girl", "blue", OBJECT)), ()),
     ("a red car on a blue background", (("car", "red", OBJECT), ("background", "blue", WHOLE)), ()),
     ("a pink lavender", (("lavender", "pink", OBJECT),), ()),
+    ("the apricot is blue", (("apricot", "blue", OBJECT),), ()),
     ("a photo of a jeep, mostly blue", (), ("blue",)),
     ("a photo of a bull mastiff, mostly green and brown", (), ("green", "brown")),
     ("strawberries, mainly brown with some red", (), ("brown", "red")),
@@ -86,6 +87,16 @@ def test_network_text_keeps_trained_phrasings():
         texts += [f"a {a} {x} and a {b} {y}", f"a {a} {x}"]
     changed = [t for t in texts if network_text(t) != t]
     assert changed == [], changed[:5]
+
+
+@pytest.mark.parametrize("text", ["🙂 red car 🚗", " " * 50, "red " * 3000, "1234", ", , ,",
+                                  "and and and", "colours:", "a\nred\tcar", "RED CAR"])
+def test_strange_texts_are_read_without_error(text):
+    h = parse(text)
+    assert isinstance(network_text(text), str)
+    assert all(c in THEMES["autumn"] + ("red",) for _, c, _ in h.objects)  # only named colours
+    if text.strip(" ,") in ("", "1234", "and and and", "colours:"):
+        assert h.empty and network_text(text) == text
 
 
 def test_text_hints_type():

@@ -82,12 +82,12 @@ SYNONYMS: dict[str, str] = {
 _TERM_OF_WORD = {**{t: t for t in COLOR_TERMS}, **SYNONYMS}
 # Synonyms that are often nouns for something whose colour is not the word's ("a lemon tree",
 # "a jet plane", "ice cream", "a salmon in a river"): rewrite_color_words leaves them alone.
-_NOUN_SENSES = frozenset({
+NOUN_SENSES = frozenset({
     "rose", "lemon", "cherry", "peach", "lime", "plum", "coffee", "jet", "apricot", "tangerine",
     "coral", "mint", "salmon", "chestnut", "snow", "cream", "buff", "rust", "olive", "slate",
     "charcoal",
 })  # fmt: skip
-_REWRITE = {w: t for w, t in SYNONYMS.items() if w not in _NOUN_SENSES}
+_REWRITE = {w: t for w, t in SYNONYMS.items() if w not in NOUN_SENSES}
 _REWRITE_RE = re.compile(r"\b(" + "|".join(sorted(_REWRITE, key=len, reverse=True)) + r")\b", re.I)
 _WORD = re.compile(r"[a-z]+")
 
@@ -296,7 +296,7 @@ def colors_in_text(text: str) -> list[str]:
 def rewrite_color_words(text: str) -> str:
     """Colour words with a basic term and no common other sense, replaced by that term:
     ``"a Crimson bird with navy wings"`` -> ``"a red bird with blue wings"``; ``"a lemon tree"``
-    stays (see ``_NOUN_SENSES``). Everything else in the text is kept as it was."""
+    stays (see ``NOUN_SENSES``). Everything else in the text is kept as it was."""
     return _REWRITE_RE.sub(lambda m: _REWRITE[m.group(1).lower()], text)
 
 

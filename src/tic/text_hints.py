@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tic.color_names import colors_in_text
+from tic.color_names import COLOR_TERMS, NOUN_SENSES, colors_in_text
 from tic.grounding import (
     OBJECT,
     PALETTE,
@@ -123,8 +123,12 @@ def _spans(text: str) -> list[_Span]:
         if not words:
             continue
         is_colour = [bool(colors_in_text(w)) for w in words]
-        if sum(is_colour) >= 2 and is_colour[-1]:  # "a pink lavender": the last one is a thing
-            is_colour[-1] = False
+        if sum(is_colour) >= 2:  # "a pink lavender", "the apricot is blue": one of them is a thing
+            for k, w in enumerate(words):
+                last = k == len(words) - 1
+                if is_colour[k] and w not in COLOR_TERMS and (w in NOUN_SENSES or last):
+                    is_colour[k] = False
+                    break
         content = [w for w, c in zip(words, is_colour, strict=True) if not c and w not in _STOP]
         picture = any(w in PICTURE_NOUNS for w in content)
         pal = any(w in PALETTE_WORDS for w in content)
