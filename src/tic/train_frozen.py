@@ -181,34 +181,40 @@ def losses_for(
         bce = F.binary_cross_entropy_with_logits(logit, fg, weight, reduction="none")
         bce = bce.sum((1, 2)) / weight.sum((1, 2))
         out["loss_objects"] = (bce * has).sum() / has.sum().clamp_min(1)
+    hinted = hints is not None and cfg.loss.lambda_hints
+    if cfg.loss.lambda_palette or hinted:  # modules trained on the decoder as it is
+        ab, logits = frozen_decode(G, feats, text, cfg)
     if cfg.loss.lambda_palette:
-        out["loss_palette"] = palette_loss(G, feats, text, target, cfg, L)
-    if hints is not None and cfg.loss.lambda_hints:
+        out["loss_palette"] = palette_loss(G, feats, text, target, L, logits)
+    if hinted:
+        kind, obj_ab = (text[5], text[4]) if len(text) > 3 else (None, None)
         with torch.no_grad():
-            G.eval()  # the decoder's BatchNorm statistics stay as they were
-            ab, logits = decode(G, feats, text, cfg)
-            G.train()
-            kind, obj_ab = (text[5], text[4]) if len(text) > 3 else (None, None)
             auto = ab_from_heads(cfg.model.decoding, G.bin_centers, ab, logits, kind, obj_ab)
         spread = G.spread(feats, L, auto, *hints)
         out["loss_hints"] = F.smooth_l1_loss(spread, target, beta=0.05)
     return out
 
 
-def palette_loss(G, feats, text, target: Tensor, cfg: TrainConfig, L: Tensor) -> Tensor:
+def frozen_decode(G, feats, text, cfg: TrainConfig) -> tuple[Tensor, Tensor]:
+    """The decoder's ``(ab, logits)`` as at inference, for the modules trained on top of it: in
+    eval mode (its BatchNorm statistics stay as they were) and without gradients."""
+    with torch.no_grad():
+        G.eval()
+        out = decode(G, feats, text, cfg)
+        G.train()
+    return out
+
+
+def palette_loss(G, feats, text, target: Tensor, L: Tensor, logits: Tensor) -> Tensor:
     """The bins head's cross-entropy against the truth ``target`` after ``PaletteHint`` leaned
-    it towards each view's palette (its text's ``PALETTE`` phrases: a photo crop's caption names
-    its own leading colours), over the views that have one; the decoder runs in eval mode
-    without gradients (only the palette module learns). Zero when no view has a palette."""
+    its ``logits`` (``frozen_decode``'s) towards each view's palette (its text's ``PALETTE``
+    phrases: a photo crop's caption names its own leading colours), over the views that have
+    one; only the palette module learns. Zero when no view has a palette."""
     kind, obj_ab = text[5], text[4]
     valid = kind == grounding.PALETTE
     has = valid.any(1)
     if not has.any():
         return target.new_zeros(())
-    with torch.no_grad():
-        G.eval()
-        _, logits = decode(G, feats, text, cfg)
-        G.train()
     logits = G.lean([f[has] for f in feats], L[has], logits[has], obj_ab[has], valid[has])
     soft = ab_bins.soft_encode(target[has] * AB_SCALE, G.bin_centers)
     return -(soft * F.log_softmax(logits, dim=1)).sum(1).mean()
